@@ -1,0 +1,22 @@
+"""Expected failures carry a message for the operator and a hint saying what to do next."""
+
+from __future__ import annotations
+
+
+class OpsError(Exception):
+    """A failure the operator can act on. ``str()`` is the message; ``hint`` says what next."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"message": self.message, "hint": self.hint}
+
+
+class UsageError(OpsError):
+    """Bad arguments or configuration: the CLI exits 2 for these."""

@@ -1,0 +1,71 @@
+"""Progress events from a phase. The CLI prints them, the bot edits a message, tests collect."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    name: str
+    status: Status
+    detail: str = ""
+    at: float = field(default_factory=time.monotonic)
+
+
+class Reporter(Protocol):
+    def step(self, name: str, status: Status, detail: str = "") -> None: ...
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None: ...
+
+
+class NullReporter:
+    def step(self, name: str, status: Status, detail: str = "") -> None:
+        pass
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        pass
+
+
+@dataclass
+class ListReporter:
+    """Collects every event; what the tests read."""
+
+    events: list[StepEvent] = field(default_factory=list)
+    tables: list[tuple[str, list[str], list[list[Any]]]] = field(default_factory=list)
+
+    def step(self, name: str, status: Status, detail: str = "") -> None:
+        self.events.append(StepEvent(name, status, detail))
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        self.tables.append((title, columns, rows))
+
+    def statuses(self, name: str) -> list[Status]:
+        return [e.status for e in self.events if e.name == name]
+
+
+class Fanout:
+    """Sends every event to several reporters (e.g. the journal and the screen)."""
+
+    def __init__(self, *reporters: Reporter) -> None:
+        self.reporters = reporters
+
+    def step(self, name: str, status: Status, detail: str = "") -> None:
+        for r in self.reporters:
+            r.step(name, status, detail)
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        for r in self.reporters:
+            r.table(title, columns, rows)

@@ -1,0 +1,76 @@
+"""The app host is this machine: real mode when the bot runs beside the app, and the default
+for the demo and the tests."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import shutil
+from collections import deque
+from pathlib import Path
+
+from ops.errors import OpsError
+from ops.targets.base import DEFAULT_TIMEOUT_S, Machine, ShResult, run_argv
+
+log = logging.getLogger(__name__)
+
+
+class LocalTarget:
+    def __init__(
+        self, *, restart_command: str = "", log_file: str = "", sh: str = "/bin/sh"
+    ) -> None:
+        self.name = "local"
+        self.restart_command = restart_command
+        self.log_file = log_file
+        self._sh = sh
+
+    async def sh(
+        self, script: str, *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> ShResult:
+        return await run_argv(
+            [self._sh, "-c", script],
+            stdin=stdin,
+            timeout=timeout,
+            what="a shell step on this machine",
+            hint="Check that the database is not locked by a long transaction, then retry.",
+        )
+
+    async def fetch(self, remote: str, local: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        # `remote` is always a finished snapshot made by `.backup`, never the live database.
+        if local.exists():
+            raise OpsError(f"{local} already exists", hint="Remove it or choose another path.")
+        try:
+            shutil.copyfile(remote, local)
+        except OSError as exc:
+            raise OpsError(f"could not copy {remote}: {exc.strerror}", hint="Check the path.") from exc
+
+    async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
+        if not self.restart_command:
+            return "no RESTART_COMMAND configured: the app was not restarted"
+        result = await run_argv(
+            shlex.split(self.restart_command),
+            timeout=timeout,
+            what="the restart command",
+            hint="Check RESTART_COMMAND and restart the app by hand.",
+        )
+        if not result.ok:
+            raise OpsError(
+                f"the restart command exited {result.exit_code}: {result.stderr.strip()[:300]}",
+                hint="Restart the app by hand and check its logs.",
+            )
+        return "restarted with RESTART_COMMAND"
+
+    async def machines(self) -> list[Machine]:
+        return [Machine(id="local", state="started", region="local", name="this machine")]
+
+    async def logs(self, lines: int, *, timeout: float = 30.0) -> list[str]:
+        if not self.log_file:
+            return []
+        try:
+            with open(self.log_file, encoding="utf-8", errors="replace") as fh:
+                return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
+        except OSError as exc:
+            raise OpsError(
+                f"could not read APP_LOG_FILE {self.log_file}: {exc.strerror}",
+                hint="Set APP_LOG_FILE to the app's log file, or leave it empty.",
+            ) from exc
