@@ -1,0 +1,73 @@
+"""Phases: recent app logs (error lines marked) and a one-screen status of the app."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ops import hostfs
+from ops.backups import list_backups
+from ops.context import Engine
+from ops.errors import OpsError
+from ops.schema import read_state
+
+ERROR_RE = re.compile(r"\b(error|exception|traceback|fatal|panic|critical)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LogsResult:
+    ok: bool
+    lines: tuple[str, ...]
+    errors: tuple[int, ...]  # indexes of lines that look like errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    ok: bool
+    target: str
+    machines: tuple[dict[str, str], ...]
+    db_path: str
+    db_bytes: int | None
+    wal_bytes: int | None
+    user_version: int | None
+    fingerprint: str
+    newest_backup: str
+    backups: int
+    lock: str
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def run_logs(engine: Engine, *, lines: int = 50) -> LogsResult:
+    lines = max(1, min(lines, 500))
+    got = await engine.target.logs(lines)
+    return LogsResult(True, tuple(got), tuple(i for i, ln in enumerate(got) if ERROR_RE.search(ln)))
+
+
+async def run_status(engine: Engine) -> StatusResult:
+    target, db = engine.target, engine.db_path
+    machines = tuple({"id": m.id, "state": m.state, "region": m.region} for m in await target.machines())
+    errors: list[str] = []
+    sizes: dict[str, int] = {}
+    user_version, fp = None, ""
+    try:
+        sizes = await hostfs.sizes(target, db, db + "-wal")
+        state = await read_state(target, db, counts=False, busy_timeout_ms=engine.busy_timeout_ms)
+        user_version, fp = state.user_version, state.fingerprint
+    except OpsError as exc:
+        errors.append(exc.message)
+    backups = await list_backups(engine) if db in sizes else None
+    lock = await engine.journal.lock_for(target.name)
+    newest = backups.backups[0].path if backups and backups.backups else ""
+    return StatusResult(
+        ok=not errors, target=target.name, machines=machines, db_path=db, db_bytes=sizes.get(db),
+        wal_bytes=sizes.get(db + "-wal"), user_version=user_version, fingerprint=fp, newest_backup=newest,
+        backups=len(backups.backups) if backups else 0,
+        lock=f"{lock.phase} by {lock.holder} (run #{lock.run_id})" if lock else "", error="; ".join(errors),
+    )

@@ -1,0 +1,158 @@
+"""Phase 2.1 of the runbook, done right: a consistent `.backup` on the host, verified.
+
+Never `cp` of a live database (DESIGN rule 1): `.backup` reads through the WAL, so commits
+that still live only in `-wal` are in the copy. The copy is written under a temporary name
+and only renamed to the runbook's `<db>.pre-<label>-<YYYYmmdd_HHMMSS>` once it has passed
+integrity_check, so a failed or interrupted backup never looks like a good one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ops import hostfs
+from ops.context import Engine, PhaseRun, Run, Step
+from ops.errors import OpsError, UsageError
+from ops.journal import BackupRecord
+from ops.reporter import Reporter
+from ops.schema import DbState, read_state
+from ops.sqlite_cli import dot_quote, require_sqlite, run_sql
+
+log = logging.getLogger(__name__)
+
+LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+PARTIAL_SUFFIX = ".opsbot-partial"
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    ok: bool
+    path: str
+    bytes: int
+    sha256: str
+    integrity: str
+    counts: dict[str, int]
+    fingerprint: str
+    user_version: int
+    free_bytes: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_label(label: str) -> str:
+    if not LABEL_RE.match(label or ""):
+        raise UsageError(
+            f"the backup label {label[:80]!r} is not allowed",
+            hint="Use 1-64 characters from A-Z a-z 0-9 . _ - (it becomes part of a file name).",
+        )
+    return label
+
+
+def backup_path(db: str, label: str, now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(now if now is not None else time.time()))
+    return f"{db}.pre-{check_label(label)}-{stamp}"
+
+
+async def ensure_space(run: Run, db: str, dest: str) -> tuple[int, int]:
+    """Refuse before writing anything when the volume cannot hold another copy (rule 3)."""
+    engine = run.engine
+    async with Step(run, "free space", "df -P on the volume") as step:
+        found = await hostfs.sizes(engine.target, db, db + "-wal")
+        if db not in found:
+            raise OpsError(f"there is no database at {db} on {engine.target.name}", hint="Check DB_PATH.")
+        need = int((found[db] + found.get(db + "-wal", 0)) * engine.free_space_margin) + 1024 * 1024
+        free = await hostfs.free_bytes(engine.target, dest)
+        step.detail = f"{_mb(free)} free, {_mb(need)} needed"
+        if free < need:
+            raise OpsError(
+                f"not enough free space for a backup: {_mb(free)} free on the volume, about {_mb(need)} needed",
+                hint="Delete old backups (`/migrate backups` lists them) or extend the volume "
+                "(`fly volumes extend`), then retry. Nothing was written.",
+            )
+    return free, need
+
+
+async def snapshot(run: Run, db: str, dest: str, *, step_name: str = "backup") -> None:
+    """`.backup` the live database into ``dest`` (which must not exist) on the host."""
+    engine = run.engine
+    async with Step(run, step_name, f".backup into {dest}"):
+        body = f".backup {dot_quote(dest)}\n"
+        sql = await run_sql(
+            engine.target, db, body, busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s
+        )
+        require_sqlite(sql, "the backup")
+        if not sql.result.ok:
+            await hostfs.remove(engine.target, dest)
+            raise OpsError(
+                f"sqlite3 .backup failed: {sql.error_text or 'exit ' + str(sql.result.exit_code)}",
+                hint="Nothing was kept. If the database is busy, retry in a quiet moment.",
+            )
+
+
+async def verify_file(
+    run: Run, path: str, *, integrity: str = "full", step_name: str = "verify backup"
+) -> tuple[BackupRecord, DbState]:
+    """integrity_check, counts, schema fingerprint, size and sha256 of a backup file (rule 2)."""
+    engine = run.engine
+    async with Step(run, step_name, f"integrity, counts, sha256 of {path}") as step:
+        state = await read_state(engine.target, path, integrity=integrity, busy_timeout_ms=engine.busy_timeout_ms)
+        facts = await hostfs.facts(engine.target, path)
+        record = BackupRecord(
+            path=path, created_at=time.time(), bytes=facts.bytes, sha256=facts.sha256,
+            integrity=state.integrity, counts=state.counts, fingerprint=state.fingerprint, run_id=run.run_id or None,
+        )
+        step.detail = f"{state.integrity}, {_mb(facts.bytes)}, sha256 {facts.sha256[:12]}"
+        if state.integrity != "ok":
+            raise OpsError(
+                f"the backup {path} failed integrity_check: {state.integrity[:300]}",
+                hint="Do not rely on this file. Take a new backup; if that fails too, check the live database.",
+            )
+        return record, state
+
+
+async def take_backup(run: Run, label: str) -> tuple[BackupRecord, int, int]:
+    """Space check, `.backup` to a temporary name, verify, rename, record. Returns the record."""
+    engine = run.engine
+    db = engine.db_path
+    final = backup_path(db, label)
+    partial = final + PARTIAL_SUFFIX
+    free, _ = await ensure_space(run, db, final)
+    existing = await hostfs.sizes(engine.target, final, partial)
+    if final in existing:
+        raise OpsError(f"{final} already exists", hint="Wait a second and retry, or use another label.")
+    await hostfs.remove(engine.target, partial)
+    try:
+        await snapshot(run, db, partial)
+        record, state = await verify_file(run, partial)
+        await hostfs.move(engine.target, partial, final)
+    except BaseException:
+        await hostfs.remove(engine.target, partial)
+        raise
+    record = BackupRecord(**{**asdict(record), "path": final})
+    await engine.journal.record_backup(engine.target.name, record)
+    return record, free, state.user_version
+
+
+async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporter | None = None,
+                     actor: str = "cli") -> BackupResult:
+    check_label(label)
+    async with PhaseRun(engine, "backup", reporter, actor) as run:
+        record, free, user_version = await take_backup(run, label)
+        result = BackupResult(
+            ok=True, path=record.path, bytes=record.bytes, sha256=record.sha256, integrity=record.integrity,
+            counts=record.counts, fingerprint=record.fingerprint, user_version=user_version, free_bytes=free,
+            seconds=round(run.elapsed, 3),
+        )
+        run.table("rows per table in the backup", ["table", "rows"], [[t, n] for t, n in sorted(record.counts.items())])
+        await run.finish(True, result.to_dict())
+        return result
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB"

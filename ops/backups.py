@@ -1,0 +1,88 @@
+"""Phase: list the backups beside the database, newest first by the timestamp in the name.
+
+Backups made by hand from the runbook (`cp /data/app.db /data/app.db.pre-X-$(date …)`) match
+the same naming and are listed too; the journal knows which ones opsbot verified.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ops.backup import PARTIAL_SUFFIX
+from ops.context import Engine
+from ops.errors import OpsError
+from ops.sqlite_cli import sh_quote
+
+STAMP_RE = re.compile(r"\.pre-(?P<label>[A-Za-z0-9._-]+?)-(?P<stamp>\d{8}_\d{6})$")
+
+
+@dataclass(frozen=True)
+class BackupEntry:
+    path: str
+    label: str
+    stamp: str
+    bytes: int
+    verified: str  # "ok", an integrity message, or "" when opsbot never verified it
+    sha256: str
+    recorded_at: float = 0.0  # when opsbot took it (orders backups made in the same second)
+
+    @property
+    def taken_at(self) -> float:
+        return time.mktime(time.strptime(self.stamp, "%Y%m%d_%H%M%S")) - time.timezone
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BackupsResult:
+    ok: bool
+    db: str
+    backups: tuple[BackupEntry, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "db": self.db, "backups": [b.to_dict() for b in self.backups]}
+
+
+def parse_listing(db: str, stdout: str) -> list[tuple[str, int]]:
+    found = []
+    for line in stdout.splitlines():
+        size, _, path = line.partition(" ")
+        if size.isdigit() and path.startswith(db + ".pre-") and not path.endswith(PARTIAL_SUFFIX):
+            found.append((path, int(size)))
+    return found
+
+
+async def list_backups(engine: Engine) -> BackupsResult:
+    db = engine.db_path
+    # The quoted prefix is literal; only `.pre-*` is a glob.
+    script = (
+        f"for f in {sh_quote(db)}.pre-*; do "
+        '[ -f "$f" ] || continue; printf \'%s %s\\n\' "$(wc -c < "$f")" "$f"; done'
+    )
+    result = await engine.target.sh(script, timeout=60)
+    if not result.ok:
+        raise OpsError(f"could not list backups: {result.stderr.strip()[:200]}", hint="Check DB_PATH.")
+    entries = []
+    for path, size in parse_listing(db, result.stdout):
+        match = STAMP_RE.search(path)
+        if not match:
+            continue
+        record = await engine.journal.backup(engine.target.name, path)
+        entries.append(
+            BackupEntry(
+                path=path, label=match.group("label"), stamp=match.group("stamp"), bytes=size,
+                verified=record.integrity if record else "", sha256=record.sha256 if record else "",
+                recorded_at=record.created_at if record else 0.0,
+            )
+        )
+    entries.sort(key=lambda e: (e.stamp, e.recorded_at, e.path), reverse=True)
+    return BackupsResult(True, db, tuple(entries))

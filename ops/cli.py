@@ -1,0 +1,167 @@
+"""`python -m ops`: every runbook phase from the terminal.
+
+Exit status: 0 the phase succeeded, 1 it failed (or a check failed), 2 bad usage or settings.
+With --json, stdout is exactly one JSON object and progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rich.console import Console
+
+from ops.context import Engine
+from ops.errors import OpsError, UsageError
+from ops.journal import Journal
+from ops.redact import install_log_redaction, redact
+from ops.settings import Settings, build_target, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ops", description="Run the safe-migration runbook, phase by phase.")
+    p.add_argument("--target", choices=["local", "fly"], help="where the app runs (default: TARGET or local)")
+    p.add_argument("--db", help="the database path on the app host (default: DB_PATH)")
+    p.add_argument("--app", help="the Fly app (default: FLY_APP)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    s = sub.add_parser("preflight", help="rehearse a migration on a consistent copy")
+    s.add_argument("migration")
+    s.add_argument("--keep", action="store_true", help="keep the downloaded copy under the state directory")
+    s = sub.add_parser("backup", help="take and verify a backup on the host")
+    s.add_argument("--label", default="manual")
+    sub.add_parser("backups", help="list backups, newest first")
+    s = sub.add_parser("migrate", help="back up, then apply a migration atomically")
+    s.add_argument("migration")
+    s.add_argument("--yes", action="store_true", help="confirm: this changes the live database")
+    s.add_argument("--fingerprint", help="refuse unless the live schema has this fingerprint (from preflight)")
+    s = sub.add_parser("verify", help="counts, integrity, foreign keys, user_version, fingerprint")
+    s.add_argument("--quick", action="store_true", help="quick_check instead of integrity_check")
+    s = sub.add_parser("rollback", help="restore a verified backup with .restore")
+    s.add_argument("--backup", help="path or file name of the backup (default: newest good one)")
+    s.add_argument("--yes", action="store_true", help="confirm: writes made after the backup are lost")
+    s = sub.add_parser("health", help="GET the health URL")
+    s.add_argument("--url")
+    s = sub.add_parser("logs", help="recent app log lines")
+    s.add_argument("--lines", type=int, default=50)
+    sub.add_parser("status", help="machines, database, newest backup, lock")
+    s = sub.add_parser("demo", help="build a throwaway staging and run every phase against it")
+    s.add_argument("--keep", action="store_true", help="keep the demo's temp directory")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+    out = Console(stderr=args.json, highlight=False)
+    if args.command == "demo":
+        from ops.demo import run_demo
+
+        return asyncio.run(run_demo(out, keep=args.keep))
+    try:
+        settings = load_settings(target=args.target, db_path=args.db, fly_app=args.app)
+        result = asyncio.run(_dispatch(args, settings, out))
+    except OpsError as exc:
+        return _fail(exc, args.json, out)
+    except KeyboardInterrupt:
+        return _fail(OpsError("interrupted", hint="Run verify to see the state of the database."), args.json, out)
+    data = result.to_dict()
+    if args.json:
+        print(redact(json.dumps(data, default=str, ensure_ascii=False)))
+    else:
+        _render(args.command, data, out)
+    return 0 if data.get("ok") else 1
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) -> Any:
+    from ops import appinfo, backup, backups, health, migrate, preflight, rollback, verify
+    from ops.console import ConsoleReporter
+
+    if args.command == "health":
+        url = args.url or settings.health_url
+        if not url:
+            raise UsageError("no health URL", hint="Pass --url or set HEALTH_URL.")
+        return await health.check_health(url, expect=settings.health_expect)
+    engine = await open_engine(settings)
+    rep = ConsoleReporter(out)
+    phases: dict[str, Callable[[], Awaitable[Any]]] = {
+        "preflight": lambda: preflight.run_preflight(engine, args.migration, reporter=rep, keep=args.keep),
+        "backup": lambda: backup.run_backup(engine, label=args.label, reporter=rep),
+        "backups": lambda: backups.list_backups(engine),
+        "migrate": lambda: migrate.run_migrate(engine, args.migration, confirmed=args.yes,
+                                               expected_fingerprint=args.fingerprint, reporter=rep),
+        "verify": lambda: verify.run_verify(engine, quick=args.quick, reporter=rep),
+        "rollback": lambda: rollback.run_rollback(engine, confirmed=args.yes, backup=args.backup, reporter=rep),
+        "logs": lambda: appinfo.run_logs(engine, lines=args.lines),
+        "status": lambda: appinfo.run_status(engine),
+    }
+    try:
+        return await phases[args.command]()
+    finally:
+        await engine.journal.close()
+
+
+async def open_engine(settings: Settings) -> Engine:
+    journal = await Journal.open(settings.state_db)
+    for run in await journal.mark_interrupted():
+        log.warning("run #%s (%s) was interrupted; last completed step: %s", run["id"], run["phase"],
+                    run["last_step"] or "none")
+    return Engine(
+        target=build_target(settings), journal=journal, db_path=settings.db_path,
+        migrations_dir=settings.migrations_dir, work_dir=settings.work_dir, health_url=settings.health_url,
+        busy_timeout_ms=settings.busy_timeout_ms, phase_timeout_s=settings.phase_timeout_s,
+    )
+
+
+def _fail(exc: OpsError, as_json: bool, out: Console) -> int:
+    code = 2 if isinstance(exc, UsageError) else 1
+    if as_json:
+        print(redact(json.dumps({"ok": False, "error": exc.as_dict()}, ensure_ascii=False)))
+    else:
+        out.print(f"[bold red]✘ {_esc(redact(exc.message))}[/]")
+        if exc.hint:
+            out.print(f"  → {_esc(redact(exc.hint))}")
+    return code
+
+
+def _render(command: str, data: dict[str, Any], out: Console) -> None:
+    """Summaries for what the progress lines did not already show."""
+    if command == "backups":
+        if not data["backups"]:
+            out.print(f"no backups beside {data['db']}")
+        for b in data["backups"]:
+            verified = {"ok": "verified", "": "not verified by opsbot"}.get(b["verified"], "FAILED verification")
+            out.print(f"  {b['stamp']}  {b['bytes'] / 1024 / 1024:8.1f} MiB  {verified:24} {_esc(b['path'])}")
+        return
+    if command == "logs":
+        for i, line in enumerate(data["lines"]):
+            out.print(f"[red]! {_esc(line)}[/]" if i in data["errors"] else f"  {_esc(line)}")
+        return
+    if command in ("health", "status"):
+        for key, value in data.items():
+            out.print(f"  {key:14} {_esc(str(value))}")
+        return
+    if data.get("ok"):
+        out.print(f"[bold green]✔ {command} succeeded[/] in {data.get('seconds', 0):.1f}s")
+        for line in data.get("schema_diff", ()):
+            out.print(f"    {_esc(line)}")
+        if command == "preflight":
+            out.print(f"  schema fingerprint before: {data['fingerprint']}")
+    else:
+        out.print(f"[bold red]✘ {command} failed:[/] {_esc(str(data.get('error', '')))}")
+        if data.get("hint"):
+            out.print(f"  → {_esc(data['hint'])}")
+
+
+def _esc(text: str) -> str:
+    return text.replace("[", "\\[")

@@ -1,0 +1,132 @@
+"""What every phase is given: where the app is, where state lives, how to report progress."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops.errors import OpsError
+from ops.journal import Journal
+from ops.redact import redact
+from ops.reporter import NullReporter, Reporter, Status
+from ops.targets.base import Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engine:
+    """The settings a phase needs, with live objects (target, journal) attached."""
+
+    target: Target
+    journal: Journal
+    db_path: str
+    migrations_dir: Path
+    work_dir: Path
+    health_url: str = ""
+    busy_timeout_ms: int = 10000
+    phase_timeout_s: float = 1800.0
+    free_space_margin: float = 1.2
+
+
+@dataclass
+class Run:
+    """One phase run: progress goes to the reporter and, step by step, to the journal."""
+
+    engine: Engine
+    phase: str
+    reporter: Reporter = field(default_factory=NullReporter)
+    actor: str = "cli"
+    run_id: int = 0
+    started: float = field(default_factory=time.monotonic)
+    _pending: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, *, migration: str = "", sha256: str = "") -> int:
+        self.run_id = await self.engine.journal.start_run(
+            self.phase, self.engine.target.name, self.actor, migration=migration, sha256=sha256
+        )
+        return self.run_id
+
+    def step(self, name: str, status: Status, detail: str = "") -> None:
+        detail = redact(detail)
+        self.reporter.step(name, status, detail)
+        if self.run_id:
+            self._pending.append(
+                asyncio.get_running_loop().create_task(
+                    self.engine.journal.add_step(self.run_id, name, str(status), detail)
+                )
+            )
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        self.reporter.table(title, columns, rows)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def finish(self, ok: bool, summary: dict[str, Any], error: str = "") -> None:
+        await self.flush()
+        if self.run_id:
+            await self.engine.journal.finish_run(self.run_id, "succeeded" if ok else "failed", summary, error)
+
+    async def fail(self, exc: BaseException) -> None:
+        message = exc.message if isinstance(exc, OpsError) else f"unexpected error: {exc!r}"
+        await self.finish(False, {"error": message}, message)
+
+
+class Step:
+    """``async with run_step(run, "name"):`` reports running, then done or failed."""
+
+    def __init__(self, run: Run, name: str, running_detail: str = "") -> None:
+        self.run, self.name, self.running_detail = run, name, running_detail
+        self.detail = ""
+
+    async def __aenter__(self) -> Step:
+        self.started = time.monotonic()
+        self.run.step(self.name, Status.RUNNING, self.running_detail)
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        took = f" ({time.monotonic() - self.started:.1f}s)"
+        if exc is None:
+            self.run.step(self.name, Status.DONE, self.detail + took)
+        else:
+            message = exc.message if isinstance(exc, OpsError) else repr(exc)
+            self.run.step(self.name, Status.FAILED, message + took)
+
+
+class PhaseRun:
+    """``async with PhaseRun(engine, "backup", reporter, actor) as run:`` opens a journal run
+    (taking the target's lock for mutating phases); an exception marks it failed."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        phase: str,
+        reporter: Reporter | None,
+        actor: str,
+        *,
+        migration: str = "",
+        sha256: str = "",
+    ) -> None:
+        self.run = Run(engine, phase, reporter or NullReporter(), actor)
+        self.migration, self.sha256 = migration, sha256
+
+    async def __aenter__(self) -> Run:
+        await self.run.start(migration=self.migration, sha256=self.sha256)
+        return self.run
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is not None:
+            if not isinstance(exc, OpsError):
+                log.exception("%s run #%s crashed", self.run.phase, self.run.run_id, exc_info=exc)
+            await self.run.fail(exc)

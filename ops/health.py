@@ -1,0 +1,68 @@
+"""Phase 2.3's `curl -f …/health`, done right: a timeout, a short retry, latency, and a
+failure that is a result, not a crash (DESIGN rule 12)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aiohttp
+
+from ops.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    ok: bool
+    url: str
+    status: int | None
+    latency_ms: float | None
+    body: str
+    error: str
+    attempts: int
+    kind: str  # "ok" | "status" | "timeout" | "connection" | "body"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def check_once(session: aiohttp.ClientSession, url: str, timeout: float, expect: str) -> HealthResult:
+    started = time.monotonic()
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True) as resp:
+            body = (await resp.content.read(4096)).decode("utf-8", "replace")
+            latency = round((time.monotonic() - started) * 1000, 1)
+            if not 200 <= resp.status < 300:
+                return HealthResult(False, url, resp.status, latency, body[:300], f"HTTP {resp.status}", 1, "status")
+            if expect and expect not in body:
+                return HealthResult(False, url, resp.status, latency, body[:300],
+                                    f"the body does not contain {expect!r}", 1, "body")
+            return HealthResult(True, url, resp.status, latency, body[:300], "", 1, "ok")
+    except TimeoutError:
+        return HealthResult(False, url, None, None, "", f"no answer within {timeout:g}s", 1, "timeout")
+    except aiohttp.ClientError as exc:
+        return HealthResult(False, url, None, None, "", f"connection failed: {exc}", 1, "connection")
+
+
+async def check_health(url: str, *, timeout: float = 10.0, attempts: int = 3, backoff: float = 0.5,
+                       expect: str = "") -> HealthResult:
+    """GET ``url`` until it passes or ``attempts`` run out (a cold start may need a moment)."""
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"the health URL {url!r} is not an http(s) URL",
+                         hint="Set HEALTH_URL, e.g. https://timelogger-staging.fly.dev/health.")
+    result = None
+    async with aiohttp.ClientSession() as session:
+        for attempt in range(1, attempts + 1):
+            result = await check_once(session, url, timeout, expect)
+            result = HealthResult(**{**asdict(result), "attempts": attempt})
+            if result.ok:
+                return result
+            if attempt < attempts:
+                await asyncio.sleep(backoff * 2 ** (attempt - 1))
+    assert result is not None
+    return result

@@ -1,0 +1,85 @@
+"""Small file facts on the app host (size, sha256, free space), through the Target's shell."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from ops.errors import OpsError
+from ops.sqlite_cli import sh_quote
+from ops.targets.base import Target
+
+FACT_TIMEOUT_S = 60.0
+HASH_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    path: str
+    bytes: int
+    sha256: str
+
+
+async def free_bytes(target: Target, path: str) -> int:
+    """Bytes available to an unprivileged writer on the filesystem holding ``path``."""
+    directory = posixpath.dirname(path) or "."
+    result = await target.sh(f"df -Pk {sh_quote(directory)}", timeout=FACT_TIMEOUT_S)
+    lines = [ln for ln in result.stdout.splitlines() if ln.strip()]
+    fields = lines[-1].split() if lines else []
+    if not result.ok or len(fields) < 4 or not fields[3].isdigit():
+        raise OpsError(
+            f"could not read the free space of {directory}: {result.stderr.strip()[:200]}",
+            hint="Check that the directory exists on the app host.",
+        )
+    return int(fields[3]) * 1024
+
+
+async def sizes(target: Target, *paths: str) -> dict[str, int]:
+    """Sizes of the files that exist (missing ones are left out)."""
+    script = "".join(
+        f"if [ -f {sh_quote(p)} ]; then printf '%s\\n' \"$(wc -c < {sh_quote(p)})\"; else echo -; fi\n"
+        for p in paths
+    )
+    result = await target.sh(script, timeout=FACT_TIMEOUT_S)
+    values = [ln.strip() for ln in result.stdout.splitlines() if re.fullmatch(r"\s*(\d+|-)\s*", ln)]
+    if len(values) != len(paths):
+        raise OpsError(f"could not read file sizes on the app host: {result.stderr.strip()[:200]}")
+    return {p: int(v) for p, v in zip(paths, values, strict=True) if v != "-"}
+
+
+async def facts(target: Target, path: str) -> FileFacts:
+    quoted = sh_quote(path)
+    script = f"wc -c < {quoted} && sha256sum < {quoted}"
+    result = await target.sh(script, timeout=HASH_TIMEOUT_S)
+    size = re.search(r"^\s*(\d+)\s*$", result.stdout, re.MULTILINE)
+    digest = re.search(r"^([0-9a-f]{64})\b", result.stdout, re.MULTILINE)
+    if not result.ok or not size or not digest:
+        raise OpsError(
+            f"could not measure {path} on the app host: {result.stderr.strip()[:200] or 'no output'}",
+            hint="The host needs coreutils' wc and sha256sum (busybox has both).",
+        )
+    return FileFacts(path, int(size.group(1)), digest.group(1))
+
+
+async def remove(target: Target, *paths: str) -> None:
+    if paths:
+        await target.sh("rm -f -- " + " ".join(sh_quote(p) for p in paths), timeout=FACT_TIMEOUT_S)
+
+
+async def move(target: Target, src: str, dst: str) -> None:
+    """Rename without overwriting: an existing ``dst`` is an error, never replaced."""
+    script = f"if [ -e {sh_quote(dst)} ]; then echo exists; exit 1; fi; mv -- {sh_quote(src)} {sh_quote(dst)}"
+    result = await target.sh(script, timeout=FACT_TIMEOUT_S)
+    if not result.ok:
+        raise OpsError(f"could not rename {src} to {dst}: {(result.stdout + result.stderr).strip()[:200]}")
+
+
+async def sqlite_version(target: Target) -> str:
+    result = await target.sh("sqlite3 --version", timeout=FACT_TIMEOUT_S)
+    if result.exit_code == 127 or not result.stdout.strip():
+        raise OpsError(
+            "the sqlite3 CLI is not installed on the app host",
+            hint="Install it in the app's image (Debian: apt-get install sqlite3; Alpine: apk add sqlite).",
+        )
+    return result.stdout.split()[0]

@@ -1,0 +1,167 @@
+"""Phase 2.2 of the runbook, done right: migrate online, atomically, after a verified backup.
+
+No `fly scale count 0` (it destroys the machines there would be nothing to ssh into, DESIGN
+rule 8): the `BEGIN IMMEDIATE` transaction with a busy timeout makes the app's writers wait a
+moment instead. Exit codes are not trusted (rule 7): after a failure the live schema is read
+again to say whether the database is unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ops.apply import ApplyOutcome, apply_migration, describe_failure
+from ops.backup import take_backup
+from ops.context import Engine, PhaseRun, Run, Step
+from ops.errors import OpsError, UsageError
+from ops.migrations import Migration, load
+from ops.reporter import Reporter, Status
+from ops.schema import DbState, count_changes, count_rows, read_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MigrateResult:
+    ok: bool
+    migration: str
+    sha256: str
+    committed: bool
+    database_unchanged: bool | None
+    backup: str
+    counts_before: dict[str, int]
+    counts: dict[str, int]
+    lost_rows: tuple[str, ...]
+    checks: tuple[dict[str, Any], ...]
+    warnings: tuple[str, ...]
+    integrity: str
+    user_version_before: int
+    user_version: int
+    fingerprint_before: str
+    fingerprint: str
+    failed_step: str
+    error: str
+    hint: str
+    lock_seconds: float
+    seconds: float
+    run_id: int = 0
+    manual: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_ready(migration: Migration, state: DbState, expected_fingerprint: str | None) -> None:
+    if migration.errors:
+        raise OpsError(
+            f"{migration.name} is refused by lint: " + "; ".join(str(f) for f in migration.errors),
+            hint="Fix the file and run preflight again.",
+        )
+    missing = [t for t in migration.requires if t not in state.tables]
+    if missing:
+        raise OpsError(
+            f"the live database lacks tables the migration requires: {', '.join(missing)}",
+            hint="Check DB_PATH points at the right database, or whether this migration already ran (`verify`).",
+        )
+    if expected_fingerprint and state.fingerprint != expected_fingerprint:
+        raise OpsError(
+            f"the live schema changed since the preflight (fingerprint {state.fingerprint[:12]}, "
+            f"preflight saw {expected_fingerprint[:12]})",
+            hint="Run preflight again and ask for a new approval: the approval covered the old schema.",
+        )
+
+
+async def run_migrate(
+    engine: Engine,
+    name: str,
+    *,
+    confirmed: bool,
+    expected_fingerprint: str | None = None,
+    expected_sha256: str | None = None,
+    reporter: Reporter | None = None,
+    actor: str = "cli",
+) -> MigrateResult:
+    if not confirmed:
+        raise UsageError("migrate changes the live database and needs confirmation",
+                         hint="Re-run with --yes after reviewing the preflight (the bot passes its approval).")
+    migration = load(engine.migrations_dir, name)
+    if expected_sha256 and migration.sha256 != expected_sha256:
+        raise OpsError(f"{name} changed since it was approved (sha256 {migration.sha256[:12]})",
+                       hint="Run preflight again and ask for a new approval.")
+    async with PhaseRun(engine, "migrate", reporter, actor, migration=name, sha256=migration.sha256) as run:
+        for warning in migration.warnings:
+            run.step("lint", Status.WARNING, str(warning))
+        async with Step(run, "check tables", "tables exist, schema matches the preflight") as step:
+            before = await read_state(engine.target, engine.db_path, counts=False,
+                                      busy_timeout_ms=engine.busy_timeout_ms)
+            check_ready(migration, before, expected_fingerprint)
+            step.detail = f"schema {before.fingerprint[:12]}, user_version {before.user_version}"
+        record, _, _ = await take_backup(run, migration.path.stem)
+        async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
+            outcome = await apply_migration(engine.target, engine.db_path, migration, expected_canon=before.canon,
+                                            busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
+            if not outcome.committed:
+                step.detail = describe_failure(outcome, migration)
+        if outcome.committed:
+            result = await _after_commit(run, migration, before, outcome, record.path)
+        else:
+            result = await _after_failure(run, migration, before, outcome, record.path)
+        run.table("rows per table", ["table", "before", "after", "change", ""],
+                  count_rows(count_changes(result.counts_before, result.counts)))
+        result = MigrateResult(**{**asdict(result), "run_id": run.run_id})
+        await run.finish(result.ok, result.to_dict(), result.error)
+        return result
+
+
+async def _after_commit(run: Run, migration: Migration, before: DbState, outcome: ApplyOutcome,
+                        backup: str) -> MigrateResult:
+    engine = run.engine
+    async with Step(run, "verify", "integrity_check, foreign keys, counts") as step:
+        after = await read_state(engine.target, engine.db_path, integrity="full", counts=False,
+                                 busy_timeout_ms=engine.busy_timeout_ms)
+        step.detail = f"integrity {after.integrity}, user_version {after.user_version}"
+        if after.integrity != "ok":
+            raise OpsError(f"integrity_check failed after the migration: {after.integrity[:300]}",
+                           hint=f"Roll back to {backup} now (`rollback --yes`), then investigate.")
+    changes = count_changes(outcome.counts_before, outcome.counts_after)
+    return MigrateResult(
+        ok=True, migration=migration.name, sha256=migration.sha256, committed=True, database_unchanged=False,
+        backup=backup, counts_before=outcome.counts_before, counts=outcome.counts_after,
+        lost_rows=tuple(c.table for c in changes if c.lost_rows),
+        checks=tuple({"sql": c.sql, "ok": c.ok, "value": c.value} for c in outcome.checks),
+        warnings=tuple(str(w) for w in migration.warnings), integrity=after.integrity,
+        user_version_before=before.user_version, user_version=after.user_version,
+        fingerprint_before=before.fingerprint, fingerprint=after.fingerprint, failed_step="", error="",
+        hint=f"To undo: rollback to {backup} (writes made after it are lost).",
+        lock_seconds=round(outcome.seconds, 3), seconds=round(run.elapsed, 3), manual=migration.manual,
+    )
+
+
+async def _after_failure(run: Run, migration: Migration, before: DbState, outcome: ApplyOutcome,
+                         backup: str) -> MigrateResult:
+    """The session did not report COMMIT. Read the database again instead of trusting that."""
+    engine = run.engine
+    reason = describe_failure(outcome, migration)
+    async with Step(run, "confirm unchanged", "re-read the live schema") as step:
+        now = await read_state(engine.target, engine.db_path, counts=True, busy_timeout_ms=engine.busy_timeout_ms)
+        unchanged = now.fingerprint == before.fingerprint and now.user_version == before.user_version
+        step.detail = "database unchanged" if unchanged else "THE SCHEMA CHANGED"
+    if unchanged:
+        hint = "The database is exactly as it was (the transaction was rolled back). Fix the migration, " \
+               "run preflight again, then retry."
+    else:
+        hint = (f"The database changed although the run did not confirm COMMIT (the connection may have "
+                f"dropped while the remote command finished). Run verify now; to undo, roll back to {backup}.")
+    return MigrateResult(
+        ok=False, migration=migration.name, sha256=migration.sha256, committed=not unchanged,
+        database_unchanged=unchanged, backup=backup, counts_before=outcome.counts_before or now.counts,
+        counts=now.counts, lost_rows=(), checks=tuple({"sql": c.sql, "ok": c.ok, "value": c.value}
+                                                      for c in outcome.checks),
+        warnings=tuple(str(w) for w in migration.warnings), integrity="",
+        user_version_before=before.user_version, user_version=now.user_version,
+        fingerprint_before=before.fingerprint, fingerprint=now.fingerprint, failed_step=outcome.failed_step,
+        error=reason, hint=hint, lock_seconds=round(outcome.seconds, 3), seconds=round(run.elapsed, 3),
+        manual=migration.manual,
+    )

@@ -1,0 +1,177 @@
+"""Phase 1 of the runbook, done right: rehearse the migration on a consistent copy.
+
+The runbook's `fly ssh sftp get /data/app.db` copies a live WAL database file and can miss
+every commit still in `-wal` (DESIGN rule 1). Instead: `.backup` on the host into a snapshot,
+download that, check it arrived whole (sha256), then run exactly the procedure `migrate`
+uses (ops.apply) on the copy, here.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops import hostfs
+from ops.apply import apply_migration, describe_failure
+from ops.backup import ensure_space, snapshot
+from ops.context import Engine, PhaseRun, Run, Step
+from ops.errors import OpsError
+from ops.journal import PreflightRecord
+from ops.migrations import Migration, load, parse_version
+from ops.reporter import Reporter, Status
+from ops.schema import DbState, count_changes, count_rows, diff_states, read_state
+from ops.targets.local import LocalTarget
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    ok: bool
+    migration: str
+    sha256: str
+    fingerprint: str
+    lint: tuple[str, ...]
+    version_warnings: tuple[str, ...]
+    host_sqlite: str
+    local_sqlite: str
+    schema_diff: tuple[str, ...]
+    counts_before: dict[str, int]
+    counts_after: dict[str, int]
+    lost_rows: tuple[str, ...]
+    checks: tuple[dict[str, Any], ...]
+    integrity_before: str
+    integrity_after: str
+    fk_violations: tuple[str, ...]
+    user_version_before: int
+    user_version_after: int
+    error: str
+    seconds: float
+    run_id: int = 0
+    manual: tuple[str, ...] = ()
+    canon: str = field(default="", repr=False)  # the schema text the fingerprint hashes
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("canon")
+        return data
+
+
+def version_warnings(migration: Migration, host: str, local: str) -> tuple[list[str], list[str]]:
+    """(errors, warnings): a feature the host's sqlite3 lacks fails the migration there."""
+    errors, warnings = [], []
+    for needed, feature in migration.needs_version():
+        label = ".".join(map(str, needed))
+        if parse_version(host) < needed:
+            errors.append(f"{feature} needs sqlite {label}+, the app host has {host}")
+        elif parse_version(local) < needed:
+            warnings.append(f"{feature} needs sqlite {label}+; the rehearsal here ran on {local}")
+    if parse_version(host)[:2] != parse_version(local)[:2]:
+        warnings.append(f"sqlite3 differs: host {host}, here {local}; the rehearsal may not match the host exactly")
+    return errors, warnings
+
+
+async def download_snapshot(run: Run, dest: Path) -> None:
+    """`.backup` on the host, check space first, fetch, compare sha256, delete the host copy."""
+    engine = run.engine
+    remote = f"{engine.db_path}.opsbot-snapshot-{secrets.token_hex(6)}"
+    await ensure_space(run, engine.db_path, remote)
+    try:
+        await snapshot(run, engine.db_path, remote, step_name="snapshot")
+        async with Step(run, "download", f"{remote} → {dest.name}") as step:
+            remote_facts = await hostfs.facts(engine.target, remote)
+            await engine.target.fetch(remote, dest, timeout=engine.phase_timeout_s)
+            local_facts = await hostfs.facts(LocalTarget(), str(dest))
+            if local_facts.sha256 != remote_facts.sha256:
+                raise OpsError(
+                    f"the downloaded snapshot is damaged (sha256 {local_facts.sha256[:12]}, "
+                    f"host {remote_facts.sha256[:12]}, {local_facts.bytes}/{remote_facts.bytes} bytes)",
+                    hint="The transfer was cut short; run preflight again.",
+                )
+            step.detail = f"{remote_facts.bytes / 1024 / 1024:.1f} MiB, sha256 matches"
+    finally:
+        await hostfs.remove(engine.target, remote)
+
+
+async def run_preflight(
+    engine: Engine, name: str, *, reporter: Reporter | None = None, actor: str = "cli", keep: bool = False
+) -> PreflightResult:
+    migration = load(engine.migrations_dir, name)
+    async with PhaseRun(engine, "preflight", reporter, actor, migration=name, sha256=migration.sha256) as run:
+        for finding in migration.findings:
+            run.step("lint", Status.FAILED if finding.level == "error" else Status.WARNING, str(finding))
+        workdir = engine.work_dir / f"preflight-{run.run_id}-{int(time.time())}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            result = await _rehearse(run, migration, workdir)
+        finally:
+            if not keep:
+                shutil.rmtree(workdir, ignore_errors=True)
+        result = PreflightResult(**{**asdict(result), "run_id": run.run_id})
+        await engine.journal.record_preflight(engine.target.name, PreflightRecord(
+            run.run_id, name, migration.sha256, result.fingerprint, result.canon, result.ok, time.time()))
+        await run.finish(result.ok, result.to_dict(), result.error)
+        return result
+
+
+async def _rehearse(run: Run, migration: Migration, workdir: Path) -> PreflightResult:
+    engine, local = run.engine, LocalTarget()
+    async with Step(run, "sqlite versions") as step:
+        host_v = await hostfs.sqlite_version(engine.target)
+        local_v = await hostfs.sqlite_version(local)
+        v_errors, v_warnings = version_warnings(migration, host_v, local_v)
+        step.detail = f"host {host_v}, here {local_v}"
+    for w in v_warnings:
+        run.step("sqlite versions", Status.WARNING, w)
+    copy = workdir / "snapshot.db"
+    await download_snapshot(run, copy)
+    async with Step(run, "inspect copy", "schema, counts, integrity_check") as step:
+        before = await read_state(local, str(copy), integrity="full")
+        step.detail = f"{sum(before.counts.values())} rows in {len(before.counts)} tables, integrity {before.integrity}"
+    errors = [str(f) for f in migration.errors] + v_errors
+    missing = [t for t in migration.requires if t not in before.tables]
+    if missing:
+        errors.append(f"tables the migration requires are missing: {', '.join(missing)}")
+    if errors:
+        return _result(migration, before, before, host_v, local_v, v_warnings, (), "; ".join(errors), run)
+    async with Step(run, "rehearse", "the migrate procedure on the copy") as step:
+        outcome = await apply_migration(local, str(copy), migration, expected_canon=before.canon,
+                                        busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
+        if not outcome.committed:
+            step.detail = describe_failure(outcome, migration)
+    after = before
+    if outcome.committed:
+        async with Step(run, "inspect result", "schema, integrity_check, foreign keys") as step:
+            after = await read_state(local, str(copy), integrity="full")
+            step.detail = f"integrity {after.integrity}, {after.fk_violations} foreign-key violations"
+    error = "" if outcome.committed else describe_failure(outcome, migration)
+    if outcome.committed and after.integrity != "ok":
+        error = f"integrity_check failed after the rehearsal: {after.integrity[:200]}"
+    checks = tuple({"sql": c.sql, "ok": c.ok, "value": c.value} for c in outcome.checks)
+    result = _result(migration, before, after, host_v, local_v, v_warnings, checks, error, run,
+                     outcome.counts_after or None, outcome.fk_violations)
+    run.table("rows per table (rehearsal)", ["table", "before", "after", "change", ""],
+              count_rows(count_changes(result.counts_before, result.counts_after)))
+    return result
+
+
+def _result(migration: Migration, before: DbState, after: DbState, host_v: str, local_v: str,
+            v_warnings: list[str], checks: tuple[dict[str, Any], ...], error: str, run: Run,
+            counts_after: dict[str, int] | None = None, fk: tuple[str, ...] = ()) -> PreflightResult:
+    after_counts = counts_after if counts_after is not None else after.counts
+    changes = count_changes(before.counts, after_counts)
+    return PreflightResult(
+        ok=not error, migration=migration.name, sha256=migration.sha256, fingerprint=before.fingerprint,
+        lint=tuple(str(f) for f in migration.findings), version_warnings=tuple(v_warnings),
+        host_sqlite=host_v, local_sqlite=local_v, schema_diff=tuple(diff_states(before, after).lines()),
+        counts_before=before.counts, counts_after=after_counts,
+        lost_rows=tuple(c.table for c in changes if c.lost_rows),
+        checks=checks, integrity_before=before.integrity, integrity_after=after.integrity, fk_violations=fk,
+        user_version_before=before.user_version, user_version_after=after.user_version, error=error,
+        seconds=round(run.elapsed, 3), manual=migration.manual, canon=before.canon,
+    )
