@@ -61,6 +61,7 @@ def build_body(migration: Migration, *, expected_canon: str | None, tmp_before: 
     """The session's SQL, and the line (1-based, in the here-document) where the file starts."""
     head = [
         "PRAGMA foreign_keys=OFF;",
+        emit("step", name="'begin'"),
         "BEGIN IMMEDIATE;",
         emit("step", name="'locked'"),
         f"CREATE TEMP TABLE {GUARD.split('.')[1]}(what TEXT, ok INTEGER CHECK (ok = 1));",
@@ -168,8 +169,8 @@ def describe_failure(outcome: ApplyOutcome, migration: Migration) -> str:
     step = outcome.failed_step
     if step == "start":
         return f"sqlite3 did not start the migration: {outcome.error}"
-    if step == "locked":
-        return f"could not get the write lock within the busy timeout: {outcome.error}"
+    if step == "begin":
+        return f"could not get the write lock within the busy timeout (the app holds it): {outcome.error}"
     if step == "drift":
         return "the live schema no longer matches the one the preflight saw (schema drift)"
     if step == "migration":

@@ -101,7 +101,11 @@ async def verify_file(
     """integrity_check, counts, schema fingerprint, size and sha256 of a backup file (rule 2)."""
     engine = run.engine
     async with Step(run, step_name, f"integrity, counts, sha256 of {path}") as step:
-        state = await read_state(engine.target, path, integrity=integrity, busy_timeout_ms=engine.busy_timeout_ms)
+        try:
+            state = await read_state(engine.target, path, integrity=integrity, busy_timeout_ms=engine.busy_timeout_ms)
+        except OpsError as exc:
+            raise OpsError(f"the backup {path} failed verification: {exc.message}",
+                           hint="Do not rely on this file; take a new backup.") from exc
         facts = await hostfs.facts(engine.target, path)
         record = BackupRecord(
             path=path, created_at=time.time(), bytes=facts.bytes, sha256=facts.sha256,

@@ -141,18 +141,6 @@ async def read_state(
     return state_from_events(run.events)
 
 
-async def require_database(target: Target, db: str, *, timeout: float = 60.0) -> None:
-    """Refuse early, with a clear message, when DB_PATH is not an existing file."""
-    from ops.sqlite_cli import sh_quote
-
-    result = await target.sh(f"test -f {sh_quote(db)} && echo present", timeout=timeout)
-    if "present" not in result.stdout:
-        raise OpsError(
-            f"there is no database at {db} on {target.name}",
-            hint="Check DB_PATH (and FLY_APP for the fly target); sqlite3 would create an empty one.",
-        )
-
-
 @dataclass(frozen=True)
 class SchemaDiff:
     tables_added: tuple[str, ...] = ()

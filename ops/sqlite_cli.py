@@ -23,6 +23,8 @@ from ops.targets.base import ShResult, Target
 log = logging.getLogger(__name__)
 
 SQLITE_BIN = "sqlite3"
+NO_DB_MARK = "opsbot-no-such-database"
+NO_DB_EXIT = 66
 TMP_DIR = "/tmp"
 
 
@@ -154,9 +156,16 @@ async def run_sql(
     if tmpfiles:
         quoted = " ".join(sh_quote(p) for p in tmpfiles)
         lines.append(f"trap 'rm -f {quoted}' EXIT")
+    # sqlite3 would silently create an empty database at a wrong path: refuse instead.
+    lines.append(f"[ -f {sh_quote(db)} ] || {{ echo {NO_DB_MARK} >&2; exit {NO_DB_EXIT}; }}")
     lines.append(f"{sqlite_invocation(db, busy_timeout_ms=busy_timeout_ms, readonly=readonly)} {redirect}")
     script = "\n".join(lines) + "\n" + doc
     result = await target.sh(script, timeout=timeout)
+    if NO_DB_MARK in result.stderr and not result.ok:
+        raise OpsError(
+            f"there is no database at {db} on {target.name}",
+            hint="Check DB_PATH (and FLY_APP for the fly target). Nothing was created or changed.",
+        )
     return SqlRun(parse_events(result.stdout), result, body_offset=1)
 
 

@@ -1,0 +1,97 @@
+"""rollback: `.restore` of a verified backup, checked against it; bad backups refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ops.backup import run_backup
+from ops.context import Engine
+from ops.errors import OpsError, UsageError
+from ops.migrate import run_migrate
+from ops.rollback import run_rollback
+from tests.conftest import dump
+
+
+async def test_rollback_restores_exactly_the_backed_up_content(engine: Engine, app_db: Path) -> None:
+    migrated = await run_migrate(engine, "0001_remove_suspend.sql", confirmed=True)
+    backed_up = dump(Path(migrated.backup))
+    # The app keeps writing after the migration; the rollback loses those writes, and says so.
+    con = sqlite3.connect(app_db)
+    con.execute("INSERT INTO activity_logs (user_id, activity, started_at) VALUES (1, 'after', 'now')")
+    con.commit()
+    con.close()
+    result = await run_rollback(engine, confirmed=True)
+    assert result.ok and result.backup == migrated.backup
+    assert dump(app_db) == backed_up
+    assert result.counts == migrated.counts_before
+    assert "are lost" in result.warning
+
+
+async def test_rollback_with_the_app_connected_in_wal_mode(engine: Engine, app_db: Path) -> None:
+    made = await run_backup(engine, label="b")
+    app = sqlite3.connect(app_db)  # the app keeps its connection open across the restore
+    app.execute("DELETE FROM activity_logs WHERE id < 100")
+    app.commit()
+    result = await run_rollback(engine, confirmed=True, backup=made.path)
+    assert result.ok
+    assert app.execute("SELECT count(*) FROM activity_logs").fetchone()[0] == made.counts["activity_logs"]
+    assert app.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    app.close()
+
+
+async def test_corrupt_backup_is_refused_and_the_next_good_one_named(engine: Engine, app_db: Path) -> None:
+    good = await run_backup(engine, label="good")
+    con = sqlite3.connect(app_db)
+    con.execute("DELETE FROM activity_logs WHERE id < 50")
+    con.commit()
+    con.close()
+    newer = Path(good.path.replace("-good-", "-newer-")[:-6] + "999999")
+    sqlite3.connect(app_db).execute(f"VACUUM INTO '{newer}'")
+    with open(newer, "r+b") as fh:  # damage it after the fact
+        fh.truncate(fh.seek(0, 2) // 2)
+    before = dump(app_db)
+    with pytest.raises(OpsError) as info:
+        await run_rollback(engine, confirmed=True, backup=newer.name)
+    assert good.path in info.value.hint
+    assert dump(app_db) == before
+    # Without --backup, backups opsbot verified come first: the newer, unverified file is not used.
+    result = await run_rollback(engine, confirmed=True)
+    assert result.ok and result.backup == good.path
+
+
+async def test_unusable_newest_backups_are_skipped(engine: Engine, app_db: Path) -> None:
+    good = await run_backup(engine, label="good")
+    bad = await run_backup(engine, label="zbad")  # same second or later: the newest
+    with open(bad.path, "r+b") as fh:
+        fh.truncate(4096)
+    result = await run_rollback(engine, confirmed=True)
+    assert result.backup == good.path
+    assert len(result.skipped_backups) == 1 and Path(bad.path).name in result.skipped_backups[0]
+
+
+async def test_tampered_backup_is_refused(engine: Engine, app_db: Path) -> None:
+    made = await run_backup(engine, label="t")
+    con = sqlite3.connect(made.path)  # still a valid database, but not the one we verified
+    con.execute("DELETE FROM user_settings WHERE user_id = 1")
+    con.commit()
+    con.close()
+    before = dump(app_db)
+    with pytest.raises(OpsError, match="sha256 changed"):
+        await run_rollback(engine, confirmed=True, backup=made.path)
+    assert dump(app_db) == before
+
+
+async def test_needs_confirmation_and_a_real_backup(engine: Engine, app_db: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        await run_rollback(engine, confirmed=False)
+    await run_backup(engine, label="x")
+    with pytest.raises(UsageError, match="not a backup"):
+        await run_rollback(engine, confirmed=True, backup="/etc/passwd")
+
+
+async def test_no_backups(engine: Engine) -> None:
+    with pytest.raises(OpsError, match="no backup"):
+        await run_rollback(engine, confirmed=True)
