@@ -1,0 +1,1 @@
+"""A stand-in `fly` executable and pytest fixtures around it (see plugin.py)."""
