@@ -125,10 +125,17 @@ async def read_state(
     integrity: str = "",
     counts: bool = True,
     timeout: float = READ_TIMEOUT_S,
+    after_writers: bool = False,
 ) -> DbState:
-    """Read schema, counts and (optionally) integrity in one read transaction."""
+    """Read schema, counts and (optionally) integrity in one read transaction.
+
+    With ``after_writers``, the read takes the write lock first (BEGIN IMMEDIATE), so it waits
+    for a writer still at work, such as a migration whose flyctl connection dropped while the
+    remote sqlite3 went on: what it reads is the state after that writer finished.
+    """
     tmp = tmp_name("state")
-    body = "BEGIN;\n" + state_sql(tmp, integrity=integrity, counts=counts) + "COMMIT;\n"
+    begin = "BEGIN IMMEDIATE;" if after_writers else "BEGIN;"
+    body = begin + "\n" + state_sql(tmp, integrity=integrity, counts=counts) + "ROLLBACK;\n"
     run = await run_sql(
         target, db, body, busy_timeout_ms=busy_timeout_ms, timeout=timeout, tmpfiles=(tmp,)
     )
