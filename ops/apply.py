@@ -47,6 +47,9 @@ class ApplyOutcome:
     exit_code: int
     seconds: float
     output_seen: bool = field(default=True)
+    # sqlite3 itself reported the error, so its session is over; otherwise (a dropped or killed
+    # connection) the remote sqlite3 may still be running.
+    sqlite_reported: bool = field(default=True)
 
     @property
     def ok(self) -> bool:
@@ -161,6 +164,7 @@ def outcome_from_run(run: SqlRun, migration: Migration, offset: int) -> ApplyOut
         exit_code=run.result.exit_code,
         seconds=run.result.seconds,
         output_seen=bool(run.events),
+        sqlite_reported=committed or line is not None or "database is locked" in run.result.stderr,
     )
 
 

@@ -146,8 +146,11 @@ async def _after_failure(run: Run, migration: Migration, before: DbState, outcom
     reason = describe_failure(outcome, migration)
     async with Step(run, "confirm unchanged", "re-read the live schema") as step:
         # Wait out a remote sqlite3 that may still run after a dropped connection (rule 7).
-        now = await read_state(engine.target, engine.db_path, counts=True, after_writers=True,
-                               busy_timeout_ms=int(engine.phase_timeout_s * 1000), timeout=engine.phase_timeout_s)
+        wait = not outcome.sqlite_reported
+        now = await read_state(
+            engine.target, engine.db_path, counts=True, after_writers=wait, timeout=engine.phase_timeout_s,
+            busy_timeout_ms=int(engine.phase_timeout_s * 1000) if wait else engine.busy_timeout_ms,
+        )
         unchanged = now.fingerprint == before.fingerprint and now.user_version == before.user_version
         step.detail = "database unchanged" if unchanged else "THE SCHEMA CHANGED"
     if unchanged:
