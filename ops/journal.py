@@ -293,3 +293,10 @@ async def opened(path: str | Path) -> AsyncIterator[Journal]:
         yield journal
     finally:
         await journal.close()
+
+
+async def backup_for_run(journal: Journal, target: str, run_id: int) -> BackupRecord | None:
+    """The backup a run took (a migrate run takes one before it changes anything)."""
+    row = await journal._one("SELECT * FROM backups WHERE target=? AND run_id=? ORDER BY created_at DESC LIMIT 1",
+                             (target, run_id))
+    return _backup_record(row) if row else None

@@ -1,0 +1,86 @@
+"""The Bot subclass: dependencies passed in (discord.py's examples/advanced_startup.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.settings import BotSettings
+from ops.approvals import Approvals
+from ops.context import Engine
+from ops.errors import OpsError
+from ops.redact import redact
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.migrate",)
+
+
+class Refused(app_commands.CheckFailure):
+    """A user may not do this here (wrong guild, missing role, two-person rule)."""
+
+
+class OpsBot(commands.Bot):
+    def __init__(self, *, settings: BotSettings, engine: Engine, extensions: tuple[str, ...] = EXTENSIONS,
+                 **kwargs: Any) -> None:
+        super().__init__(command_prefix=commands.when_mentioned, intents=discord.Intents.default(), **kwargs)
+        self.settings = settings
+        self.engine = engine
+        self.approvals = Approvals(engine.journal)
+        self.initial_extensions = extensions
+        self.interrupted: list[dict[str, Any]] = []
+        self._reported_interrupted = False
+
+    async def setup_hook(self) -> None:
+        await self.approvals.ensure_schema()
+        self.interrupted = await self.engine.journal.mark_interrupted()
+        for ext in self.initial_extensions:
+            await self.load_extension(ext)
+        self.tree.on_error = self.on_tree_error
+        self.tree.interaction_check = self.in_our_guild  # type: ignore[method-assign]
+        guild = discord.Object(id=self.settings.guild_id)
+        self.tree.copy_global_to(guild=guild)
+        await self.tree.sync(guild=guild)
+
+    async def in_our_guild(self, interaction: discord.Interaction) -> bool:
+        if interaction.guild_id != self.settings.guild_id:
+            raise Refused("opsbot only works in its own server.")
+        return True
+
+    async def ops_channel(self) -> discord.abc.Messageable:
+        channel = self.get_channel(self.settings.ops_channel_id)
+        if channel is None:
+            channel = await self.fetch_channel(self.settings.ops_channel_id)
+        assert isinstance(channel, discord.abc.Messageable)
+        return channel
+
+    async def on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """The one error handler: an ephemeral reply that says what happened and what to do."""
+        original = getattr(error, "original", error)
+        if isinstance(original, OpsError):
+            text = f"✘ {original.message}" + (f"\n→ {original.hint}" if original.hint else "")
+        elif isinstance(error, app_commands.CheckFailure):
+            text = f"✘ {error}"
+        else:
+            log.error("command %s failed", interaction.command and interaction.command.qualified_name,
+                      exc_info=original)
+            text = "✘ Something unexpected went wrong; it is logged. Check `/migrate status` before retrying."
+        await send_ephemeral(interaction, redact(text)[:1900])
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str, **kwargs: Any) -> None:
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, **kwargs)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, **kwargs)
+    except discord.HTTPException as exc:
+        log.warning("could not answer the interaction: %s", exc)
+
+
+def has_role(member: discord.abc.User | discord.Member | None, role_id: int) -> bool:
+    return isinstance(member, discord.Member) and any(r.id == role_id for r in member.roles)

@@ -1,0 +1,112 @@
+"""Results rendered for Discord, inside its limits (DESIGN §3): 1024 chars a field, 25 fields,
+6000 an embed; anything longer goes into an attached file."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import discord
+
+from ops.migrate import MigrateResult
+from ops.preflight import PreflightResult
+from ops.schema import count_changes
+
+FIELD_MAX = 1024
+
+
+def clip(text: str, limit: int = FIELD_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 2] + "…"
+
+
+def counts_block(before: dict[str, int], after: dict[str, int]) -> str:
+    """`table  before → after (change)` in a code block; tables that lost rows are flagged."""
+    changes = count_changes(before, after)
+    width = max((len(c.table) for c in changes), default=5)
+    lines = []
+    for c in changes:
+        b = "-" if c.before is None else f"{c.before:,}"
+        a = "dropped" if c.after is None else f"{c.after:,}"
+        flag = "  ⚠ LOST ROWS" if c.lost_rows else ""
+        lines.append(f"{c.table:<{width}}  {b:>9} → {a:>9} ({c.delta:+,}){flag}")
+    body = "\n".join(lines) or "(no tables)"
+    block = f"```\n{body}\n```"
+    if len(block) > FIELD_MAX:
+        block = f"```\n{body[: FIELD_MAX - 40]}\n…\n```\n(full table attached)"
+    return block
+
+
+def tick(done: bool | None) -> str:
+    return "☑" if done else ("☐" if done is None else "☒")
+
+
+def checklist(*, preflight_ok: bool | None, backup_ok: bool | None, committed: bool | None,
+              no_loss: bool | None, checks_ok: bool | None, health_ok: bool | None = None) -> str:
+    """The runbook's Phase 4 checklist: ☑ verified by the bot, ☒ failed, ☐ for a human."""
+    items = [
+        (preflight_ok, "Before: migration succeeded on a copy (preflight)"),
+        (backup_ok, "Before: staging backup taken and verified"),
+        (backup_ok, "Before: table structure and row counts recorded"),
+        (backup_ok, "Before: rollback ready (Rollback button)"),
+        (committed, "During: every migration step succeeded (one transaction)"),
+        (no_loss, "During: no data loss (row counts per table)"),
+        (None, "During: error logs watched (`/migrate logs`)"),
+        (health_ok, "After: app healthy (`/health check`)"),
+        (None, "After: the Discord bot works normally"),
+        (None, "After: main features work"),
+        (checks_ok, "After: the migration's own checks hold"),
+    ]
+    return "\n".join(f"{tick(done)} {text}" for done, text in items)
+
+
+def migrate_embed(result: MigrateResult, title: str, steps: str) -> discord.Embed:
+    colour = discord.Colour.green() if result.ok else discord.Colour.red()
+    embed = discord.Embed(title=title[:256], description=clip(steps, 3500), colour=colour)
+    embed.add_field(name="Rows per table (before → after)", value=counts_block(result.counts_before, result.counts),
+                    inline=False)
+    if not result.ok:
+        embed.add_field(name="What happened", value=clip(result.error or "failed"), inline=False)
+    embed.add_field(name="Next", value=clip(result.hint or "-"), inline=False)
+    embed.add_field(name="Checklist (runbook phase 4)", value=checklist(
+        preflight_ok=True, backup_ok=bool(result.backup), committed=result.committed if result.ok else False,
+        no_loss=not result.lost_rows if result.ok else None,
+        checks_ok=all(c["ok"] for c in result.checks) if result.ok else None), inline=False)
+    embed.set_footer(text=f"run #{result.run_id} · sha256 {result.sha256[:12]} · {result.seconds:.1f}s · "
+                          f"write lock {result.lock_seconds:.2f}s")
+    return embed
+
+
+def preflight_embed(result: PreflightResult, title: str, steps: str) -> tuple[discord.Embed, list[discord.File]]:
+    embed = discord.Embed(title=title[:256], description=clip(steps, 3000),
+                          colour=discord.Colour.green() if result.ok else discord.Colour.red())
+    embed.add_field(name="Rows per table (rehearsal)",
+                    value=counts_block(result.counts_before, result.counts_after), inline=False)
+    files: list[discord.File] = []
+    diff = "\n".join(result.schema_diff) or "(no schema change)"
+    if len(diff) + 8 > FIELD_MAX:
+        files.append(text_file("schema-diff.txt", diff))
+        diff = diff[:900] + "\n… (full diff attached)"
+    embed.add_field(name="Schema", value=f"```diff\n{diff}\n```"[:FIELD_MAX], inline=False)
+    if result.lint:
+        embed.add_field(name="Lint", value=clip("\n".join(result.lint)), inline=False)
+    if result.checks:
+        embed.add_field(name="Checks", value=clip("\n".join(f"{tick(c['ok'])} `{c['sql'][:150]}`"
+                                                            for c in result.checks)), inline=False)
+    if result.error:
+        embed.add_field(name="What happened", value=clip(result.error), inline=False)
+    embed.set_footer(text=f"fingerprint {result.fingerprint[:12]} · sqlite host {result.host_sqlite} / here "
+                          f"{result.local_sqlite} · {result.seconds:.1f}s")
+    return embed, files
+
+
+def text_file(name: str, text: str) -> discord.File:
+    return discord.File(io.BytesIO(text.encode("utf-8")), filename=name)
+
+
+def simple_embed(title: str, lines: list[str], *, ok: bool = True, fields: dict[str, Any] | None = None
+                 ) -> discord.Embed:
+    embed = discord.Embed(title=title[:256], description=clip("\n".join(lines), 4000),
+                          colour=discord.Colour.green() if ok else discord.Colour.red())
+    for name, value in (fields or {}).items():
+        embed.add_field(name=name[:256], value=clip(str(value)), inline=False)
+    return embed

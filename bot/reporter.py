@@ -1,0 +1,112 @@
+"""The Discord side of a Reporter: one message in the ops channel, edited in place.
+
+Edits are coalesced: at most one edit per ``min_interval`` seconds, always showing the latest
+state, so a phase with many quick steps never trips Discord's rate limits (5 edits / 5 s per
+channel), and the final state is always sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+
+from ops.redact import redact
+from ops.reporter import Status
+
+log = logging.getLogger(__name__)
+
+ICONS = {Status.PENDING: "▫️", Status.RUNNING: "🔄", Status.DONE: "✅", Status.FAILED: "❌",
+         Status.SKIPPED: "⏭️", Status.WARNING: "⚠️"}
+COLOURS = {"running": discord.Colour.blurple(), "ok": discord.Colour.green(), "failed": discord.Colour.red(),
+           "warning": discord.Colour.gold()}
+
+
+@dataclass
+class StepLine:
+    name: str
+    status: Status
+    detail: str
+    started: float = field(default_factory=time.monotonic)
+
+
+class DiscordReporter:
+    def __init__(self, channel: discord.abc.Messageable, title: str, *, min_interval: float = 1.5) -> None:
+        self.channel, self.title, self.min_interval = channel, title, min_interval
+        self.lines: list[StepLine] = []
+        self.tables: list[tuple[str, list[str], list[list[Any]]]] = []
+        self.message: discord.Message | None = None
+        self.started = time.monotonic()
+        self._last_edit = 0.0
+        self._pending: asyncio.Task[None] | None = None
+        self.edits = 0
+
+    async def start(self) -> discord.Message:
+        self.message = await self.channel.send(embed=self.embed("running"))
+        self._last_edit = time.monotonic()
+        return self.message
+
+    def step(self, name: str, status: Status, detail: str = "") -> None:
+        detail = redact(detail)
+        current = next((ln for ln in reversed(self.lines) if ln.name == name and ln.status == Status.RUNNING), None)
+        if current and status != Status.RUNNING:
+            current.status, current.detail = status, detail
+        else:
+            self.lines.append(StepLine(name, status, detail))
+        self._schedule()
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        self.tables.append((title, columns, rows))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.message is None or (self._pending and not self._pending.done()):
+            return
+        self._pending = asyncio.get_running_loop().create_task(self._edit_later())
+
+    async def _edit_later(self) -> None:
+        wait = self._last_edit + self.min_interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await self._edit(embed=self.embed("running"))
+
+    async def _edit(self, **kwargs: Any) -> None:
+        assert self.message is not None
+        try:
+            await self.message.edit(**kwargs)
+            self.edits += 1
+        except discord.HTTPException as exc:
+            log.warning("could not edit the progress message: %s", exc)
+        self._last_edit = time.monotonic()
+
+    async def finish(self, embed: discord.Embed, *, view: discord.ui.View | None = None,
+                     attachments: list[discord.File] | None = None) -> None:
+        if self._pending and not self._pending.done():
+            self._pending.cancel()
+        kwargs: dict[str, Any] = {"embed": embed}
+        if view is not None:
+            kwargs["view"] = view
+        if attachments:
+            kwargs["attachments"] = attachments
+        await self._edit(**kwargs)
+
+    def steps_text(self, limit: int = 3500) -> str:
+        out = []
+        for ln in self.lines:
+            text = f"{ICONS.get(ln.status, '•')} **{ln.name}**"
+            if ln.detail:
+                text += f" — {ln.detail}"
+            out.append(text[:300])
+        text = "\n".join(out)
+        return text if len(text) <= limit else "…\n" + text[-limit:]
+
+    def embed(self, state: str) -> discord.Embed:
+        elapsed = time.monotonic() - self.started
+        embed = discord.Embed(title=self.title[:256], description=self.steps_text() or "starting…",
+                              colour=COLOURS.get(state, COLOURS["running"]))
+        embed.set_footer(text=f"{state} · {elapsed:.0f}s")
+        return embed

@@ -1,0 +1,321 @@
+"""/migrate: the runbook's phases as slash commands. Thin: check roles, call ops/, render.
+
+Every command defers first (Discord wants an answer within 3 s); long phases post one
+progress message in the ops channel and edit it; the invoker gets an ephemeral link to it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.app import OpsBot, Refused, has_role, send_ephemeral
+from bot.render import preflight_embed, simple_embed
+from bot.reporter import DiscordReporter
+from cogs.approval import ApprovalFlow
+from cogs.ui import ConfirmView, RollbackButton, VerifyButton, run_buttons
+from ops import appinfo, backup, backups, preflight, rollback, verify
+from ops.errors import OpsError
+from ops.journal import backup_for_run
+from ops.migrations import list_migrations
+
+log = logging.getLogger(__name__)
+
+
+class MigrateCog(
+    commands.GroupCog,
+    name="migrate",
+    group_name="migrate",
+    group_description="Run the safe-migration runbook against staging",
+):
+    def __init__(self, bot: OpsBot) -> None:
+        self.bot = bot
+        self.engine = bot.engine
+        self.flow = ApprovalFlow(self)
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(RollbackButton, VerifyButton)
+        self.expire_loop.start()
+
+    async def cog_unload(self) -> None:
+        self.expire_loop.cancel()
+
+    @tasks.loop(seconds=15)
+    async def expire_loop(self) -> None:
+        await self.flow.expire_due()
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        if not self.bot._reported_interrupted:
+            self.bot._reported_interrupted = True
+            for run in self.bot.interrupted:
+                await self.report_interrupted(run)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.flow.on_reaction(payload)
+
+    # --- shared ---------------------------------------------------------------------------
+
+    def need(self, interaction: discord.Interaction, role_id: int, what: str) -> None:
+        if not has_role(interaction.user, role_id):
+            raise Refused(f"You need the <@&{role_id}> role to {what}.")
+
+    async def with_progress(
+        self, interaction: discord.Interaction | None, title: str, phase: Callable[[DiscordReporter], Awaitable[Any]]
+    ) -> tuple[Any, DiscordReporter]:
+        reporter = DiscordReporter(await self.bot.ops_channel(), title)
+        message = await reporter.start()
+        if interaction is not None:
+            await send_ephemeral(interaction, f"Started: {message.jump_url}")
+        try:
+            result = await phase(reporter)
+        except OpsError as exc:
+            await reporter.finish(
+                simple_embed(
+                    f"✘ {title}",
+                    [reporter.steps_text(), "", f"**{exc.message}**", f"→ {exc.hint}" if exc.hint else ""],
+                    ok=False,
+                )
+            )
+            raise
+        return result, reporter
+
+    def actor(self, interaction: discord.Interaction) -> str:
+        return f"{interaction.user.name} ({interaction.user.id})"
+
+    # --- autocomplete ---------------------------------------------------------------------
+
+    async def migration_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        names = list_migrations(self.engine.migrations_dir)
+        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n.lower()][:25]
+
+    async def backup_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        listing = await backups.list_backups(self.engine)
+        return [
+            app_commands.Choice(
+                name=f"{b.name} ({'verified' if b.verified == 'ok' else 'unverified'})"[:100], value=b.path[:100]
+            )
+            for b in listing.backups
+            if current.lower() in b.name.lower()
+        ][:25]
+
+    # --- commands -------------------------------------------------------------------------
+
+    @app_commands.command(name="preflight", description="Rehearse a migration on a consistent copy")
+    @app_commands.describe(migration="file name in MIGRATIONS_DIR")
+    @app_commands.autocomplete(migration=migration_names)
+    async def preflight_cmd(self, interaction: discord.Interaction, migration: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "run a preflight")
+        await self.run_preflight(interaction, migration)
+
+    async def run_preflight(self, interaction: discord.Interaction, migration: str) -> preflight.PreflightResult:
+        result, rep = await self.with_progress(
+            interaction,
+            f"Preflight {migration}",
+            lambda r: preflight.run_preflight(self.engine, migration, reporter=r, actor=self.actor(interaction)),
+        )
+        embed, files = preflight_embed(result, f"{'✔' if result.ok else '✘'} Preflight {migration}", rep.steps_text())
+        await rep.finish(embed, attachments=files)
+        return result
+
+    @app_commands.command(name="backup", description="Take and verify a backup on the app host")
+    @app_commands.describe(label="letters, digits, . _ - (default: manual)")
+    async def backup_cmd(self, interaction: discord.Interaction, label: str = "manual") -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "take a backup")
+        backup.check_label(label)
+        result, rep = await self.with_progress(
+            interaction,
+            f"Backup ({label})",
+            lambda r: backup.run_backup(self.engine, label=label, reporter=r, actor=self.actor(interaction)),
+        )
+        await rep.finish(
+            simple_embed(
+                f"✔ Backup {result.path.rsplit('/', 1)[-1]}",
+                [rep.steps_text()],
+                fields={
+                    "Verified": f"integrity {result.integrity} · {result.bytes / 1048576:.1f} MiB · sha256 `{result.sha256[:16]}`",
+                    "Rows": "```\n" + "\n".join(f"{t}: {n:,}" for t, n in sorted(result.counts.items())) + "\n```",
+                },
+            )
+        )
+
+    @app_commands.command(name="backups", description="List backups, newest first")
+    async def backups_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "list backups")
+        listing = await backups.list_backups(self.engine)
+        lines = [
+            f"`{b.stamp}` {b.bytes / 1048576:.1f} MiB {'✅' if b.verified == 'ok' else '❔'} `{b.name}`"
+            for b in listing.backups[:20]
+        ] or ["No backups yet: `/migrate backup`."]
+        await interaction.followup.send(embed=simple_embed("Backups (newest first)", lines), ephemeral=True)
+
+    @app_commands.command(name="run", description="Request a migration: preflight, then an approver's ✅")
+    @app_commands.describe(migration="file name in MIGRATIONS_DIR")
+    @app_commands.autocomplete(migration=migration_names)
+    async def run_cmd(self, interaction: discord.Interaction, migration: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "request a migration")
+        await self.flow.request(interaction, migration)
+
+    @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")
+    @app_commands.describe(quick="quick_check instead of integrity_check (faster on large files)")
+    async def verify_cmd(self, interaction: discord.Interaction, quick: bool = False) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "verify the database")
+        await self.run_verify(interaction, quick)
+
+    async def run_verify(self, interaction: discord.Interaction, quick: bool) -> None:
+        result, rep = await self.with_progress(
+            interaction,
+            "Verify",
+            lambda r: verify.run_verify(self.engine, quick=quick, reporter=r, actor=self.actor(interaction)),
+        )
+        await rep.finish(
+            simple_embed(
+                f"{'✔' if result.ok else '✘'} Verify",
+                [rep.steps_text()],
+                ok=result.ok,
+                fields={
+                    "Rows": "```\n" + "\n".join(f"{t}: {n:,}" for t, n in sorted(result.counts.items())) + "\n```",
+                    "State": f"{result.check}: {result.integrity[:200]} · foreign-key violations {result.fk_violations} · "
+                    f"user_version {result.user_version} · schema `{result.fingerprint[:12]}`",
+                },
+            )
+        )
+
+    @app_commands.command(name="rollback", description="Restore a verified backup (approvers)")
+    @app_commands.describe(backup="default: the newest verified backup")
+    @app_commands.autocomplete(backup=backup_names)
+    async def rollback_cmd(self, interaction: discord.Interaction, backup: str | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.confirm_and_roll_back(interaction, backup)
+
+    async def rollback_button(self, interaction: discord.Interaction, run_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        record = await backup_for_run(self.engine.journal, self.engine.target.name, run_id)
+        await self.confirm_and_roll_back(interaction, record.path if record else None, run_id=run_id)
+
+    async def verify_button(self, interaction: discord.Interaction, run_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "verify the database")
+        await self.run_verify(interaction, quick=False)
+
+    async def confirm_and_roll_back(
+        self, interaction: discord.Interaction, backup_path: str | None, run_id: int | None = None
+    ) -> None:
+        self.need(interaction, self.bot.settings.approver_role_id, "roll back")
+        listing = await backups.list_backups(self.engine)
+        chosen = rollback.pick(listing.backups, backup_path)[0]
+        taken = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(chosen.taken_at))
+        view = ConfirmView(interaction.user.id)
+        await interaction.followup.send(
+            f"Roll back `{self.engine.db_path}` to **{chosen.name}** (taken {taken})?\n"
+            f"⚠ Every write made after {taken} will be lost." + (f" (Rollback of run #{run_id})" if run_id else ""),
+            view=view,
+            ephemeral=True,
+        )
+        await view.wait()
+        if not view.confirmed or view.interaction is None:
+            if view.interaction is not None:
+                await view.interaction.response.edit_message(content="Rollback cancelled; nothing changed.", view=None)
+            return
+        await view.interaction.response.edit_message(content="Rolling back…", view=None)
+        self.need(interaction, self.bot.settings.approver_role_id, "roll back")
+        result, rep = await self.with_progress(
+            interaction,
+            f"Rollback to {chosen.name}",
+            lambda r: rollback.run_rollback(
+                self.engine, confirmed=True, backup=chosen.path, reporter=r, actor=self.actor(interaction)
+            ),
+        )
+        await rep.finish(
+            simple_embed(
+                f"✔ Rolled back to {chosen.name}",
+                [rep.steps_text()],
+                fields={
+                    "Rows now": "```\n" + "\n".join(f"{t}: {n:,}" for t, n in sorted(result.counts.items())) + "\n```",
+                    "Warning": result.warning,
+                },
+            )
+        )
+
+    @app_commands.command(name="status", description="Machines, database, newest backup, lock")
+    async def status_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await appinfo.run_status(self.engine)
+        pending = await self.bot.approvals.pending(self.engine.target.name)
+        lines = [
+            f"**target** {result.target}",
+            "**machines** " + (", ".join(f"{m['id']} {m['state']}" for m in result.machines) or "none"),
+            f"**database** `{result.db_path}` {(result.db_bytes or 0) / 1048576:.1f} MiB, "
+            f"user_version {result.user_version}",
+            f"**newest backup** `{result.newest_backup or 'none'}` ({result.backups} in all)",
+            f"**running** {result.lock or 'nothing'}",
+            f"**pending approvals** {', '.join(f'#{a.id} {a.subject}' for a in pending) or 'none'}",
+        ]
+        if result.error:
+            lines.append(f"✘ {result.error}")
+        await interaction.followup.send(embed=simple_embed("Status", lines, ok=result.ok), ephemeral=True)
+
+    @app_commands.command(name="logs", description="Recent app log lines")
+    @app_commands.describe(lines="how many (1-200)")
+    async def logs_cmd(self, interaction: discord.Interaction, lines: app_commands.Range[int, 1, 200] = 30) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "read the app's logs")
+        result = await appinfo.run_logs(self.engine, lines=lines)
+        text = "\n".join(("! " if i in result.errors else "  ") + ln for i, ln in enumerate(result.lines))
+        if not text:
+            await interaction.followup.send("No log lines.", ephemeral=True)
+        elif len(text) < 1900:
+            await interaction.followup.send(f"```\n{text}\n```", ephemeral=True)
+        else:
+            from bot.render import text_file
+
+            await interaction.followup.send(
+                f"{len(result.lines)} lines, {len(result.errors)} look like errors:",
+                file=text_file("logs.txt", text),
+                ephemeral=True,
+            )
+
+    @app_commands.command(name="history", description="Recent runs")
+    async def history_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        runs = await self.engine.journal.runs(15)
+        lines = [
+            f"#{r['id']} `{r['phase']}` {r['migration'] or ''} — **{r['state']}** by {r['actor'].split(' (')[0]}"
+            f" <t:{int(r['started_at'])}:R>"
+            for r in runs
+        ] or ["No runs yet."]
+        await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)
+
+    async def report_interrupted(self, run: dict[str, Any]) -> None:
+        channel = await self.bot.ops_channel()
+        summary = json.loads(run.get("summary") or "{}")
+        lines = [
+            f"Run #{run['id']} (`{run['phase']}` {run['migration'] or ''}, started by "
+            f"{run['actor'].split(' (')[0]} <t:{int(run['started_at'])}:R>) was **interrupted**: the bot stopped "
+            f"before it finished.",
+            f"Last completed step: **{run['last_step'] or 'none'}**.",
+            "A migration is one transaction: the database is either fully migrated or untouched. "
+            "Verify to see which; roll back if needed.",
+        ]
+        del summary
+        await channel.send(
+            embed=simple_embed("⚠ Interrupted run", lines, ok=False),
+            view=run_buttons(run["id"], rollback=run["phase"] in ("migrate", "rollback"), verify=True),
+        )
+
+
+async def setup(bot: OpsBot) -> None:
+    await bot.add_cog(MigrateCog(bot))

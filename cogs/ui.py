@@ -1,0 +1,83 @@
+"""Buttons that outlive a restart (dynamic items: the run id lives in the custom_id), and the
+invoker-only confirmation for a rollback."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+if TYPE_CHECKING:
+    from cogs.migrate import MigrateCog
+
+
+def _cog(interaction: discord.Interaction) -> MigrateCog:
+    cog = interaction.client.get_cog("migrate")  # type: ignore[attr-defined]
+    assert cog is not None
+    return cog  # type: ignore[return-value]
+
+
+class RollbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"opsbot:rollback:(?P<run>\d+)"):
+    def __init__(self, run_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Rollback", style=discord.ButtonStyle.danger, emoji="⏪",
+                                           custom_id=f"opsbot:rollback:{run_id}"))
+        self.run_id = run_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button[Any],
+                             match: re.Match[str]) -> RollbackButton:
+        return cls(int(match["run"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).rollback_button(interaction, self.run_id)
+
+
+class VerifyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"opsbot:verify:(?P<run>\d+)"):
+    def __init__(self, run_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Verify", style=discord.ButtonStyle.secondary, emoji="🔍",
+                                           custom_id=f"opsbot:verify:{run_id}"))
+        self.run_id = run_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button[Any],
+                             match: re.Match[str]) -> VerifyButton:
+        return cls(int(match["run"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).verify_button(interaction, self.run_id)
+
+
+def run_buttons(run_id: int, *, rollback: bool = True, verify: bool = False) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    if rollback:
+        view.add_item(RollbackButton(run_id))
+    if verify:
+        view.add_item(VerifyButton(run_id))
+    return view
+
+
+class ConfirmView(discord.ui.View):
+    """Only the person who asked can confirm (RoboDanny's invoker-only confirmation)."""
+
+    def __init__(self, invoker_id: int, *, timeout: float = 120) -> None:
+        super().__init__(timeout=timeout)
+        self.invoker_id = invoker_id
+        self.confirmed: bool | None = None
+        self.interaction: discord.Interaction | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.invoker_id:
+            await interaction.response.send_message("✘ Only the person who asked can confirm.", ephemeral=True)
+            return False
+        return True
+
+    @discord.ui.button(label="Roll back now", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+        self.confirmed, self.interaction = True, interaction
+        self.stop()
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+        self.confirmed, self.interaction = False, interaction
+        self.stop()

@@ -1,0 +1,151 @@
+"""Approvals of a migration, kept in the journal so a restart forgets nothing.
+
+State changes are single conditional UPDATEs (``… WHERE state='pending'``): two approvers
+reacting at once, or one approving twice, yield exactly one transition, so exactly one run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ops.journal import Journal
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS approvals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL DEFAULT 'migrate',
+    target TEXT NOT NULL,
+    subject TEXT NOT NULL,          -- the migration file name
+    sha256 TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    requester_id INTEGER NOT NULL,
+    requester TEXT NOT NULL,
+    channel_id INTEGER,
+    message_id INTEGER,
+    state TEXT NOT NULL,            -- pending | approved | cancelled | expired | executed
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    decided_by TEXT,
+    decided_at REAL,
+    run_id INTEGER,
+    preflight_run_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS approvals_message ON approvals(message_id);
+CREATE TABLE IF NOT EXISTS reactions (
+    approval_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    user_name TEXT NOT NULL,
+    emoji TEXT NOT NULL,
+    outcome TEXT NOT NULL,          -- approved | cancelled | ignored: <reason>
+    at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: int
+    kind: str
+    target: str
+    subject: str
+    sha256: str
+    fingerprint: str
+    requester_id: int
+    requester: str
+    channel_id: int | None
+    message_id: int | None
+    state: str
+    created_at: float
+    expires_at: float
+    decided_by: str | None
+    run_id: int | None
+    preflight_run_id: int | None
+
+    @property
+    def expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+
+class Approvals:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.db = journal.db
+
+    async def ensure_schema(self) -> None:
+        await self.db.executescript(SCHEMA)
+        await self.db.commit()
+
+    async def create(self, *, target: str, subject: str, sha256: str, fingerprint: str, requester_id: int,
+                     requester: str, timeout_s: float, preflight_run_id: int | None, kind: str = "migrate") -> int:
+        now = time.time()
+        cur = await self.db.execute(
+            "INSERT INTO approvals(kind,target,subject,sha256,fingerprint,requester_id,requester,state,created_at,"
+            "expires_at,preflight_run_id) VALUES(?,?,?,?,?,?,?,'pending',?,?,?)",
+            (kind, target, subject, sha256, fingerprint, requester_id, requester, now, now + timeout_s,
+             preflight_run_id),
+        )
+        await self.db.commit()
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def attach_message(self, approval_id: int, channel_id: int, message_id: int) -> None:
+        await self.db.execute("UPDATE approvals SET channel_id=?, message_id=? WHERE id=?",
+                              (channel_id, message_id, approval_id))
+        await self.db.commit()
+
+    async def get(self, approval_id: int) -> Approval | None:
+        return await self._one("SELECT * FROM approvals WHERE id=?", (approval_id,))
+
+    async def by_message(self, message_id: int) -> Approval | None:
+        return await self._one("SELECT * FROM approvals WHERE message_id=?", (message_id,))
+
+    async def pending(self, target: str | None = None) -> list[Approval]:
+        sql, args = "SELECT * FROM approvals WHERE state='pending'", ()
+        if target:
+            sql, args = sql + " AND target=?", (target,)
+        async with self.db.execute(sql + " ORDER BY id", args) as cur:
+            return [_approval(dict(r)) for r in await cur.fetchall()]
+
+    async def transition(self, approval_id: int, to: str, by: str, *, require_unexpired: bool = False) -> bool:
+        """pending → ``to``, once. Returns False when someone else already decided."""
+        sql = "UPDATE approvals SET state=?, decided_by=?, decided_at=? WHERE id=? AND state='pending'"
+        args: tuple[Any, ...] = (to, by, time.time(), approval_id)
+        if require_unexpired:
+            sql += " AND expires_at > ?"
+            args += (time.time(),)
+        cur = await self.db.execute(sql, args)
+        await self.db.commit()
+        return cur.rowcount == 1
+
+    async def executed(self, approval_id: int, run_id: int | None, state: str = "executed") -> None:
+        """approved → executed (a run happened) or stale (refused before running: file or schema moved)."""
+        await self.db.execute("UPDATE approvals SET state=?, run_id=? WHERE id=?", (state, run_id, approval_id))
+        await self.db.commit()
+
+    async def record_reaction(self, approval_id: int, user_id: int, user_name: str, emoji: str, outcome: str) -> None:
+        await self.db.execute(
+            "INSERT INTO reactions(approval_id,user_id,user_name,emoji,outcome,at) VALUES(?,?,?,?,?,?)",
+            (approval_id, user_id, user_name, emoji, outcome, time.time()),
+        )
+        await self.db.commit()
+
+    async def reactions(self, approval_id: int) -> list[dict[str, Any]]:
+        async with self.db.execute("SELECT * FROM reactions WHERE approval_id=? ORDER BY rowid", (approval_id,)) as c:
+            return [dict(r) for r in await c.fetchall()]
+
+    async def _one(self, sql: str, args: tuple[Any, ...]) -> Approval | None:
+        async with self.db.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return _approval(dict(row)) if row else None
+
+
+def _approval(row: dict[str, Any]) -> Approval:
+    return Approval(
+        id=row["id"], kind=row["kind"], target=row["target"], subject=row["subject"], sha256=row["sha256"],
+        fingerprint=row["fingerprint"], requester_id=row["requester_id"], requester=row["requester"],
+        channel_id=row["channel_id"], message_id=row["message_id"], state=row["state"],
+        created_at=row["created_at"], expires_at=row["expires_at"], decided_by=row["decided_by"],
+        run_id=row["run_id"], preflight_run_id=row["preflight_run_id"],
+    )
