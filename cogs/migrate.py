@@ -143,7 +143,8 @@ class MigrateCog(
                 f"✔ Backup {result.path.rsplit('/', 1)[-1]}",
                 [rep.steps_text()],
                 fields={
-                    "Verified": f"integrity {result.integrity} · {result.bytes / 1048576:.1f} MiB · sha256 `{result.sha256[:16]}`",
+                    "Verified": f"integrity {result.integrity} · {result.bytes / 1048576:.1f} MiB · "
+                    f"sha256 `{result.sha256[:16]}`",
                     "Rows": "```\n" + "\n".join(f"{t}: {n:,}" for t, n in sorted(result.counts.items())) + "\n```",
                 },
             )
@@ -188,7 +189,8 @@ class MigrateCog(
                 ok=result.ok,
                 fields={
                     "Rows": "```\n" + "\n".join(f"{t}: {n:,}" for t, n in sorted(result.counts.items())) + "\n```",
-                    "State": f"{result.check}: {result.integrity[:200]} · foreign-key violations {result.fk_violations} · "
+                    "State": f"{result.check}: {result.integrity[:200]} · "
+                    f"foreign-key violations {result.fk_violations} · "
                     f"user_version {result.user_version} · schema `{result.fingerprint[:12]}`",
                 },
             )
