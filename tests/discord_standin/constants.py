@@ -1,0 +1,67 @@
+"""Fixed ids and names of the stand-in's one guild, so tests can refer to them by name.
+
+Every id is a valid snowflake (< 2**63) but none is real. Discord gives a bot user the same
+id as its application; the stand-in does the same because discord.py relies on neither.
+"""
+
+from __future__ import annotations
+
+# The bot never sends this anywhere but the Authorization header and IDENTIFY; tests assert it.
+BOT_TOKEN = "standin.bot-token.do-not-log-9f3c2a71"
+
+APPLICATION_ID = 1_200_000_000_000_000_001
+BOT_USER_ID = APPLICATION_ID
+BOT_USERNAME = "opsbot"
+
+GUILD_ID = 1_200_000_000_000_000_100
+GUILD_NAME = "ops-staging"
+# The @everyone role's id is the guild's id, as on Discord.
+EVERYONE_ROLE_ID = GUILD_ID
+
+OPS_CHANNEL_ID = 1_200_000_000_000_000_201
+OPS_CHANNEL_NAME = "ops"
+OTHER_CHANNEL_ID = 1_200_000_000_000_000_202
+OTHER_CHANNEL_NAME = "general"
+
+OPERATOR_ROLE_ID = 1_200_000_000_000_000_301
+APPROVER_ROLE_ID = 1_200_000_000_000_000_302
+OTHER_ROLE_ID = 1_200_000_000_000_000_303
+BOT_ROLE_ID = 1_200_000_000_000_000_304  # the managed role Discord gives a bot on join
+
+OWNER_ID = 1_200_000_000_000_000_400
+OPERATOR1_ID = 1_200_000_000_000_000_401
+OPERATOR2_ID = 1_200_000_000_000_000_402
+APPROVER1_ID = 1_200_000_000_000_000_403
+# approver2 holds both roles, so a test can prove "nobody approves their own run".
+APPROVER2_ID = 1_200_000_000_000_000_404
+OUTSIDER_ID = 1_200_000_000_000_000_405
+
+# Permission bits (https://discord.com/developers/docs/topics/permissions).
+ADD_REACTIONS = 1 << 6
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+USE_APPLICATION_COMMANDS = 1 << 31
+ADMINISTRATOR = 1 << 3
+ALL_PERMISSIONS = (1 << 53) - 1
+
+EVERYONE_PERMISSIONS = (
+    VIEW_CHANNEL
+    | SEND_MESSAGES
+    | READ_MESSAGE_HISTORY
+    | ADD_REACTIONS
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | USE_APPLICATION_COMMANDS
+)
+BOT_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_MESSAGES
+
+EPHEMERAL_FLAG = 1 << 6
+LOADING_FLAG = 1 << 7
+
+# Discord's 3-second window to acknowledge an interaction.
+ACK_DEADLINE_S = 3.0
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024

@@ -1,0 +1,51 @@
+"""pytest plugin: the `discord_standin` fixture (add "tests.discord_standin.plugin" to
+pytest_plugins).
+
+The fixture points discord.py's REST base and gateway URL at a fresh loopback stand-in and
+puts them back afterwards. At teardown it fails the test if the bot sent a request that
+breaks Discord's OpenAPI spec (when DISCORD_API_SPEC names it), hit a route Discord does not
+have, was refused by a Discord rule, or acknowledged an interaction late. A test that
+provokes such a thing on purpose asserts on it and calls `clear_problems()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from .standin import DiscordStandIn
+from .validation import spec_path_from_env
+
+
+@contextmanager
+def discord_pointed_at(standin: DiscordStandIn) -> Iterator[None]:
+    """Swap discord.py's class-level URLs for the stand-in's; always restore them."""
+    import discord.gateway
+    import discord.http
+    import yarl
+
+    saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    discord.http.Route.BASE = standin.api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(standin.gateway_url)
+    try:
+        yield
+    finally:
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+@pytest.fixture
+async def discord_standin() -> AsyncIterator[DiscordStandIn]:
+    standin = DiscordStandIn(spec_path=spec_path_from_env())
+    await standin.start()
+    try:
+        with discord_pointed_at(standin):
+            yield standin
+    finally:
+        await standin.stop()
+    problems = standin.problems()
+    if problems and standin.fail_on_problems:
+        listing = "\n  ".join(problems)
+        pytest.fail(f"the Discord stand-in recorded {len(problems)} problem(s):\n  {listing}",
+                    pytrace=False)
