@@ -4,12 +4,21 @@ invoker-only confirmation for a rollback."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 if TYPE_CHECKING:
     from cogs.migrate import MigrateCog
+
+
+async def guarded(interaction: discord.Interaction, action: Awaitable[None]) -> None:
+    """Buttons are not app commands: route their errors to the bot's one error handler too."""
+    try:
+        await action
+    except Exception as exc:  # noqa: BLE001 - every error becomes an ephemeral reply
+        await interaction.client.on_tree_error(interaction, exc)  # type: ignore[attr-defined]
 
 
 def _cog(interaction: discord.Interaction) -> MigrateCog:
@@ -30,7 +39,7 @@ class RollbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"
         return cls(int(match["run"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).rollback_button(interaction, self.run_id)
+        await guarded(interaction, _cog(interaction).rollback_button(interaction, self.run_id))
 
 
 class VerifyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"opsbot:verify:(?P<run>\d+)"):
@@ -45,7 +54,7 @@ class VerifyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"op
         return cls(int(match["run"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).verify_button(interaction, self.run_id)
+        await guarded(interaction, _cog(interaction).verify_button(interaction, self.run_id))
 
 
 def run_buttons(run_id: int, *, rollback: bool = True, verify: bool = False) -> discord.ui.View:

@@ -240,6 +240,9 @@ def _with_component_ids(components: list[dict[str, Any]]) -> list[dict[str, Any]
     def number(comp: dict[str, Any]) -> dict[str, Any]:
         out = dict(comp)
         out.setdefault("id", next(counter))
+        if isinstance(out.get("emoji"), dict) and out["emoji"].get("id") is None:
+            # Discord answers a unicode emoji as {"name": …} without a null id.
+            out["emoji"] = {k: v for k, v in out["emoji"].items() if k != "id"}
         if "components" in comp:
             out["components"] = [number(child) for child in comp["components"]]
         return out

@@ -1,0 +1,69 @@
+"""Start the real OpsBot against the loopback Discord stand-in, on the local target."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.app import OpsBot
+from bot.settings import BotSettings
+from ops.context import Engine
+from ops.settings import Settings
+from tests.discord_standin import constants as c
+from tests.discord_standin.standin import DiscordStandIn
+
+T = TypeVar("T")
+
+
+def bot_settings(**overrides: Any) -> BotSettings:
+    values: dict[str, Any] = dict(
+        engine=Settings(), discord_token=c.BOT_TOKEN, guild_id=c.GUILD_ID, ops_channel_id=c.OPS_CHANNEL_ID,
+        operator_role_id=c.OPERATOR_ROLE_ID, approver_role_id=c.APPROVER_ROLE_ID, approval_timeout_s=1800,
+    )
+    values.update(overrides)
+    return BotSettings(**values)
+
+
+class RunningBot:
+    def __init__(self, bot: OpsBot, task: asyncio.Task[None]) -> None:
+        self.bot, self.task = bot, task
+
+    async def stop(self) -> None:
+        await self.bot.close()
+        await asyncio.wait_for(self.task, timeout=10)
+
+
+async def start_bot(standin: DiscordStandIn, engine: Engine, **settings: Any) -> RunningBot:
+    bot = OpsBot(settings=bot_settings(**settings), engine=engine, guild_ready_timeout=0.05)
+    await bot.login(c.BOT_TOKEN)
+    task = asyncio.create_task(bot.connect(reconnect=False))
+    await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
+    return RunningBot(bot, task)
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float = 20, what: str = "") -> T:
+    """Poll an async condition (the bot works in the background) with a bound, no fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.02)
+
+
+def user_version(db: str | Path) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        con.close()
+
+
+def button_ids(message: Any) -> list[str]:
+    return [comp.get("custom_id", "") for comp in message.iter_components()]

@@ -1,0 +1,195 @@
+"""End to end: the real discord.py client, the loopback Discord, real SQLite on the local target."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ops.context import Engine
+from tests.bot_harness import RunningBot, button_ids, eventually, start_bot, user_version
+from tests.discord_standin import constants as c
+from tests.discord_standin.standin import DiscordStandIn
+
+MIGRATION = "0001_remove_suspend.sql"
+
+
+@pytest.fixture
+async def running(discord_standin: DiscordStandIn, engine: Engine) -> AsyncIterator[RunningBot]:
+    bot = await start_bot(discord_standin, engine)
+    yield bot
+    await bot.stop()
+
+
+def is_approval(m: object) -> bool:
+    return "Approval needed" in m.text()  # type: ignore[attr-defined]
+
+
+async def request(standin: DiscordStandIn, user_id: int = c.OPERATOR1_ID):  # type: ignore[no-untyped-def]
+    after = max((m.id for m in standin.channel_messages()), default=0)
+    rec = await standin.send_slash_command("migrate run", {"migration": MIGRATION}, user_id=user_id)
+    await standin.wait_for_ack(rec)
+    message = await standin.wait_for_message(is_approval, timeout=30, after_id=after)
+    await standin.wait_for_reaction(message.id, "❌")
+    await standin.wait_for_followup(rec)  # the command has finished
+    return rec, message
+
+
+async def reactions_recorded(running: RunningBot, message_id: int, n: int) -> list[dict]:
+    approval = await running.bot.approvals.by_message(message_id)
+    assert approval is not None
+
+    async def check() -> list[dict] | None:
+        found = await running.bot.approvals.reactions(approval.id)
+        return found if len(found) >= n else None
+
+    return await eventually(check, what=f"{n} reactions recorded")
+
+
+async def test_approved_run_applies_only_after_a_valid_approval(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    rec, message = await request(discord_standin, user_id=c.APPROVER2_ID)  # an approver asks
+    assert discord_standin.interactions[rec.id].ephemeral
+    assert "sha256" in message.text() and "activity_logs" in message.text()
+    assert user_version(engine.db_path) == 7, "nothing may run before an approval"
+    # An outsider, the requester (although an approver) and a stray emoji change nothing.
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.OUTSIDER_ID)
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER2_ID)
+    await discord_standin.add_reaction(message.id, "🎉", user_id=c.APPROVER1_ID)
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.OPERATOR1_ID)
+    seen = await reactions_recorded(running, message.id, 4)
+    assert [r["outcome"] for r in seen] == [
+        "ignored: not an approver",
+        "ignored: the requester cannot approve their own change",
+        "ignored: not an approval emoji",
+        "ignored: not an approver",
+    ]
+    assert user_version(engine.db_path) == 7
+    # A real approver: it runs, once, even if they react twice.
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    done = await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+    await discord_standin.remove_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    seen = await reactions_recorded(running, message.id, 6)
+    assert [r["outcome"] for r in seen[4:]] == ["approved", "ignored: request already executed"]
+    assert user_version(engine.db_path) == 8
+    text = done.text()
+    assert "activity_logs" in text and "→" in text and "dropped" in text
+    assert "☑ During: no data loss" in text
+    runs = [r for r in await engine.journal.runs() if r["phase"] == "migrate"]
+    assert len(runs) == 1 and runs[0]["state"] == "succeeded"
+    assert button_ids(done) == [f"opsbot:rollback:{runs[0]['id']}"]
+    assert done.max_edits_within(5.0) <= 5, "progress edits must be coalesced under Discord's rate limit"
+    edited = discord_standin.message(message.id)
+    assert "Approved by" in edited.text() and "Done" in edited.text()
+
+
+async def test_cancel_and_expiry_apply_nothing(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    _, message = await request(discord_standin)
+    await discord_standin.add_reaction(message.id, "❌", user_id=c.OPERATOR2_ID)  # not requester, not approver
+    await discord_standin.add_reaction(message.id, "❌", user_id=c.OPERATOR1_ID)  # the requester cancels
+    seen = await reactions_recorded(running, message.id, 2)
+    assert [r["outcome"] for r in seen][1] == "cancelled"
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    seen = await reactions_recorded(running, message.id, 3)
+    assert seen[2]["outcome"] == "ignored: request already cancelled"
+    assert "Cancelled" in discord_standin.message(message.id).text()
+    # A second request, left to expire (the clock is moved, not waited for).
+    _, second = await request(discord_standin)
+    approval = await running.bot.approvals.by_message(second.id)
+    await engine.journal.db.execute("UPDATE approvals SET expires_at = 0 WHERE id = ?", (approval.id,))
+    await engine.journal.db.commit()
+    await discord_standin.add_reaction(second.id, "✅", user_id=c.APPROVER1_ID)
+    seen = await reactions_recorded(running, second.id, 1)
+    assert seen[0]["outcome"] == "ignored: request expired"
+    assert "Expired" in discord_standin.message(second.id).text()
+    assert user_version(engine.db_path) == 7
+
+
+async def test_second_request_is_refused_while_one_waits(
+    discord_standin: DiscordStandIn, running: RunningBot
+) -> None:
+    await request(discord_standin)
+    rec = await discord_standin.send_slash_command("migrate run", {"migration": MIGRATION}, user_id=c.OPERATOR2_ID)
+    reply = await discord_standin.wait_for_followup(rec)
+    assert "already asked" in reply.text() and reply.ephemeral
+
+
+async def test_rollback_button_restores_and_refuses_non_approvers(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    _, message = await request(discord_standin)
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    done = await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+    [rollback_id] = button_ids(done)
+    refused = await discord_standin.click_button(done.id, rollback_id, user_id=c.OPERATOR1_ID)
+    reply = await discord_standin.wait_for_followup(refused)
+    assert "role to roll back" in reply.text() and user_version(engine.db_path) == 8
+    asked = await discord_standin.click_button(done.id, rollback_id, user_id=c.APPROVER1_ID)
+    confirm = await discord_standin.wait_for_followup(asked)
+    assert "will be lost" in confirm.text() and "pre-0001_remove_suspend" in confirm.text()
+    [yes, _no] = button_ids(confirm)
+    await discord_standin.click_button(confirm.id, yes, user_id=c.APPROVER1_ID)
+    await discord_standin.wait_for_message(lambda m: "✔ Rolled back" in m.text(), timeout=30)
+    assert user_version(engine.db_path) == 7
+
+
+async def test_restart_keeps_pending_approvals_and_buttons(
+    discord_standin: DiscordStandIn, engine: Engine
+) -> None:
+    first = await start_bot(discord_standin, engine)
+    _, message = await request(discord_standin)
+    await first.stop()
+    second = await start_bot(discord_standin, engine)
+    try:
+        await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+        done = await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+        assert user_version(engine.db_path) == 8
+    finally:
+        await second.stop()
+    third = await start_bot(discord_standin, engine)
+    try:
+        [rollback_id] = button_ids(done)
+        asked = await discord_standin.click_button(done.id, rollback_id, user_id=c.APPROVER1_ID)
+        confirm = await discord_standin.wait_for_followup(asked)
+        await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER1_ID)
+        await discord_standin.wait_for_message(lambda m: "✔ Rolled back" in m.text(), timeout=30)
+        assert user_version(engine.db_path) == 7
+    finally:
+        await third.stop()
+
+
+async def test_interrupted_run_is_reported_with_buttons(
+    discord_standin: DiscordStandIn, engine: Engine, tmp_path: Path
+) -> None:
+    dead_pid = 2**22 + 12345  # above pid_max on this kind of machine: no such process
+    await engine.journal.db.execute(
+        "INSERT INTO runs(phase,target,actor,migration,state,started_at,pid,host,last_step) "
+        "VALUES('migrate','local','alice (1)','0001_remove_suspend.sql','running',1,?,?, 'verify backup')",
+        (dead_pid, __import__("socket").gethostname()))
+    await engine.journal.db.commit()
+    bot = await start_bot(discord_standin, engine)
+    try:
+        note = await discord_standin.wait_for_message(lambda m: "Interrupted run" in m.text())
+        assert "Last completed step: **verify backup**" in note.text()
+        ids = button_ids(note)
+        assert any(i.startswith("opsbot:rollback:") for i in ids) and any(i.startswith("opsbot:verify:") for i in ids)
+        verify = await discord_standin.click_button(note.id, [i for i in ids if "verify" in i][0],
+                                                    user_id=c.OPERATOR1_ID)
+        await discord_standin.wait_for_ack(verify)
+        await discord_standin.wait_for_message(lambda m: "✔ Verify" in m.text(), timeout=30)
+        run = json.loads(json.dumps((await engine.journal.runs(50))[-1]))
+        assert run["state"] == "interrupted"
+    finally:
+        await bot.stop()
+
+
+async def test_other_guild_and_missing_role_refused(discord_standin: DiscordStandIn, running: RunningBot) -> None:
+    rec = await discord_standin.send_slash_command("migrate backup", {}, user_id=c.OUTSIDER_ID)
+    reply = await discord_standin.wait_for_followup(rec)
+    assert "role to take a backup" in reply.text() and reply.ephemeral
