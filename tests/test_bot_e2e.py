@@ -193,3 +193,51 @@ async def test_other_guild_and_missing_role_refused(discord_standin: DiscordStan
     rec = await discord_standin.send_slash_command("migrate backup", {}, user_id=c.OUTSIDER_ID)
     reply = await discord_standin.wait_for_followup(rec)
     assert "role to take a backup" in reply.text() and reply.ephemeral
+
+
+async def test_changed_file_after_approval_stops_and_asks_again(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    _, message = await request(discord_standin)
+    path = engine.migrations_dir / MIGRATION
+    path.write_text(path.read_text() + "\n-- edited after the approval was requested\n")
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    stopped = await discord_standin.wait_for_edit(message.id, lambda m: "Stopped before running" in m.text())
+    assert "changed since it was approved" in stopped.text() and "new approval" in stopped.text()
+    assert user_version(engine.db_path) == 7
+    approval = await running.bot.approvals.by_message(message.id)
+    assert approval is not None and approval.state == "stale"
+
+
+async def test_request_refused_while_a_mutating_run_holds_the_lock(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    await engine.journal.start_run("backup", "local", "carol (7)")
+    rec = await discord_standin.send_slash_command("migrate run", {"migration": MIGRATION}, user_id=c.OPERATOR1_ID)
+    reply = await discord_standin.wait_for_followup(rec)
+    assert "carol is running backup" in reply.text() and "since" in reply.text()
+
+
+async def test_autocomplete_migrations_and_backups(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    choices = await discord_standin.send_autocomplete("migrate preflight", {"migration": "00"}, focused="migration")
+    assert [ch["value"] for ch in choices] == [MIGRATION]
+    rec = await discord_standin.send_slash_command("migrate backup", {"label": "before-lunch"},
+                                                   user_id=c.OPERATOR1_ID)
+    await discord_standin.wait_for_message(lambda m: "✔ Backup" in m.text(), timeout=30)
+    await discord_standin.wait_for_followup(rec)
+    choices = await discord_standin.send_autocomplete("migrate rollback", {"backup": "lunch"}, focused="backup")
+    assert len(choices) == 1 and "before-lunch" in choices[0]["name"] and "verified" in choices[0]["name"]
+
+
+async def test_preflight_posts_progress_and_links_it(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    rec = await discord_standin.send_slash_command("migrate preflight", {"migration": MIGRATION},
+                                                   user_id=c.OPERATOR1_ID)
+    done = await discord_standin.wait_for_message(lambda m: "✔ Preflight" in m.text(), timeout=30)
+    link = await discord_standin.wait_for_followup(rec)
+    assert str(done.id) in link.text() and link.ephemeral
+    text = done.text()
+    assert "- table suspend_history" in text and "fingerprint" in text and "☑" in text
