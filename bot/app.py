@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord import app_commands
 from discord.ext import commands
 
@@ -17,7 +18,7 @@ from ops.redact import redact
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.migrate",)
+EXTENSIONS = ("cogs.migrate", "cogs.health")
 
 
 class Refused(app_commands.CheckFailure):
@@ -34,8 +35,12 @@ class OpsBot(commands.Bot):
         self.initial_extensions = extensions
         self.interrupted: list[dict[str, Any]] = []
         self._reported_interrupted = False
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        # Progress reporters of runs in flight, so the health monitor can note its state there.
+        self.active_reporters: set[Any] = set()
 
     async def setup_hook(self) -> None:
+        self.scheduler.start()
         await self.approvals.ensure_schema()
         self.interrupted = await self.engine.journal.mark_interrupted()
         for ext in self.initial_extensions:
@@ -45,6 +50,11 @@ class OpsBot(commands.Bot):
         guild = discord.Object(id=self.settings.guild_id)
         self.tree.copy_global_to(guild=guild)
         await self.tree.sync(guild=guild)
+
+    async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await super().close()
 
     async def in_our_guild(self, interaction: discord.Interaction) -> bool:
         if interaction.guild_id != self.settings.guild_id:

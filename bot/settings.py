@@ -22,6 +22,7 @@ class BotSettings:
     approver_role_id: int
     approval_timeout_s: int = 1800
     preflight_max_age_s: int = 1800
+    alert_role_id: int = 0
 
     def __repr__(self) -> str:  # never print the token
         return f"BotSettings(guild_id={self.guild_id}, ops_channel_id={self.ops_channel_id}, token=[redacted])"
@@ -64,6 +65,8 @@ def load_bot_settings(env: dict[str, str] | None = None) -> BotSettings:
         operator_role_id=_snowflake(env, "OPERATOR_ROLE_ID", "role ID of operators (may run phases)", problems),
         approver_role_id=_snowflake(env, "APPROVER_ROLE_ID", "role ID of approvers (approve, roll back)", problems),
         approval_timeout_s=int(timeout),
+        alert_role_id=_snowflake(env, "ALERT_ROLE_ID", "role to mention in health alerts", problems)
+        if env.get("ALERT_ROLE_ID", "").strip() else 0,
     )
     if problems:
         raise UsageError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems),

@@ -75,6 +75,7 @@ class MigrateCog(
         message = await reporter.start()
         if interaction is not None:
             await send_ephemeral(interaction, f"Started: {message.jump_url}")
+        self.bot.active_reporters.add(reporter)
         try:
             result = await phase(reporter)
         except OpsError as exc:
@@ -86,6 +87,8 @@ class MigrateCog(
                 )
             )
             raise
+        finally:
+            self.bot.active_reporters.discard(reporter)
         return result, reporter
 
     def actor(self, interaction: discord.Interaction) -> str:

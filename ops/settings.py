@@ -24,6 +24,12 @@ class Settings:
     state_db: Path = Path("state/opsbot.db")
     health_url: str = ""
     health_expect: str = ""
+    health_interval_s: int = 60
+    health_timeout_s: int = 10
+    health_failure_threshold: int = 3
+    health_success_threshold: int = 2
+    health_reminder_s: int = 1800
+    health_watch_s: int = 900
     busy_timeout_ms: int = 10000
     phase_timeout_s: float = 1800.0
     restart_command: str = ""
@@ -86,6 +92,12 @@ def load_settings(env: dict[str, str] | None = None, **overrides: str | None) ->
         state_db=Path(env.get("STATE_DB", "state/opsbot.db").strip() or "state/opsbot.db"),
         health_url=env.get("HEALTH_URL", "").strip(),
         health_expect=env.get("HEALTH_EXPECT", ""),
+        health_interval_s=_int(env, "HEALTH_INTERVAL_S", 60, problems, minimum=5),
+        health_timeout_s=_int(env, "HEALTH_TIMEOUT_S", 10, problems, minimum=1),
+        health_failure_threshold=_int(env, "HEALTH_FAILURE_THRESHOLD", 3, problems, minimum=1),
+        health_success_threshold=_int(env, "HEALTH_SUCCESS_THRESHOLD", 2, problems, minimum=1),
+        health_reminder_s=_int(env, "HEALTH_REMINDER_S", 1800, problems, minimum=0),
+        health_watch_s=_int(env, "HEALTH_WATCH_S", 900, problems, minimum=0),
         busy_timeout_ms=_int(env, "BUSY_TIMEOUT_MS", 10000, problems, minimum=100),
         phase_timeout_s=float(_int(env, "PHASE_TIMEOUT_S", 1800, problems, minimum=10)),
         restart_command=env.get("RESTART_COMMAND", "").strip(),

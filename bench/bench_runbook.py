@@ -1,0 +1,381 @@
+"""Each opsbot phase next to the runbook's plain command, on the same generated database.
+
+    .venv/bin/python bench/bench_runbook.py [--size-mb 1024] [--also-mb 100] [--out bench/out] [--keep]
+
+For each size: build a timelogger database in WAL mode (ops.demo_data), keep a pristine
+`.backup` of it, then time backup, preflight, migrate and verify through the local target
+against the runbook's `cp` / `sqlite3 db < migration.sql`. The OS page cache is not dropped
+(that needs root): every figure is the second of two runs, i.e. a warm cache. Where opsbot
+takes more than 1.5x the plain command, the step timings from its reporter events and the
+same work run standalone say where the time goes. Figures are printed and written to
+OUT/results.md; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops import demo_data
+from ops.apply import build_body
+from ops.backup import run_backup
+from ops.context import Engine
+from ops.journal import Journal
+from ops.migrate import run_migrate
+from ops.migrations import load
+from ops.preflight import run_preflight
+from ops.reporter import ListReporter, Status, StepEvent
+from ops.targets.local import LocalTarget
+from ops.verify import run_verify
+
+REPO = Path(__file__).resolve().parent.parent
+MIGRATIONS = REPO / "migrations"
+MIGRATION = "0001_remove_suspend.sql"
+NOTE_BYTES = 900
+ROW_BYTES = 1058  # measured: one activity_logs row with a 900-byte note, its index entry, page overhead
+SLOW = 1.5
+STEP_WORK = {  # what each opsbot step runs, to read the step timings against the standalone ones
+    "free space": "df", "check tables": "schema read", "sqlite versions": "sqlite3 --version",
+    "backup": ".backup", "snapshot": ".backup",
+    "verify backup": "integrity_check + foreign_key_check + counts + sha256sum",
+    "download": "sha256sum x2 + copy", "inspect copy": "integrity_check + foreign_key_check + counts",
+    "inspect result": "integrity_check + foreign_key_check + counts",
+    "rehearse": "BEGIN IMMEDIATE, counts, migration, foreign_key_check, checks, counts, COMMIT",
+    "apply": "BEGIN IMMEDIATE, counts, migration, foreign_key_check, checks, counts, COMMIT",
+    "verify": "integrity_check (or quick_check) + foreign_key_check (+ counts)",
+}
+
+
+@dataclass
+class Row:
+    phase: str
+    ops: float
+    plain: float
+    compared: str
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return self.ops / self.plain if self.plain else float("inf")
+
+
+@dataclass
+class SizeReport:
+    size_mb: int
+    db_bytes: int
+    counts: dict[str, int]
+    generate_s: float
+    components: dict[str, float]
+    rows: list[Row]
+
+
+@dataclass
+class Bench:
+    root: Path
+    engine: Engine
+
+    @property
+    def db(self) -> Path:
+        return Path(self.engine.db_path)
+
+    @property
+    def pristine(self) -> Path:
+        return self.root / "pristine.db"
+
+    def restore(self) -> None:
+        """Put the pristine file back; only ever called while nothing has the database open."""
+        for suffix in ("-wal", "-shm", ""):
+            Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(self.pristine, self.db)
+        self.drop_backups()
+
+    def drop_backups(self) -> None:
+        for path in self.db.parent.glob(f"{self.db.name}.pre-*"):
+            path.unlink()
+
+
+def sh(*argv: str | Path, stdin: Path | None = None) -> str:
+    """Run an argument list (no shell); a failure stops the benchmark."""
+    with open(stdin, "rb") if stdin else open(os.devnull, "rb") as fh:
+        done = subprocess.run([str(a) for a in argv], stdin=fh, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(map(str, argv))} exited {done.returncode}: {done.stderr.strip()[:300]}")
+    return done.stdout
+
+
+async def twice(fn: Callable[[], Any], reset: Callable[[], None] | None = None) -> tuple[float, Any]:
+    """Run ``fn`` twice (``reset`` before each) and return the second, warm run's seconds and result."""
+    took, result = 0.0, None
+    for _ in range(2):
+        if reset:
+            reset()
+        start = time.perf_counter()
+        result = fn()
+        if inspect.isawaitable(result):
+            result = await result
+        took = time.perf_counter() - start
+    return took, result
+
+
+def step_times(events: list[StepEvent]) -> list[tuple[str, float]]:
+    """(step, seconds) from the reporter's running → done/failed events, slowest first."""
+    started: dict[str, float] = {}
+    out = []
+    for e in events:
+        if e.status is Status.RUNNING:
+            started[e.name] = e.at
+        elif e.status in (Status.DONE, Status.FAILED) and e.name in started:
+            out.append((e.name, e.at - started.pop(e.name)))
+    return sorted(out, key=lambda s: -s[1])
+
+
+def require_ok(result: Any, what: str) -> None:
+    if not result.ok:
+        raise SystemExit(f"{what} failed: {getattr(result, 'error', '') or result}")
+
+
+def tables_of(db: Path) -> list[str]:
+    """The runbook's `.schema` step, and the table names it shows."""
+    names = re.findall(r'^CREATE TABLE (?:IF NOT EXISTS )?"?(\w+)', sh("sqlite3", db, ".schema"), re.MULTILINE)
+    return [n for n in names if not n.startswith("sqlite_")]
+
+
+def plain_preflight(db: Path, test: Path, migration: Path) -> None:
+    """Runbook 1.1-1.2: copy, apply, look at the schema, one COUNT(*) per table."""
+    sh("cp", db, test)
+    sh("sqlite3", test, stdin=migration)
+    for table in tables_of(test):
+        sh("sqlite3", test, f"SELECT COUNT(*) FROM {table}")
+
+
+async def components(b: Bench) -> dict[str, float]:
+    """The work opsbot's steps are made of, each run alone on the same file (warm)."""
+    scratch = b.root / "scratch.db"
+    tables = " ".join(f"SELECT count(*) FROM {t};" for t in tables_of(b.db))
+    jobs: dict[str, Callable[[], Any]] = {
+        "cp": lambda: sh("cp", b.db, scratch),
+        ".backup": lambda: sh("sqlite3", b.db, f'.backup "{scratch}"'),
+        "sha256sum": lambda: sh("sha256sum", b.db),
+        "integrity_check": lambda: sh("sqlite3", b.db, "PRAGMA integrity_check"),
+        "quick_check": lambda: sh("sqlite3", b.db, "PRAGMA quick_check"),
+        "foreign_key_check": lambda: sh("sqlite3", b.db, "PRAGMA foreign_key_check"),
+        "counts": lambda: sh("sqlite3", b.db, tables),
+    }
+    out = {}
+    for name, job in jobs.items():
+        out[name], _ = await twice(job, lambda: scratch.unlink(missing_ok=True))
+    scratch.unlink(missing_ok=True)
+    return out
+
+
+async def bench_backup(b: Bench) -> Row:
+    rep = ListReporter()
+
+    async def ops() -> None:
+        rep.events.clear()
+        require_ok(await run_backup(b.engine, label="bench", reporter=rep), "run_backup")
+
+    ops_s, _ = await twice(ops, b.drop_backups)
+    b.drop_backups()
+    copy = b.db.with_name(b.db.name + ".copy")
+    plain_s, _ = await twice(lambda: sh("cp", b.db, copy), lambda: copy.unlink(missing_ok=True))
+    copy.unlink()
+    return Row("backup", ops_s, plain_s, "run_backup (.backup + verify) | cp app.db app.db.copy",
+               step_times(rep.events))
+
+
+async def bench_preflight(b: Bench) -> Row:
+    rep = ListReporter()
+
+    async def ops() -> None:
+        rep.events.clear()
+        require_ok(await run_preflight(b.engine, MIGRATION, reporter=rep), "run_preflight")
+
+    ops_s, _ = await twice(ops)
+    test = b.root / "test.db"
+    plain_s, _ = await twice(lambda: plain_preflight(b.db, test, MIGRATIONS / MIGRATION),
+                             lambda: test.unlink(missing_ok=True))
+    test.unlink()
+    return Row("preflight", ops_s, plain_s, "run_preflight | cp + sqlite3 test.db < sql + .schema + COUNT(*) each",
+               step_times(rep.events))
+
+
+async def bench_migrate(b: Bench, parts: dict[str, float]) -> list[Row]:
+    rep = ListReporter()
+
+    async def ops() -> Any:
+        rep.events.clear()
+        result = await run_migrate(b.engine, MIGRATION, confirmed=True, reporter=rep)
+        require_ok(result, "run_migrate")
+        return result
+
+    ops_s, result = await twice(ops, b.restore)
+    b.restore()
+    copy = b.root / "plain.db"
+    plain_s, _ = await twice(lambda: sh("sqlite3", copy, stdin=MIGRATIONS / MIGRATION),
+                             lambda: shutil.copyfile(b.pristine, copy))
+    copy.unlink()
+    body, _ = build_body(load(MIGRATIONS, MIGRATION), expected_canon=None, tmp_before="b", tmp_after="a")
+    scans = body.count("pragma_foreign_key_check")  # each one reads every child row when nothing is wrong
+    inside = [(f"foreign_key_check x{scans} (standalone x{scans})", scans * parts["foreign_key_check"]),
+              ("counts x2 (standalone x2)", 2 * parts["counts"])]
+    return [
+        Row("migrate", ops_s, plain_s, "run_migrate (backup + apply + integrity) | sqlite3 copy.db < sql",
+            step_times(rep.events)),
+        Row("migrate: writers blocked", result.lock_seconds, plain_s,
+            "BEGIN IMMEDIATE..COMMIT | sqlite3 < sql (runbook: app at 0 for all of phase 2)", inside),
+    ]
+
+
+async def bench_verify(b: Bench) -> Row:
+    rep = ListReporter()
+
+    async def full() -> None:
+        rep.events.clear()
+        require_ok(await run_verify(b.engine, quick=False, reporter=rep), "run_verify")
+
+    full_s, _ = await twice(full)
+    quick_s, _ = await twice(lambda: run_verify(b.engine, quick=True))
+    return Row("verify", full_s, quick_s, "run_verify (integrity_check) | run_verify --quick (quick_check)",
+               step_times(rep.events))
+
+
+@contextmanager
+def workspace(size_mb: int, keep: bool) -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix=f"opsbot-bench-{size_mb}mb-"))
+    try:
+        yield root
+    finally:
+        if keep:
+            print(f"  kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def generate(db: Path, pristine: Path, size_mb: int) -> tuple[dict[str, int], float]:
+    logs = max(1000, size_mb * 2**20 // ROW_BYTES)
+    db.parent.mkdir(parents=True)
+    start = time.perf_counter()
+    counts = demo_data.create(db, users=max(200, logs // 50), logs=logs, note_bytes=NOTE_BYTES, wal=True)
+    took = time.perf_counter() - start
+    sh("sqlite3", db, f'.backup "{pristine}"')
+    return counts, took
+
+
+async def bench_size(size_mb: int, keep: bool) -> SizeReport:
+    with workspace(size_mb, keep) as root:
+        db = root / "volume" / "app.db"
+        print(f"[{size_mb} MiB] generating {db} ...", flush=True)
+        counts, gen_s = generate(db, root / "pristine.db", size_mb)
+        journal = await Journal.open(root / "state" / "opsbot.db")
+        try:
+            engine = Engine(target=LocalTarget(), journal=journal, db_path=str(db), migrations_dir=MIGRATIONS,
+                            work_dir=root / "state" / "work")
+            b = Bench(root, engine)
+            print(f"[{size_mb} MiB] {db.stat().st_size / 2**20:.0f} MiB in {gen_s:.1f}s; timing ...", flush=True)
+            parts = await components(b)
+            rows = [await bench_backup(b), await bench_preflight(b)]
+            rows += await bench_migrate(b, parts)
+            rows.append(await bench_verify(b))
+        finally:
+            await journal.close()
+        return SizeReport(size_mb, db.stat().st_size, counts, gen_s, parts, rows)
+
+
+def machine() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    meminfo = Path("/proc/meminfo").read_text()
+    cpu = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    mem = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    return {
+        "CPU": cpu.group(1).strip() if cpu else platform.processor() or "?",
+        "cores": str(os.cpu_count()),
+        "RAM": f"{int(mem.group(1)) / 2**20:.1f} GiB" if mem else "?",
+        "disk free": f"{free / 2**30:.0f} GiB in {tempfile.gettempdir()}",
+        "sqlite3": sh("sqlite3", "--version").split()[0],
+        "Python": platform.python_version(),
+    }
+
+
+def explanations(r: SizeReport) -> list[str]:
+    """One line per phase slower than SLOW x its plain command: where the extra time goes."""
+    out = []
+    for row in r.rows:
+        if row.ratio <= SLOW:
+            continue
+        shown = [(name, s) for name, s in row.steps if s >= 0.01][:5]
+        steps = ", ".join(f"{name} {s:.2f}s [{STEP_WORK.get(name, 'measured alone')}]" for name, s in shown)
+        rest = row.ops - sum(s for _, s in row.steps)
+        out.append(f"{row.phase} {row.ratio:.1f}x (+{row.ops - row.plain:.2f}s): {steps}; rest {rest:.2f}s")
+    return out
+
+
+def summary(r: SizeReport) -> list[str]:
+    parts = ", ".join(f"{k} {v:.2f}s" for k, v in r.components.items())
+    return [
+        f"{r.db_bytes / 2**20:.0f} MiB database ({r.counts['activity_logs']:,} log rows with {NOTE_BYTES}-byte notes, "
+        f"{r.counts['user_settings']:,} users), generated in {r.generate_s:.1f}s",
+        f"standalone on this file: {parts}",
+    ]
+
+
+def text_report(r: SizeReport) -> str:
+    head = f"{'phase':<26}{'opsbot s':>10}{'plain s':>10}{'ratio':>8}  opsbot | plain"
+    lines = [f"== {r.size_mb} MiB ==", *summary(r), head, "-" * len(head)]
+    lines += [f"{w.phase:<26}{w.ops:>10.2f}{w.plain:>10.2f}{w.ratio:>7.1f}x  {w.compared}" for w in r.rows]
+    lines += [f"  > {line}" for line in explanations(r)]
+    return "\n".join(lines)
+
+
+def md_report(r: SizeReport) -> str:
+    lines = [f"## {r.size_mb} MiB", "", *(f"- {s}" for s in summary(r)), "",
+             "| phase | opsbot s | plain s | ratio | opsbot \\| plain |", "|---|---:|---:|---:|---|"]
+    lines += [f"| {w.phase} | {w.ops:.2f} | {w.plain:.2f} | {w.ratio:.1f}x | {w.compared.replace('|', '&#124;')} |"
+              for w in r.rows]
+    lines += ["", *(f"- {line}" for line in explanations(r))]
+    return "\n".join(lines) + "\n"
+
+
+NOTE = ("Every figure is the second of two runs (warm page cache: the cache was not dropped); plain = the "
+        "runbook's command on the same file. 'writers blocked', plain: only the sqlite3 run; with the runbook's "
+        "`fly scale count 0` the app is down from scale-down to the new machine's start, which is not timed here.")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mb", type=int, default=1024, help="main database size in MiB (default 1024)")
+    parser.add_argument("--also-mb", type=int, default=100, help="a second, smaller size; 0 skips it")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="where results.md goes")
+    parser.add_argument("--keep", action="store_true", help="keep the temp directories")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    info = machine()
+    print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
+    reports = []
+    for size in (s for s in (args.size_mb, args.also_mb) if s > 0):
+        reports.append(asyncio.run(bench_size(size, args.keep)))
+        print(text_report(reports[-1]), flush=True)
+    print(NOTE)
+    args.out.mkdir(parents=True, exist_ok=True)
+    md = ["# opsbot runbook benchmark", "", *(f"- {k}: {v}" for k, v in info.items()), "", NOTE, ""]
+    (args.out / "results.md").write_text("\n".join(md) + "\n" + "\n".join(md_report(r) for r in reports))
+    print(f"wrote {args.out / 'results.md'}; total {time.perf_counter() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""/health and the scheduled health monitor: alerts in the ops channel when the app is down.
+
+The monitor's decisions live in ops.monitor; this cog schedules it (APScheduler, started in
+the bot's setup_hook) and turns its events into messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import OpsBot, Refused, has_role
+from bot.render import simple_embed
+from cogs.ui import run_buttons
+from ops.appinfo import run_logs
+from ops.errors import OpsError
+from ops.health import HealthResult, check_health
+from ops.monitor import HealthMonitor, MonitorConfig, MonitorEvent
+from ops.reporter import Status
+
+log = logging.getLogger(__name__)
+JOB_ID = "health-check"
+
+
+def describe(result: HealthResult) -> str:
+    latency = f" in {result.latency_ms:.0f} ms" if result.latency_ms is not None else ""
+    return f"{'✅ passing' if result.ok else '❌ ' + result.error}{latency}"
+
+
+def ago(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes}m" if hours else (f"{minutes}m {secs}s" if minutes else f"{secs}s")
+
+
+class HealthCog(commands.GroupCog, name="health", group_name="health", group_description="The app's health check"):
+    def __init__(self, bot: OpsBot) -> None:
+        self.bot = bot
+        s = bot.settings.engine
+        self.config = MonitorConfig(url=s.health_url, interval_s=s.health_interval_s, timeout_s=s.health_timeout_s,
+                                    expect=s.health_expect, failure_threshold=s.health_failure_threshold,
+                                    success_threshold=s.health_success_threshold, reminder_s=s.health_reminder_s,
+                                    watch_s=s.health_watch_s)
+        self.monitor = HealthMonitor(bot.engine.journal, self.config, bot.engine.target.name)
+
+    async def cog_load(self) -> None:
+        await self.monitor.ensure_schema()
+        if self.config.url:
+            self.bot.scheduler.add_job(self.tick, "interval", seconds=self.config.interval_s, id=JOB_ID,
+                                       max_instances=1, coalesce=True, replace_existing=True)
+        else:
+            log.warning("HEALTH_URL is not set: the health monitor is off")
+
+    async def cog_unload(self) -> None:
+        if self.bot.scheduler.get_job(JOB_ID):
+            self.bot.scheduler.remove_job(JOB_ID)
+
+    # --- the scheduled check --------------------------------------------------------------
+
+    async def tick(self) -> list[MonitorEvent]:
+        try:
+            events = await self.monitor.tick()
+            for event in events:
+                await self.announce(event)
+            return events
+        except Exception:  # a failing check job must never kill the scheduler
+            log.exception("health check job failed")
+            return []
+
+    async def announce(self, event: MonitorEvent) -> None:
+        if event.kind == "held":
+            for reporter in list(self.bot.active_reporters):
+                reporter.step("app health", Status.WARNING, f"{describe(event.result)} (expected during the run; "
+                                                            f"alerts held: {event.held_because})")
+            return
+        if event.kind == "resolved_unalerted":
+            return
+        channel = await self.bot.ops_channel()
+        if event.kind == "recovered":
+            await self.announce_recovery(channel, event)
+            return
+        await self.announce_alert(channel, event)
+
+    async def announce_alert(self, channel: discord.abc.Messageable, event: MonitorEvent) -> None:
+        inc, result = event.incident, event.result
+        reminder = event.kind == "reminder"
+        lines = [f"**{'Still down' if reminder else 'The app is down'}**: `{self.config.url}`",
+                 f"What failed: {result.error}" + (f" (HTTP {result.status})" if result.status else ""),
+                 f"Since <t:{int(inc.started_at)}:T> ({ago(time.time() - inc.started_at)}); "
+                 f"latency {result.latency_ms if result.latency_ms is not None else '—'} ms"]
+        fields = {}
+        logs = await self.error_lines()
+        if logs:
+            fields["Last error lines from the app's logs"] = "```\n" + "\n".join(logs)[-950:] + "\n```"
+        if inc.watch_run_id:
+            fields["A migration ran recently"] = (f"Run #{inc.watch_run_id} changed the database within the last "
+                                                  f"{ago(self.config.watch_s)}: if it caused this, roll it back.")
+        role = self.bot.settings.alert_role_id
+        view = run_buttons(inc.watch_run_id, verify=True) if inc.watch_run_id else None
+        message = await channel.send(
+            content=f"<@&{role}>" if role else None,
+            embed=simple_embed(f"🚨 Health check failing (incident #{inc.id})", lines, ok=False, fields=fields),
+            allowed_mentions=discord.AllowedMentions(roles=[discord.Object(role)] if role else False),
+            **({"view": view} if view else {}))
+        if not reminder:
+            await self.monitor.set_message(inc.id, message.channel.id, message.id)
+
+    async def announce_recovery(self, channel: discord.abc.Messageable, event: MonitorEvent) -> None:
+        inc = event.incident
+        text = (f"✅ Recovered: `{self.config.url}` passes again ({describe(event.result)}); "
+                f"down for {ago(inc.duration_s)}.")
+        await channel.send(embed=simple_embed(f"Health check recovered (incident #{inc.id})", [text]))
+        if inc.channel_id and inc.message_id:
+            try:
+                message = await self.bot.get_partial_messageable(inc.channel_id).fetch_message(inc.message_id)
+                embed = message.embeds[0]
+                embed.title = f"✅ Resolved (incident #{inc.id}): down for {ago(inc.duration_s)}"
+                embed.colour = discord.Colour.green()
+                await message.edit(embed=embed)
+            except discord.HTTPException as exc:
+                log.warning("could not mark the alert of incident #%s resolved: %s", inc.id, exc)
+
+    async def error_lines(self) -> list[str]:
+        try:
+            logs = await run_logs(self.bot.engine, lines=50)
+        except OpsError as exc:
+            return [f"(logs unavailable: {exc.message})"]
+        return [logs.lines[i][:200] for i in logs.errors][-5:]
+
+    # --- commands -------------------------------------------------------------------------
+
+    def need_url(self) -> str:
+        if not self.config.url:
+            raise OpsError("no health URL is configured", hint="Set HEALTH_URL and restart the bot.")
+        return self.config.url
+
+    @app_commands.command(name="check", description="Check the app's health now")
+    async def check_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await check_health(self.need_url(), timeout=self.config.timeout_s, expect=self.config.expect)
+        await interaction.followup.send(embed=simple_embed(
+            "Health check", [f"`{result.url}`: {describe(result)} (attempt {result.attempts})",
+                             f"```\n{result.body[:300]}\n```" if result.body else ""], ok=result.ok), ephemeral=True)
+
+    @app_commands.command(name="status", description="Monitor state, recent checks and incidents")
+    async def status_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        checks = await self.monitor.recent_checks(10)
+        incidents = await self.monitor.incidents(5)
+        pause = await self.monitor.active_pause()
+        open_inc = next((i for i in incidents if i.resolved_at is None), None)
+        state = f"🚨 incident #{open_inc.id} open since <t:{int(open_inc.started_at)}:R>" if open_inc else \
+            "✅ no open incident"
+        alerts = f"paused by {pause['by']} until <t:{int(pause['until'])}:t>" if pause else "on"
+        lines = [f"**URL** `{self.config.url or 'not set: monitor off'}` every {self.config.interval_s}s",
+                 f"**State** {state}", f"**Alerts** {alerts}",
+                 "**Last checks** " + (" ".join("✅" if c["ok"] else "❌" for c in reversed(checks)) or "none yet")]
+        for inc in incidents:
+            state = f"resolved after {ago(inc.duration_s)}" if inc.resolved_at else "open"
+            lines.append(f"#{inc.id} <t:{int(inc.started_at)}:f> {inc.kind}: {inc.error[:80]} — {state}")
+        await interaction.followup.send(embed=simple_embed("Health", lines, ok=open_inc is None), ephemeral=True)
+
+    @app_commands.command(name="pause", description="Hold health alerts for planned maintenance")
+    @app_commands.describe(minutes="how long (default 60)")
+    async def pause_cmd(self, interaction: discord.Interaction,
+                        minutes: app_commands.Range[int, 1, 1440] = 60) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need_operator(interaction)
+        until = await self.monitor.pause(interaction.user.name, minutes)
+        await (await self.bot.ops_channel()).send(
+            f"⏸️ Health alerts paused by {interaction.user.mention} until <t:{int(until)}:t> (planned maintenance). "
+            "`/health resume` ends the pause early.", allowed_mentions=discord.AllowedMentions.none())
+        await interaction.followup.send(f"Alerts paused for {minutes} min.", ephemeral=True)
+
+    @app_commands.command(name="resume", description="Resume health alerts")
+    async def resume_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need_operator(interaction)
+        ended = await self.monitor.resume()
+        if ended:
+            await (await self.bot.ops_channel()).send(f"▶️ Health alerts resumed by {interaction.user.mention}.",
+                                                      allowed_mentions=discord.AllowedMentions.none())
+        await interaction.followup.send("Alerts resumed." if ended else "Alerts were not paused.", ephemeral=True)
+
+    def need_operator(self, interaction: discord.Interaction) -> None:
+        if not has_role(interaction.user, self.bot.settings.operator_role_id):
+            raise Refused(f"You need the <@&{self.bot.settings.operator_role_id}> role to pause or resume alerts.")
+
+
+async def setup(bot: OpsBot) -> None:
+    await bot.add_cog(HealthCog(bot))

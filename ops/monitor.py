@@ -1,0 +1,240 @@
+"""The health monitor: a check every interval, incidents with thresholds, kept in the journal.
+
+One alert per incident (after N consecutive failures), reminders while it stays down, one
+recovery after M consecutive passes. Alerts are held while a pause is active or while a
+migrate/rollback run holds the target's lock (failures are expected then); a held incident is
+alerted when the hold ends if it is still down. A restart resumes from the journal: an open
+incident stays open and is not alerted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+
+from ops.health import HealthResult, check_once
+from ops.journal import Journal
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS health_checks (
+    at REAL NOT NULL, ok INTEGER NOT NULL, kind TEXT NOT NULL, status INTEGER, latency_ms REAL, error TEXT
+);
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at REAL NOT NULL,          -- the first failed check of the streak
+    kind TEXT NOT NULL, error TEXT NOT NULL,
+    alerted_at REAL, last_alert_at REAL,
+    channel_id INTEGER, message_id INTEGER,
+    watch_run_id INTEGER,
+    resolved_at REAL
+);
+CREATE TABLE IF NOT EXISTS health_pauses (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, by TEXT NOT NULL, since REAL NOT NULL, until REAL NOT NULL,
+    ended_at REAL
+);
+"""
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    url: str
+    interval_s: int = 60
+    timeout_s: int = 10
+    expect: str = ""
+    failure_threshold: int = 3
+    success_threshold: int = 2
+    reminder_s: int = 1800
+    watch_s: int = 900
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    started_at: float
+    kind: str
+    error: str
+    alerted_at: float | None
+    last_alert_at: float | None
+    channel_id: int | None
+    message_id: int | None
+    watch_run_id: int | None
+    resolved_at: float | None
+
+    @property
+    def duration_s(self) -> float:
+        return (self.resolved_at or time.time()) - self.started_at
+
+
+@dataclass(frozen=True)
+class MonitorEvent:
+    kind: str  # "alert" | "reminder" | "recovered" | "held" | "resolved_unalerted"
+    incident: Incident
+    result: HealthResult
+    held_because: str = ""
+
+
+class HealthMonitor:
+    def __init__(self, journal: Journal, config: MonitorConfig, target_name: str) -> None:
+        self.journal, self.db, self.config, self.target_name = journal, journal.db, config, target_name
+
+    async def ensure_schema(self) -> None:
+        await self.db.executescript(SCHEMA)
+        await self.db.commit()
+
+    async def check(self) -> HealthResult:
+        async with aiohttp.ClientSession() as session:
+            result = await check_once(session, self.config.url, self.config.timeout_s, self.config.expect)
+        await self.db.execute(
+            "INSERT INTO health_checks(at,ok,kind,status,latency_ms,error) VALUES(?,?,?,?,?,?)",
+            (time.time(), int(result.ok), result.kind, result.status, result.latency_ms, result.error),
+        )
+        await self.db.commit()
+        return result
+
+    async def tick(self, now: float | None = None) -> list[MonitorEvent]:
+        """One scheduled check: record it, then decide what (if anything) the channel hears."""
+        result = await self.check()
+        now = time.time() if now is None else now
+        fails, passes = await self.streaks()
+        incident = await self.open_incident()
+        hold = await self.hold_reason(now)
+        if not result.ok:
+            return await self._on_failure(result, incident, fails, hold, now)
+        if incident and passes >= self.config.success_threshold:
+            await self.db.execute("UPDATE incidents SET resolved_at=? WHERE id=?", (now, incident.id))
+            await self.db.commit()
+            resolved = replace(incident, resolved_at=now)
+            return [MonitorEvent("recovered" if incident.alerted_at else "resolved_unalerted", resolved, result)]
+        return []
+
+    async def _on_failure(self, result: HealthResult, incident: Incident | None, fails: int, hold: str,
+                          now: float) -> list[MonitorEvent]:
+        if incident is None:
+            if fails < self.config.failure_threshold:
+                return []
+            incident = await self._open(result, fails, now)
+        if hold:
+            return [MonitorEvent("held", incident, result, hold)]
+        if incident.alerted_at is None:
+            return [MonitorEvent("alert", await self._alerted(incident, now), result)]
+        if self.config.reminder_s and now - (incident.last_alert_at or 0) >= self.config.reminder_s:
+            return [MonitorEvent("reminder", await self._alerted(incident, now, first=False), result)]
+        return []
+
+    async def _open(self, result: HealthResult, fails: int, now: float) -> Incident:
+        started = await self._streak_start() or now
+        watch = await self.watch_run(now)
+        cur = await self.db.execute(
+            "INSERT INTO incidents(started_at,kind,error,watch_run_id) VALUES(?,?,?,?)",
+            (started, result.kind, result.error, watch),
+        )
+        await self.db.commit()
+        found = await self._incident("SELECT * FROM incidents WHERE id=?", (cur.lastrowid,))
+        assert found is not None
+        return found
+
+    async def _alerted(self, incident: Incident, now: float, *, first: bool = True) -> Incident:
+        if first:
+            await self.db.execute("UPDATE incidents SET alerted_at=?, last_alert_at=? WHERE id=?",
+                                  (now, now, incident.id))
+        else:
+            await self.db.execute("UPDATE incidents SET last_alert_at=? WHERE id=?", (now, incident.id))
+        await self.db.commit()
+        return replace(incident, alerted_at=incident.alerted_at or now, last_alert_at=now)
+
+    async def set_message(self, incident_id: int, channel_id: int, message_id: int) -> None:
+        await self.db.execute("UPDATE incidents SET channel_id=?, message_id=? WHERE id=?",
+                              (channel_id, message_id, incident_id))
+        await self.db.commit()
+
+    async def streaks(self) -> tuple[int, int]:
+        """(consecutive failures, consecutive passes) at the end of the check history."""
+        async with self.db.execute("SELECT ok FROM health_checks ORDER BY rowid DESC LIMIT 200") as cur:
+            rows = [r[0] for r in await cur.fetchall()]
+        if not rows:
+            return 0, 0
+        run = next((i for i, ok in enumerate(rows) if ok != rows[0]), len(rows))
+        return (0, run) if rows[0] else (run, 0)
+
+    async def _streak_start(self) -> float | None:
+        async with self.db.execute(
+            "SELECT min(at) FROM health_checks WHERE ok=0 AND rowid > "
+            "coalesce((SELECT max(rowid) FROM health_checks WHERE ok=1), 0)"
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def open_incident(self) -> Incident | None:
+        return await self._incident("SELECT * FROM incidents WHERE resolved_at IS NULL ORDER BY id DESC LIMIT 1", ())
+
+    async def incidents(self, limit: int = 5) -> list[Incident]:
+        async with self.db.execute("SELECT * FROM incidents ORDER BY id DESC LIMIT ?", (limit,)) as cur:
+            return [_incident(dict(r)) for r in await cur.fetchall()]
+
+    async def recent_checks(self, limit: int = 10) -> list[dict[str, Any]]:
+        async with self.db.execute("SELECT * FROM health_checks ORDER BY rowid DESC LIMIT ?", (limit,)) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def hold_reason(self, now: float) -> str:
+        pause = await self.active_pause(now)
+        if pause:
+            return f"alerts paused by {pause['by']} until <t:{int(pause['until'])}:t>"
+        lock = await self.journal.lock_for(self.target_name)
+        if lock and lock.phase in ("migrate", "rollback"):
+            return f"{lock.phase} run #{lock.run_id} in progress"
+        return ""
+
+    async def active_pause(self, now: float | None = None) -> dict[str, Any] | None:
+        now = time.time() if now is None else now
+        async with self.db.execute(
+            "SELECT * FROM health_pauses WHERE ended_at IS NULL AND until > ? ORDER BY id DESC LIMIT 1", (now,)
+        ) as cur:
+            row = await cur.fetchone()
+        return dict(row) if row else None
+
+    async def pause(self, by: str, minutes: int) -> float:
+        now = time.time()
+        await self.db.execute("UPDATE health_pauses SET ended_at=? WHERE ended_at IS NULL", (now,))
+        until = now + minutes * 60
+        await self.db.execute("INSERT INTO health_pauses(by,since,until) VALUES(?,?,?)", (by, now, until))
+        await self.db.commit()
+        return until
+
+    async def resume(self) -> bool:
+        cur = await self.db.execute("UPDATE health_pauses SET ended_at=? WHERE ended_at IS NULL AND until > ?",
+                                    (time.time(), time.time()))
+        await self.db.commit()
+        return cur.rowcount > 0
+
+    async def watch_run(self, now: float) -> int | None:
+        """A migrate run that changed the database within the watch window, if any."""
+        if not self.config.watch_s:
+            return None
+        async with self.db.execute(
+            "SELECT id, summary FROM runs WHERE phase='migrate' AND target=? AND finished_at >= ? "
+            "ORDER BY id DESC LIMIT 1", (self.target_name, now - self.config.watch_s)
+        ) as cur:
+            row = await cur.fetchone()
+        if row and row["summary"] and json.loads(row["summary"]).get("committed"):
+            return int(row["id"])
+        return None
+
+    async def _incident(self, sql: str, args: tuple[Any, ...]) -> Incident | None:
+        async with self.db.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return _incident(dict(row)) if row else None
+
+
+def _incident(row: dict[str, Any]) -> Incident:
+    return Incident(
+        id=row["id"], started_at=row["started_at"], kind=row["kind"], error=row["error"],
+        alerted_at=row["alerted_at"], last_alert_at=row["last_alert_at"], channel_id=row["channel_id"],
+        message_id=row["message_id"], watch_run_id=row["watch_run_id"], resolved_at=row["resolved_at"],
+    )
