@@ -104,7 +104,8 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         message = await channel.send(
             content=f"<@&{role}>" if role else None,
             embed=simple_embed(f"🚨 Health check failing (incident #{inc.id})", lines, ok=False, fields=fields),
-            allowed_mentions=discord.AllowedMentions(roles=[discord.Object(role)] if role else False),
+            allowed_mentions=discord.AllowedMentions(everyone=False, users=False, replied_user=False,
+                                                     roles=[discord.Object(role)] if role else False),
             **({"view": view} if view else {}))
         if not reminder:
             await self.monitor.set_message(inc.id, message.channel.id, message.id)

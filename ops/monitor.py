@@ -123,6 +123,8 @@ class HealthMonitor:
         if hold:
             return [MonitorEvent("held", incident, result, hold)]
         if incident.alerted_at is None:
+            if incident.watch_run_id is None:  # a run that was still going when the incident opened
+                incident = await self._set_watch(incident, now)
             return [MonitorEvent("alert", await self._alerted(incident, now), result)]
         if self.config.reminder_s and now - (incident.last_alert_at or 0) >= self.config.reminder_s:
             return [MonitorEvent("reminder", await self._alerted(incident, now, first=False), result)]
@@ -139,6 +141,13 @@ class HealthMonitor:
         found = await self._incident("SELECT * FROM incidents WHERE id=?", (cur.lastrowid,))
         assert found is not None
         return found
+
+    async def _set_watch(self, incident: Incident, now: float) -> Incident:
+        watch = await self.watch_run(now)
+        if watch is not None:
+            await self.db.execute("UPDATE incidents SET watch_run_id=? WHERE id=?", (watch, incident.id))
+            await self.db.commit()
+        return replace(incident, watch_run_id=watch)
 
     async def _alerted(self, incident: Incident, now: float, *, first: bool = True) -> Incident:
         if first:

@@ -37,7 +37,10 @@ class RunningBot:
         await asyncio.wait_for(self.task, timeout=10)
 
 
-async def start_bot(standin: DiscordStandIn, engine: Engine, **settings: Any) -> RunningBot:
+async def start_bot(standin: DiscordStandIn, engine: Engine, *, engine_settings: Settings | None = None,
+                    **settings: Any) -> RunningBot:
+    if engine_settings is not None:
+        settings["engine"] = engine_settings
     bot = OpsBot(settings=bot_settings(**settings), engine=engine, guild_ready_timeout=0.05)
     await bot.login(c.BOT_TOKEN)
     task = asyncio.create_task(bot.connect(reconnect=False))

@@ -1,0 +1,214 @@
+"""The health monitor with the real bot, the loopback Discord and a real local HTTP server
+whose answers the test controls. Checks are driven directly (no waiting for the scheduler)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from cogs.health import JOB_ID, HealthCog
+from ops.context import Engine
+from ops.reporter import ListReporter, Status
+from ops.settings import Settings
+from ops.targets.local import LocalTarget
+from tests.bot_harness import RunningBot, button_ids, start_bot
+from tests.discord_standin import constants as c
+from tests.discord_standin.standin import DiscordStandIn
+
+
+class Notes(ListReporter):
+    """A progress reporter standing in for a run's message (hashable, like DiscordReporter)."""
+
+    __hash__ = object.__hash__
+
+
+class App:
+    """The staging app's /health, switchable between healthy, failing and slow."""
+
+    def __init__(self) -> None:
+        self.status, self.delay, self.url = 200, 0.0, ""
+
+    async def handle(self, _: web.Request) -> web.Response:
+        await asyncio.sleep(self.delay)
+        return web.Response(status=self.status, text=json.dumps({"ok": self.status == 200}))
+
+
+@pytest.fixture
+async def app() -> AsyncIterator[App]:
+    state = App()
+    server = web.Application()
+    server.router.add_get("/health", state.handle)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/health"  # type: ignore[union-attr]
+    yield state
+    await runner.cleanup()
+
+
+def settings_for(app: App, **kw: Any) -> Settings:
+    values = dict(health_url=app.url, health_interval_s=60, health_timeout_s=2, health_failure_threshold=3,
+                  health_success_threshold=2, health_reminder_s=1800, health_watch_s=900)
+    values.update(kw)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def running(discord_standin: DiscordStandIn, engine: Engine, app: App, tmp_path: Path
+                  ) -> AsyncIterator[RunningBot]:
+    log = tmp_path / "app.log"
+    log.write_text("INFO started\nERROR sqlite3.OperationalError: no such column: is_suspended\nINFO tick\n")
+    engine.target = LocalTarget(log_file=str(log))
+    bot = await start_bot(discord_standin, engine, engine_settings=settings_for(app), alert_role_id=c.OTHER_ROLE_ID)
+    yield bot
+    await bot.stop()
+
+
+def cog(running: RunningBot) -> HealthCog:
+    found = running.bot.get_cog("health")
+    # load_extension imports the module afresh, so compare by name, not by class identity.
+    assert found is not None and type(found).__name__ == HealthCog.__name__
+    return found  # type: ignore[return-value]
+
+
+def alerts(standin: DiscordStandIn) -> list[Any]:
+    return [m for m in standin.channel_messages() if "Health check failing" in m.text()]
+
+
+def recoveries(standin: DiscordStandIn) -> list[Any]:
+    return [m for m in standin.channel_messages() if "Health check recovered" in m.text()]
+
+
+async def ticks(running: RunningBot, n: int) -> list[str]:
+    kinds = []
+    for _ in range(n):
+        kinds += [e.kind for e in await cog(running).tick()]
+    return kinds
+
+
+async def test_threshold_one_alert_one_recovery_and_no_flapping_spam(
+    discord_standin: DiscordStandIn, running: RunningBot, app: App
+) -> None:
+    assert await ticks(running, 3) == []
+    app.status = 500
+    assert await ticks(running, 2) == [] and alerts(discord_standin) == []
+    assert await ticks(running, 1) == ["alert"]
+    alert = alerts(discord_standin)[0]
+    text = alert.text()
+    assert "HTTP 500" in text and "Since" in text and "no such column: is_suspended" in text
+    assert alert.content == f"<@&{c.OTHER_ROLE_ID}>"
+    # Still failing, then flapping: one pass between failures neither recovers nor re-alerts.
+    assert await ticks(running, 3) == []
+    app.status = 200
+    assert await ticks(running, 1) == []
+    app.status = 503
+    assert await ticks(running, 4) == []
+    app.status = 200
+    assert await ticks(running, 2) == ["recovered"]
+    assert alerts(discord_standin) == [] and len(recoveries(discord_standin)) == 1  # the one alert now resolved
+    assert "down for" in recoveries(discord_standin)[0].text()
+    assert "Resolved" in discord_standin.message(alert.id).text()
+
+
+async def test_a_timeout_is_a_failure(discord_standin: DiscordStandIn, running: RunningBot, app: App) -> None:
+    health = cog(running)
+    health.monitor.config = replace(health.monitor.config, timeout_s=0.2)  # type: ignore[arg-type]
+    app.delay = 1.0
+    assert await ticks(running, 3) == ["alert"]
+    assert "no answer within 0.2s" in alerts(discord_standin)[0].text()
+
+
+async def test_alerts_held_during_a_migrate_run_then_resumed(
+    discord_standin: DiscordStandIn, running: RunningBot, app: App, engine: Engine
+) -> None:
+    run_id = await engine.journal.start_run("migrate", "local", "alice (1)")
+    progress = Notes()
+    running.bot.active_reporters.add(progress)
+    app.status = 502
+    assert await ticks(running, 4) == ["held", "held"]
+    assert alerts(discord_standin) == []
+    notes = [e for e in progress.events if e.name == "app health"]
+    assert notes and notes[0].status == Status.WARNING and "alerts held: migrate run" in notes[0].detail
+    running.bot.active_reporters.discard(progress)
+    await engine.journal.finish_run(run_id, "succeeded", {"committed": True})
+    assert await ticks(running, 1) == ["alert"]
+    alert = alerts(discord_standin)[0]
+    # Inside the watch window after a migrate run that changed the database: Rollback is right there.
+    assert f"opsbot:rollback:{run_id}" in button_ids(alert) and "Run #" in alert.text()
+
+
+async def test_pause_and_resume(discord_standin: DiscordStandIn, running: RunningBot, app: App) -> None:
+    rec = await discord_standin.send_slash_command("health pause", {"minutes": 30}, user_id=c.OPERATOR1_ID)
+    await discord_standin.wait_for_followup(rec)
+    assert any("Health alerts paused" in m.text() for m in discord_standin.channel_messages())
+    app.status = 500
+    assert await ticks(running, 3) == ["held"]
+    refused = await discord_standin.send_slash_command("health resume", {}, user_id=c.OUTSIDER_ID)
+    assert "role" in (await discord_standin.wait_for_followup(refused)).text()
+    rec = await discord_standin.send_slash_command("health resume", {}, user_id=c.OPERATOR1_ID)
+    await discord_standin.wait_for_followup(rec)
+    assert any("Health alerts resumed" in m.text() for m in discord_standin.channel_messages())
+    assert await ticks(running, 1) == ["alert"]
+
+
+async def test_restart_keeps_the_open_incident(
+    discord_standin: DiscordStandIn, engine: Engine, app: App
+) -> None:
+    first = await start_bot(discord_standin, engine, engine_settings=settings_for(app))
+    app.status = 500
+    try:
+        assert await ticks(first, 3) == ["alert"]
+    finally:
+        await first.stop()
+    second = await start_bot(discord_standin, engine, engine_settings=settings_for(app))
+    try:
+        assert await ticks(second, 3) == [], "an open incident must not be alerted again after a restart"
+        app.status = 200
+        assert await ticks(second, 2) == ["recovered"]
+        resolved = [m for m in discord_standin.channel_messages() if "Resolved (incident #1)" in m.text()]
+        assert len(resolved) == 1 and alerts(discord_standin) == []
+    finally:
+        await second.stop()
+
+
+async def test_reminders_while_down(discord_standin: DiscordStandIn, running: RunningBot, app: App) -> None:
+    health = cog(running)
+    app.status = 500
+    await ticks(running, 3)
+    later = time.time() + health.config.reminder_s + 1
+    events = await health.monitor.tick(now=later)
+    assert [e.kind for e in events] == ["reminder"]
+    await health.announce(events[0])
+    assert "Still down" in alerts(discord_standin)[-1].text() and len(alerts(discord_standin)) == 2
+    assert [e.kind for e in await health.monitor.tick(now=later + 5)] == []
+
+
+async def test_health_commands_and_schedule(discord_standin: DiscordStandIn, running: RunningBot, app: App) -> None:
+    job = running.bot.scheduler.get_job(JOB_ID)
+    assert job is not None and job.trigger.interval.total_seconds() == 60
+    rec = await discord_standin.send_slash_command("health check", {}, user_id=c.OUTSIDER_ID)
+    reply = await discord_standin.wait_for_followup(rec)
+    assert "passing" in reply.text() and reply.ephemeral
+    app.status = 500
+    await ticks(running, 3)
+    rec = await discord_standin.send_slash_command("health status", {}, user_id=c.OUTSIDER_ID)
+    text = (await discord_standin.wait_for_followup(rec)).text()
+    assert "incident #1 open" in text and "❌" in text
+    checks = await cog(running).monitor.recent_checks(3)
+    assert json.dumps([ch["kind"] for ch in checks]) == '["status", "status", "status"]'
+
+
+async def test_scheduler_shuts_down_with_the_bot(discord_standin: DiscordStandIn, engine: Engine, app: App) -> None:
+    bot = await start_bot(discord_standin, engine, engine_settings=settings_for(app))
+    assert bot.bot.scheduler.running
+    await bot.stop()
+    assert not bot.bot.scheduler.running
