@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 GUARD = "temp._opsbot_guard"
 CHECKS = "temp._opsbot_checks"
 COUNTS = "temp._opsbot_counts"
+FK = "temp._opsbot_fk"
 MAX_FK_REPORTED = 20
 
 
@@ -82,9 +83,12 @@ def build_body(migration: Migration, *, expected_canon: str | None, tmp_before: 
     tail = [
         ";",
         emit("step", name="'fk_check'"),
-        f"SELECT json_object('opsbot','fk_violation','table',\"table\",'rowid',rowid,'parent',parent) "
+        # One scan of pragma_foreign_key_check (a full scan of every child table, inside the
+        # write lock): keep what it found, then report and guard from that.
+        f"CREATE TEMP TABLE {FK.split('.')[1]} AS SELECT \"table\" AS tbl, rowid AS rid, parent "
         f"FROM pragma_foreign_key_check LIMIT {MAX_FK_REPORTED};",
-        _guard("foreign keys", "NOT EXISTS (SELECT 1 FROM pragma_foreign_key_check)"),
+        f"SELECT json_object('opsbot','fk_violation','table',tbl,'rowid',rid,'parent',parent) FROM {FK};",
+        _guard("foreign keys", f"NOT EXISTS (SELECT 1 FROM {FK})"),
     ]
     for i, check in enumerate(migration.checks):
         tail += [
@@ -100,6 +104,7 @@ def build_body(migration: Migration, *, expected_canon: str | None, tmp_before: 
         _guard("no table lost rows", row_loss_condition(migration.allow_row_loss)),
         f"DROP TABLE {GUARD};",
         f"DROP TABLE {COUNTS};",
+        f"DROP TABLE {FK};",
         f"DROP TABLE {CHECKS};",
         emit("step", name="'commit'"),
         "COMMIT;",

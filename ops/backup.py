@@ -8,6 +8,7 @@ integrity_check, so a failed or interrupted backup never looks like a good one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -101,12 +102,15 @@ async def verify_file(
     """integrity_check, counts, schema fingerprint, size and sha256 of a backup file (rule 2)."""
     engine = run.engine
     async with Step(run, step_name, f"integrity, counts, sha256 of {path}") as step:
+        # integrity_check and the hash only read the file: run them side by side.
         try:
-            state = await read_state(engine.target, path, integrity=integrity, busy_timeout_ms=engine.busy_timeout_ms)
+            state, facts = await asyncio.gather(
+                read_state(engine.target, path, integrity=integrity, busy_timeout_ms=engine.busy_timeout_ms, fk=False),
+                hostfs.facts(engine.target, path),
+            )
         except OpsError as exc:
             raise OpsError(f"the backup {path} failed verification: {exc.message}",
                            hint="Do not rely on this file; take a new backup.") from exc
-        facts = await hostfs.facts(engine.target, path)
         record = BackupRecord(
             path=path, created_at=time.time(), bytes=facts.bytes, sha256=facts.sha256,
             integrity=state.integrity, counts=state.counts, fingerprint=state.fingerprint, run_id=run.run_id or None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -50,16 +52,26 @@ async def sizes(target: Target, *paths: str) -> dict[str, int]:
 
 async def facts(target: Target, path: str) -> FileFacts:
     quoted = sh_quote(path)
-    script = f"wc -c < {quoted} && sha256sum < {quoted}"
+    # openssl uses the CPU's SHA extensions (about 4x faster than coreutils' sha256sum on a
+    # GiB); same digest, so records stay comparable whichever tool the host has.
+    script = (f"wc -c < {quoted} && if command -v openssl >/dev/null 2>&1; "
+              f"then openssl dgst -sha256 -r < {quoted}; else sha256sum < {quoted}; fi")
     result = await target.sh(script, timeout=HASH_TIMEOUT_S)
     size = re.search(r"^\s*(\d+)\s*$", result.stdout, re.MULTILINE)
     digest = re.search(r"^([0-9a-f]{64})\b", result.stdout, re.MULTILINE)
     if not result.ok or not size or not digest:
         raise OpsError(
             f"could not measure {path} on the app host: {result.stderr.strip()[:200] or 'no output'}",
-            hint="The host needs coreutils' wc and sha256sum (busybox has both).",
+            hint="The host needs wc and sha256sum or openssl (busybox has wc and sha256sum).",
         )
     return FileFacts(path, int(size.group(1)), digest.group(1))
+
+
+def local_facts(path: str) -> FileFacts:
+    """Size and sha256 of a file on this machine (run it in a thread: it reads the whole file)."""
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return FileFacts(path, os.path.getsize(path), digest)
 
 
 async def remove(target: Target, *paths: str) -> None:

@@ -119,7 +119,8 @@ async def _after_commit(run: Run, migration: Migration, before: DbState, outcome
                         backup: str) -> MigrateResult:
     engine = run.engine
     async with Step(run, "verify", "integrity_check, foreign keys, counts") as step:
-        after = await read_state(engine.target, engine.db_path, integrity="full", counts=False,
+        # foreign_key_check already ran inside the transaction, before COMMIT.
+        after = await read_state(engine.target, engine.db_path, integrity="full", counts=False, fk=False,
                                  busy_timeout_ms=engine.busy_timeout_ms)
         step.detail = f"integrity {after.integrity}, user_version {after.user_version}"
         if after.integrity != "ok":

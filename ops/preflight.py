@@ -8,6 +8,7 @@ uses (ops.apply) on the copy, here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import shutil
@@ -84,9 +85,11 @@ async def download_snapshot(run: Run, dest: Path) -> None:
     try:
         await snapshot(run, engine.db_path, remote, step_name="snapshot")
         async with Step(run, "download", f"{remote} → {dest.name}") as step:
-            remote_facts = await hostfs.facts(engine.target, remote)
-            await engine.target.fetch(remote, dest, timeout=engine.phase_timeout_s)
-            local_facts = await hostfs.facts(LocalTarget(), str(dest))
+            # Hash on the host while the file travels: both only read the finished snapshot.
+            remote_facts, _ = await asyncio.gather(
+                hostfs.facts(engine.target, remote), engine.target.fetch(remote, dest, timeout=engine.phase_timeout_s)
+            )
+            local_facts = await asyncio.to_thread(hostfs.local_facts, str(dest))
             if local_facts.sha256 != remote_facts.sha256:
                 raise OpsError(
                     f"the downloaded snapshot is damaged (sha256 {local_facts.sha256[:12]}, "
@@ -131,7 +134,7 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path) -> PreflightR
     copy = workdir / "snapshot.db"
     await download_snapshot(run, copy)
     async with Step(run, "inspect copy", "schema, counts, integrity_check") as step:
-        before = await read_state(local, str(copy), integrity="full")
+        before = await read_state(local, str(copy), integrity="full", fk=False)
         step.detail = f"{sum(before.counts.values())} rows in {len(before.counts)} tables, integrity {before.integrity}"
     errors = [str(f) for f in migration.errors] + v_errors
     missing = [t for t in migration.requires if t not in before.tables]
@@ -147,8 +150,9 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path) -> PreflightR
     after = before
     if outcome.committed:
         async with Step(run, "inspect result", "schema, integrity_check, foreign keys") as step:
-            after = await read_state(local, str(copy), integrity="full")
-            step.detail = f"integrity {after.integrity}, {after.fk_violations} foreign-key violations"
+            # The rehearsal's transaction already ran foreign_key_check before COMMIT.
+            after = await read_state(local, str(copy), integrity="full", fk=False)
+            step.detail = f"integrity {after.integrity}, {len(outcome.fk_violations)} foreign-key violations"
     error = "" if outcome.committed else describe_failure(outcome, migration)
     if outcome.committed and after.integrity != "ok":
         error = f"integrity_check failed after the rehearsal: {after.integrity[:200]}"

@@ -57,7 +57,7 @@ def fingerprint(canon: str) -> str:
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
 
-def state_sql(tmpfile: str, *, integrity: str = "", counts: bool = True) -> str:
+def state_sql(tmpfile: str, *, integrity: str = "", counts: bool = True, fk: bool = True) -> str:
     """SQL printing a DbState's events; run it inside a transaction for consistency."""
     parts = [
         emit(
@@ -82,7 +82,8 @@ def state_sql(tmpfile: str, *, integrity: str = "", counts: bool = True) -> str:
             f"SELECT json_object('opsbot','integrity','result',"
             f"(SELECT group_concat({pragma}, char(10)) FROM (SELECT * FROM pragma_{pragma} LIMIT 20)));"
         )
-        parts.append(emit("fk", violations="(SELECT count(*) FROM pragma_foreign_key_check)"))
+        if fk:
+            parts.append(emit("fk", violations="(SELECT count(*) FROM pragma_foreign_key_check)"))
     return "\n".join(parts) + "\n"
 
 
@@ -126,6 +127,7 @@ async def read_state(
     counts: bool = True,
     timeout: float = READ_TIMEOUT_S,
     after_writers: bool = False,
+    fk: bool = True,
 ) -> DbState:
     """Read schema, counts and (optionally) integrity in one read transaction.
 
@@ -135,7 +137,7 @@ async def read_state(
     """
     tmp = tmp_name("state")
     begin = "BEGIN IMMEDIATE;" if after_writers else "BEGIN;"
-    body = begin + "\n" + state_sql(tmp, integrity=integrity, counts=counts) + "ROLLBACK;\n"
+    body = begin + "\n" + state_sql(tmp, integrity=integrity, counts=counts, fk=fk) + "ROLLBACK;\n"
     run = await run_sql(
         target, db, body, busy_timeout_ms=busy_timeout_ms, timeout=timeout, tmpfiles=(tmp,)
     )
