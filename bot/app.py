@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -18,7 +19,7 @@ from ops.redact import redact
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.migrate", "cogs.health")
+EXTENSIONS = ("cogs.migrate", "cogs.health", "cogs.deploy")
 
 
 class Refused(app_commands.CheckFailure):
@@ -38,6 +39,8 @@ class OpsBot(commands.Bot):
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         # Progress reporters of runs in flight, so the health monitor can note its state there.
         self.active_reporters: set[Any] = set()
+        # Approved requests of kinds other than "migrate" run through these (kind → coroutine).
+        self.approval_executors: dict[str, Callable[..., Awaitable[None]]] = {}
 
     async def setup_hook(self) -> None:
         self.scheduler.start()

@@ -46,7 +46,7 @@ class ApprovalFlow:
             raise OpsError(f"{lock.holder.split(' (')[0]} is running {lock.phase} (run #{lock.run_id}) since {since}",
                            hint="Wait for it to finish; one backup, migrate or rollback runs at a time.")
         for waiting in await self.approvals.pending(target):
-            if not waiting.expired:
+            if not waiting.expired and waiting.kind == "migrate":
                 raise OpsError(f"{waiting.requester} already asked to run {waiting.subject} (request #{waiting.id})",
                                hint="Approve or cancel that request first (✅/❌ on its message).")
         migration = load(self.engine.migrations_dir, name)
@@ -135,6 +135,13 @@ class ApprovalFlow:
         return "ignored: not an approval emoji"
 
     async def execute(self, a: Approval, approver: str) -> None:
+        if a.kind != "migrate":
+            executor = self.bot.approval_executors.get(a.kind)
+            if executor is None:
+                await self.edit_request(a, f"✘ Nothing here can run a {a.kind} request.", ok=False)
+                return
+            await executor(a, approver)
+            return
         await self.edit_request(a, f"✅ Approved by {approver}; running…")
         title = f"Migrate {a.subject} (request #{a.id}, approved by {approver})"
         try:
@@ -165,14 +172,19 @@ class ApprovalFlow:
             await self.edit_request(a, "⌛ Expired: no decision in time. Request again with `/migrate run`.", ok=False)
 
     async def edit_request(self, a: Approval, line: str, *, ok: bool = True) -> None:
-        if not a.message_id or not a.channel_id:
-            return
-        channel = self.bot.get_partial_messageable(a.channel_id)
-        try:
-            message = await channel.fetch_message(a.message_id)
-            embed = message.embeds[0] if message.embeds else discord.Embed(title=f"migrate {a.subject}")
-            embed.colour = discord.Colour.green() if ok else discord.Colour.red()
-            embed.description = clip(f"{line}\n\n{embed.description or ''}", 4000)
-            await message.edit(embed=embed)
-        except discord.HTTPException as exc:
-            log.warning("could not edit approval message for request #%s: %s", a.id, exc)
+        await edit_request(self.bot, a, line, ok=ok)
+
+
+async def edit_request(bot: discord.Client, a: Approval, line: str, *, ok: bool = True) -> None:
+    """Put the latest decision or outcome at the top of the request message."""
+    if not a.message_id or not a.channel_id:
+        return
+    channel = bot.get_partial_messageable(a.channel_id)
+    try:
+        message = await channel.fetch_message(a.message_id)
+        embed = message.embeds[0] if message.embeds else discord.Embed(title=f"{a.kind} {a.subject}")
+        embed.colour = discord.Colour.green() if ok else discord.Colour.red()
+        embed.description = clip(f"{line}\n\n{embed.description or ''}", 4000)
+        await message.edit(embed=embed)
+    except discord.HTTPException as exc:
+        log.warning("could not edit approval message for request #%s: %s", a.id, exc)

@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS locks (
 );
 """
 
-MUTATING = frozenset({"backup", "migrate", "rollback"})
+MUTATING = frozenset({"backup", "migrate", "rollback", "code-revert", "emergency-stop", "start"})
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,13 @@ class Settings:
     restart_command: str = ""
     app_log_file: str = ""
     pause_app: str = "none"
+    code_repo: str = ""
+    code_branch: str = "develop"
+    code_committer_name: str = "opsbot"
+    code_committer_email: str = "opsbot@localhost"
+    code_deploy_key: str = ""
+    stop_command: str = ""
+    start_command: str = ""
 
     @property
     def work_dir(self) -> Path:
@@ -103,6 +110,13 @@ def load_settings(env: dict[str, str] | None = None, **overrides: str | None) ->
         restart_command=env.get("RESTART_COMMAND", "").strip(),
         app_log_file=env.get("APP_LOG_FILE", "").strip(),
         pause_app=pause,
+        code_repo=env.get("CODE_REPO", "").strip(),
+        code_branch=env.get("CODE_BRANCH", "develop").strip() or "develop",
+        code_committer_name=env.get("CODE_COMMITTER_NAME", "opsbot").strip() or "opsbot",
+        code_committer_email=env.get("CODE_COMMITTER_EMAIL", "opsbot@localhost").strip() or "opsbot@localhost",
+        code_deploy_key=env.get("CODE_DEPLOY_KEY", ""),
+        stop_command=env.get("STOP_COMMAND", "").strip(),
+        start_command=env.get("START_COMMAND", "").strip(),
     )
     if problems:
         raise UsageError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems),

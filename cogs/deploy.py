@@ -1,0 +1,120 @@
+"""/deploy: the runbook's code rollback (3.2) — `git revert HEAD` and push, after approval."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import OpsBot, Refused, has_role, send_ephemeral
+from bot.render import clip, simple_embed
+from cogs.approval import APPROVE, CANCEL, edit_request
+from ops.approvals import Approval
+from ops.coderevert import CodeRepo, Commit
+from ops.context import PhaseRun
+from ops.errors import OpsError
+
+log = logging.getLogger(__name__)
+KIND = "code-revert"
+
+
+def commit_line(c: Commit) -> str:
+    return f"`{c.short}` {clip(c.subject, 80)} — {c.author}, {c.date[:16].replace('T', ' ')}"
+
+
+class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
+                group_description="Code rollback of the app's deploy branch"):
+    def __init__(self, bot: OpsBot) -> None:
+        self.bot = bot
+        s = bot.settings.engine
+        self.code = CodeRepo(url=s.code_repo, branch=s.code_branch, clone_dir=s.state_db.parent / "code",
+                             name=s.code_committer_name, email=s.code_committer_email, deploy_key=s.code_deploy_key)
+
+    async def cog_load(self) -> None:
+        self.bot.approval_executors[KIND] = self.execute
+
+    def repo(self) -> CodeRepo:
+        if not self.code.url:
+            raise OpsError("no code repository is configured", hint="Set CODE_REPO (and CODE_BRANCH) and restart.")
+        return self.code
+
+    @app_commands.command(name="log", description="The last commits of the deploy branch")
+    async def log_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "read the deploy branch")
+        code = self.repo()
+        await code.sync()
+        commits = await code.log(5)
+        await interaction.followup.send(embed=simple_embed(f"{code.branch}: last commits",
+                                                           [commit_line(c) for c in commits]), ephemeral=True)
+
+    @app_commands.command(name="revert", description="Revert the last commit of the deploy branch (approval needed)")
+    async def revert_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "request a code rollback")
+        code = self.repo()
+        lock = await self.bot.engine.journal.lock_for(code.target)
+        if lock:
+            raise OpsError(f"{lock.holder.split(' (')[0]} is already running {lock.phase} on {code.branch}",
+                           hint="Wait for it to finish.")
+        for waiting in await self.bot.approvals.pending(code.target):
+            if not waiting.expired:
+                raise OpsError(f"{waiting.requester} already asked to revert {code.branch} (request #{waiting.id})",
+                               hint="Approve or cancel that request first.")
+        preview = await code.preview()
+        approval_id = await self.bot.approvals.create(
+            target=code.target, subject=code.branch, sha256=preview.head.id, fingerprint="",
+            requester_id=interaction.user.id, requester=interaction.user.name,
+            timeout_s=self.bot.settings.approval_timeout_s, preflight_run_id=None, kind=KIND)
+        approval = await self.bot.approvals.get(approval_id)
+        assert approval is not None
+        files = "\n".join(f"{path}  +{a} -{r}" for path, a, r in preview.files[:30]) or "(no file changes)"
+        warn = ["⚠ HEAD is a merge commit: it cannot be reverted automatically."] if preview.is_merge else []
+        embed = simple_embed(f"Approval needed: revert {preview.head.short} on {code.branch}", [
+            f"Requested by **{approval.requester}** (<@{approval.requester_id}>). An approver who is not the "
+            f"requester reacts {APPROVE} to revert and push (never forced); {CANCEL} cancels. "
+            f"Expires <t:{int(approval.expires_at)}:R>.", *warn], fields={
+            "Last 5 commits": "\n".join(commit_line(c) for c in preview.recent),
+            f"What `git revert HEAD` changes (+{preview.added} -{preview.removed})": f"```\n{clip(files, 990)}\n```",
+            "Bound to": f"commit `{preview.head.id}`: if {code.branch} moves first, nothing is reverted.",
+        })
+        message = await (await self.bot.ops_channel()).send(embed=embed)
+        await self.bot.approvals.attach_message(approval_id, message.channel.id, message.id)
+        for emoji in (APPROVE, CANCEL):
+            await message.add_reaction(emoji)
+        await send_ephemeral(interaction, f"Code rollback requested: {message.jump_url}")
+
+    async def execute(self, a: Approval, approver: str) -> None:
+        code = self.repo()
+        await edit_request(self.bot, a, f"✅ Approved by {approver}; reverting…")
+        engine = self.bot.engine
+        try:
+            async with PhaseRun(engine, KIND, None, f"{a.requester} ({a.requester_id}) + {approver}",
+                                migration=code.branch, sha256=a.sha256) as run:
+                result = await code.revert(a.sha256)
+                await run.finish(True, result.to_dict())
+        except OpsError as exc:
+            state = "stale" if "moved" in exc.message else "executed"
+            await self.bot.approvals.executed(a.id, None, state=state)
+            await edit_request(self.bot, a, f"✘ {exc.message}\n→ {exc.hint}", ok=False)
+            await (await self.bot.ops_channel()).send(embed=simple_embed(
+                f"✘ Code rollback of {code.branch} did not happen", [exc.message, f"→ {exc.hint}"], ok=False))
+            return
+        await self.bot.approvals.executed(a.id, run.run_id)
+        lines = [f"Reverted `{result.reverted[:12]}` on **{code.branch}** and pushed `{result.new_commit[:12]}` "
+                 f"(approved by {approver}, requested by {a.requester}).",
+                 f"Commit: `{result.new_commit}` — {clip(result.subject, 200)}",
+                 "The deploy pipeline picks it up from the branch as usual."]
+        await (await self.bot.ops_channel()).send(embed=simple_embed(f"✔ Code rollback of {code.branch}", lines))
+        await edit_request(self.bot, a, f"✔ Done: new commit `{result.new_commit[:12]}` at <t:{int(time.time())}:T>.")
+
+    def need(self, interaction: discord.Interaction, role_id: int, what: str) -> None:
+        if not has_role(interaction.user, role_id):
+            raise Refused(f"You need the <@&{role_id}> role to {what}.")
+
+
+async def setup(bot: OpsBot) -> None:
+    await bot.add_cog(DeployCog(bot))

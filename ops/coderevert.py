@@ -1,0 +1,175 @@
+"""Runbook 3.2, code rollback: `git revert HEAD` on the deploy branch and push it, safely.
+
+opsbot keeps its own clone under the state directory. A revert is bound to the commit id that
+was shown and approved: if the branch moved in between, nothing is reverted. A merge commit at
+HEAD, a conflict, or a rejected push is reported with what to do, and the clone is left clean.
+The push never forces. A deploy key (a secret) is written to a 0600 file for git's ssh only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ops.errors import OpsError, UsageError
+from ops.redact import register_secret
+from ops.targets.base import ShResult, run_argv
+
+log = logging.getLogger(__name__)
+
+GIT_TIMEOUT_S = 120.0
+SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class Commit:
+    id: str
+    short: str
+    author: str
+    date: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class RevertPreview:
+    branch: str
+    head: Commit
+    recent: tuple[Commit, ...]
+    files: tuple[tuple[str, int, int], ...]  # path, lines added, lines removed by the revert
+    is_merge: bool
+
+    @property
+    def added(self) -> int:
+        return sum(f[1] for f in self.files)
+
+    @property
+    def removed(self) -> int:
+        return sum(f[2] for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RevertResult:
+    ok: bool
+    branch: str
+    reverted: str
+    new_commit: str
+    subject: str
+    files: tuple[tuple[str, int, int], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CodeRepo:
+    url: str
+    branch: str
+    clone_dir: Path
+    name: str = "opsbot"
+    email: str = "opsbot@localhost"
+    deploy_key: str = ""
+
+    @property
+    def target(self) -> str:
+        return f"git:{self.branch}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(GIT_TERMINAL_PROMPT="0", GIT_AUTHOR_NAME=self.name, GIT_AUTHOR_EMAIL=self.email,
+                   GIT_COMMITTER_NAME=self.name, GIT_COMMITTER_EMAIL=self.email, LC_ALL="C")
+        if self.deploy_key:
+            key = self._key_file()
+            env["GIT_SSH_COMMAND"] = (f"ssh -i {key} -o IdentitiesOnly=yes -o BatchMode=yes "
+                                      "-o StrictHostKeyChecking=accept-new")
+        return env
+
+    def _key_file(self) -> Path:
+        register_secret(self.deploy_key)
+        path = self.clone_dir.parent / "deploy_key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != self.deploy_key.strip() + "\n":
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(self.deploy_key.strip() + "\n")
+        return path
+
+    async def git(self, *args: str, check: bool = True, cwd: bool = True) -> ShResult:
+        argv = ["git", *(["-C", str(self.clone_dir)] if cwd else []), *args]
+        result = await run_argv(argv, timeout=GIT_TIMEOUT_S, env=self.env(), what=f"git {args[0]}",
+                                hint="Check CODE_REPO is reachable and the deploy key has access.")
+        if check and not result.ok:
+            raise OpsError(f"git {args[0]} failed: {(result.stderr or result.stdout).strip()[:400]}",
+                           hint="Check CODE_REPO, CODE_BRANCH and the deploy key, then retry.")
+        return result
+
+    async def sync(self) -> None:
+        """Clone once, then fetch; the working tree always equals origin/BRANCH afterwards."""
+        if not (self.clone_dir / ".git").is_dir():
+            self.clone_dir.parent.mkdir(parents=True, exist_ok=True)
+            await self.git("clone", "--quiet", "--branch", self.branch, "--", self.url, str(self.clone_dir),
+                           cwd=False)
+        else:
+            await self.git("fetch", "--quiet", "origin", f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}")
+        await self.clean()
+
+    async def clean(self) -> None:
+        await self.git("revert", "--abort", check=False)
+        await self.git("checkout", "--quiet", "-B", self.branch, f"origin/{self.branch}")
+        await self.git("reset", "--quiet", "--hard", f"origin/{self.branch}")
+        await self.git("clean", "-fdxq")
+
+    async def log(self, n: int = 5) -> tuple[Commit, ...]:
+        out = await self.git("log", f"-n{n}", f"--format=%H{SEP}%h{SEP}%an{SEP}%ad{SEP}%s", "--date=iso-strict",
+                             f"origin/{self.branch}")
+        return tuple(Commit(*line.split(SEP, 4)) for line in out.stdout.splitlines() if line.count(SEP) >= 4)
+
+    async def preview(self) -> RevertPreview:
+        await self.sync()
+        recent = await self.log(5)
+        if not recent:
+            raise OpsError(f"the branch {self.branch} has no commits", hint="Check CODE_BRANCH.")
+        parents = (await self.git("rev-list", "--parents", "-n1", "HEAD")).stdout.split()
+        numstat = await self.git("show", "--numstat", "--format=", "HEAD")
+        files = []
+        for line in numstat.stdout.splitlines():
+            parts = line.split("\t", 2)
+            if len(parts) == 3:
+                added, removed = (int(p) if p.isdigit() else 0 for p in parts[:2])
+                files.append((parts[2], removed, added))  # a revert adds back what the commit removed
+        return RevertPreview(self.branch, recent[0], recent, tuple(files), len(parents) > 2)
+
+    async def revert(self, expected_head: str) -> RevertResult:
+        if not re.fullmatch(r"[0-9a-f]{40}", expected_head or ""):
+            raise UsageError("the approved commit id is malformed", hint="Ask for a new /deploy revert.")
+        preview = await self.preview()
+        head = preview.head
+        if head.id != expected_head:
+            raise OpsError(f"{self.branch} moved since the revert was approved: HEAD is now {head.short} "
+                           f"({head.subject[:80]}), not {expected_head[:7]}",
+                           hint="Nothing was reverted. Run /deploy revert again to review the new HEAD.")
+        if preview.is_merge:
+            raise OpsError(f"HEAD {head.short} is a merge commit; `git revert HEAD` needs to know which parent "
+                           "to keep", hint="Revert it by hand with `git revert -m 1 <id>` after checking the "
+                           "parents, or revert the merged commits one by one.")
+        result = await self.git("revert", "--no-edit", "HEAD", check=False)
+        if not result.ok:
+            await self.clean()
+            raise OpsError(f"`git revert` of {head.short} failed (a conflict, or nothing to revert): "
+                           f"{(result.stdout + result.stderr).strip()[:300]}",
+                           hint="Nothing was pushed and the clone is clean. Revert it by hand and push.")
+        new = (await self.git("rev-parse", "HEAD")).stdout.strip()
+        push = await self.git("push", "--porcelain", "origin", f"HEAD:refs/heads/{self.branch}", check=False)
+        if not push.ok:
+            await self.clean()
+            raise OpsError(f"the push to {self.branch} was rejected: {(push.stderr or push.stdout).strip()[:300]}",
+                           hint="Nothing changed on the remote and the clone is clean. If the branch moved, run "
+                           "/deploy revert again; if it is protected, give the deploy key push access.")
+        return RevertResult(True, self.branch, head.id, new, f"Revert \"{head.subject}\"", preview.files)
