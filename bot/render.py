@@ -13,6 +13,7 @@ from ops.preflight import PreflightResult
 from ops.schema import count_changes
 
 FIELD_MAX = 1024
+PEOPLE_FIELD = "Checklist: people (tick the buttons)"
 
 
 def clip(text: str, limit: int = FIELD_MAX) -> str:
@@ -42,7 +43,7 @@ def tick(done: bool | None) -> str:
 
 def checklist(*, preflight_ok: bool | None, backup_ok: bool | None, committed: bool | None,
               no_loss: bool | None, checks_ok: bool | None, health_ok: bool | None = None) -> str:
-    """The runbook's Phase 4 checklist: ☑ verified by the bot, ☒ failed, ☐ for a human."""
+    """The runbook's Phase 4 items opsbot verifies itself: ☑ verified, ☒ failed, ☐ not known."""
     items = [
         (preflight_ok, "Before: migration succeeded on a copy (preflight)"),
         (backup_ok, "Before: staging backup taken and verified"),
@@ -50,16 +51,25 @@ def checklist(*, preflight_ok: bool | None, backup_ok: bool | None, committed: b
         (backup_ok, "Before: rollback ready (Rollback button)"),
         (committed, "During: every migration step succeeded (one transaction)"),
         (no_loss, "During: no data loss (row counts per table)"),
-        (None, "During: error logs watched (`/migrate logs`)"),
-        (health_ok, "After: app healthy (`/health check`)"),
-        (None, "After: the Discord bot works normally"),
-        (None, "After: main features work"),
+        (health_ok, "After: app healthy (health check)"),
         (checks_ok, "After: the migration's own checks hold"),
     ]
     return "\n".join(f"{tick(done)} {text}" for done, text in items)
 
 
-def migrate_embed(result: MigrateResult, title: str, steps: str) -> discord.Embed:
+def people_checklist(items: list[Any]) -> str:
+    """The items only people can verify, with who ticked them and when."""
+    lines = []
+    for item in items:
+        if item.ticked:
+            lines.append(f"☑ {item.text} — {item.ticked_by} <t:{int(item.ticked_at)}:t>")
+        else:
+            lines.append(f"☐ {item.text}")
+    return clip("\n".join(lines) or "(none)")
+
+
+def migrate_embed(result: MigrateResult, title: str, steps: str, *, health_ok: bool | None = None,
+                  people: list[Any] | None = None, emergency: tuple[str, ...] = ()) -> discord.Embed:
     colour = discord.Colour.green() if result.ok else discord.Colour.red()
     embed = discord.Embed(title=title[:256], description=clip(steps, 3500), colour=colour)
     embed.add_field(name="Rows per table (before → after)", value=counts_block(result.counts_before, result.counts),
@@ -67,10 +77,14 @@ def migrate_embed(result: MigrateResult, title: str, steps: str) -> discord.Embe
     if not result.ok:
         embed.add_field(name="What happened", value=clip(result.error or "failed"), inline=False)
     embed.add_field(name="Next", value=clip(result.hint or "-"), inline=False)
-    embed.add_field(name="Checklist (runbook phase 4)", value=checklist(
+    embed.add_field(name="Checklist: verified by opsbot", value=checklist(
         preflight_ok=True, backup_ok=bool(result.backup), committed=result.committed if result.ok else False,
-        no_loss=not result.lost_rows if result.ok else None,
+        no_loss=not result.lost_rows if result.ok else None, health_ok=health_ok,
         checks_ok=all(c["ok"] for c in result.checks) if result.ok else None), inline=False)
+    if people is not None:
+        embed.add_field(name=PEOPLE_FIELD, value=people_checklist(people), inline=False)
+    if emergency:
+        embed.add_field(name="Emergency steps (runbook)", value=clip("\n".join(emergency)), inline=False)
     embed.set_footer(text=f"run #{result.run_id} · sha256 {result.sha256[:12]} · {result.seconds:.1f}s · "
                           f"write lock {result.lock_seconds:.2f}s")
     return embed

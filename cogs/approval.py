@@ -16,12 +16,15 @@ import discord
 
 from bot.app import has_role, send_ephemeral
 from bot.render import clip, counts_block, migrate_embed, simple_embed
-from cogs.ui import run_buttons
+from bot.reporter import DiscordReporter
+from cogs.ui import EMERGENCY_STEPS, checklist_view, emergency_view, run_buttons
 from ops import migrate
 from ops.approvals import Approval
 from ops.backup import backup_path
 from ops.errors import OpsError
+from ops.health import check_health
 from ops.migrations import load
+from ops.reporter import Status
 
 if TYPE_CHECKING:
     from cogs.migrate import MigrateCog
@@ -157,10 +160,34 @@ class ApprovalFlow:
             await self.edit_request(a, "✘ The run crashed; see the logs and run `/migrate verify`.", ok=False)
             raise
         await self.approvals.executed(a.id, result.run_id)
-        view = run_buttons(result.run_id) if (result.committed or not result.ok) else None
-        await rep.finish(migrate_embed(result, f"{'✔' if result.ok else '✘'} {title}", rep.steps_text()), view=view)
+        await self.finish_run_message(rep, result, title)
         await self.edit_request(a, f"{'✔ Done' if result.ok else '✘ Failed'}: run #{result.run_id} "
                                    f"{rep.message.jump_url if rep.message else ''}", ok=result.ok)
+
+    async def finish_run_message(self, rep: DiscordReporter, result: migrate.MigrateResult, title: str) -> None:
+        """Success: health check, checklist buttons and Rollback. Failure: Rollback, plus the
+        runbook's emergency steps when the database did change."""
+        heading = f"{'✔' if result.ok else '✘'} {title}"
+        if result.ok:
+            health_ok = None
+            if self.bot.settings.engine.health_url:
+                rep.step("app health", Status.RUNNING)
+                health = await check_health(self.bot.settings.engine.health_url,
+                                            timeout=self.bot.settings.engine.health_timeout_s,
+                                            expect=self.bot.settings.engine.health_expect)
+                health_ok = health.ok
+                rep.step("app health", Status.DONE if health.ok else Status.FAILED,
+                         f"HTTP {health.status} in {health.latency_ms} ms" if health.ok else health.error)
+            people = await self.cog.checklist.create(
+                result.run_id, result.manual, automatic_ok=health_ok is not False,
+                extra=() if self.bot.settings.engine.health_url else ("After: the app started normally",))
+            await rep.finish(migrate_embed(result, heading, rep.steps_text(), health_ok=health_ok, people=people),
+                             view=checklist_view(result.run_id, people))
+            return
+        changed = result.committed or result.database_unchanged is False
+        view = emergency_view(result.run_id) if changed else run_buttons(result.run_id)
+        await rep.finish(migrate_embed(result, heading, rep.steps_text(),
+                                       emergency=EMERGENCY_STEPS if changed else ()), view=view)
 
     async def expire_due(self) -> None:
         for a in await self.approvals.pending():

@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.app import OpsBot, Refused, has_role
 from bot.render import simple_embed
-from cogs.ui import run_buttons
+from cogs.ui import EMERGENCY_STEPS, emergency_view
 from ops.appinfo import run_logs
 from ops.errors import OpsError
 from ops.health import HealthResult, check_health
@@ -100,7 +100,9 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
             fields["A migration ran recently"] = (f"Run #{inc.watch_run_id} changed the database within the last "
                                                   f"{ago(self.config.watch_s)}: if it caused this, roll it back.")
         role = self.bot.settings.alert_role_id
-        view = run_buttons(inc.watch_run_id, verify=True) if inc.watch_run_id else None
+        view = emergency_view(inc.watch_run_id) if inc.watch_run_id else None
+        if inc.watch_run_id:
+            fields["Emergency steps (runbook)"] = "\n".join(EMERGENCY_STEPS)
         message = await channel.send(
             content=f"<@&{role}>" if role else None,
             embed=simple_embed(f"🚨 Health check failing (incident #{inc.id})", lines, ok=False, fields=fields),

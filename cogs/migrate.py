@@ -17,14 +17,27 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.app import OpsBot, Refused, has_role, send_ephemeral
-from bot.render import preflight_embed, simple_embed
+from bot.render import PEOPLE_FIELD, people_checklist, preflight_embed, simple_embed, text_file
 from bot.reporter import DiscordReporter
 from cogs.approval import ApprovalFlow
-from cogs.ui import ConfirmView, RollbackButton, VerifyButton, run_buttons
+from cogs.ui import (
+    ChecklistButton,
+    ConfirmView,
+    EmergencyStopButton,
+    LogsButton,
+    RollbackButton,
+    VerifyButton,
+    checklist_view,
+    run_buttons,
+)
 from ops import appinfo, backup, backups, preflight, rollback, verify
+from ops.checklist import Checklist
+from ops.emergency import ensure_running, start_app, stop_app
 from ops.errors import OpsError
+from ops.health import check_health
 from ops.journal import backup_for_run
 from ops.migrations import list_migrations
+from ops.reporter import Status
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +54,9 @@ class MigrateCog(
         self.flow = ApprovalFlow(self)
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(RollbackButton, VerifyButton)
+        self.checklist = Checklist(self.engine.journal)
+        await self.checklist.ensure_schema()
+        self.bot.add_dynamic_items(RollbackButton, VerifyButton, EmergencyStopButton, LogsButton, ChecklistButton)
         self.expire_loop.start()
 
     async def cog_unload(self) -> None:
@@ -220,13 +235,15 @@ class MigrateCog(
         self, interaction: discord.Interaction, backup_path: str | None, run_id: int | None = None
     ) -> None:
         self.need(interaction, self.bot.settings.approver_role_id, "roll back")
+        started = await ensure_running(self.engine)  # listing and restoring need a running machine
         listing = await backups.list_backups(self.engine)
         chosen = rollback.pick(listing.backups, backup_path)[0]
         taken = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(chosen.taken_at))
         view = ConfirmView(interaction.user.id)
         await interaction.followup.send(
             f"Roll back `{self.engine.db_path}` to **{chosen.name}** (taken {taken})?\n"
-            f"⚠ Every write made after {taken} will be lost." + (f" (Rollback of run #{run_id})" if run_id else ""),
+            f"⚠ Every write made after {taken} will be lost." + (f" (Rollback of run #{run_id})" if run_id else "")
+            + (f"\nNote: the app was stopped; opsbot {started}." if started else ""),
             view=view,
             ephemeral=True,
         )
@@ -240,9 +257,7 @@ class MigrateCog(
         result, rep = await self.with_progress(
             interaction,
             f"Rollback to {chosen.name}",
-            lambda r: rollback.run_rollback(
-                self.engine, confirmed=True, backup=chosen.path, reporter=r, actor=self.actor(interaction)
-            ),
+            lambda r: self.roll_back(r, chosen.path, self.actor(interaction), started),
         )
         await rep.finish(
             simple_embed(
@@ -254,6 +269,90 @@ class MigrateCog(
                 },
             )
         )
+
+    async def roll_back(self, reporter: DiscordReporter, path: str, actor: str,
+                        started: str = "") -> rollback.RollbackResult:
+        note = started or await ensure_running(self.engine)
+        if note:
+            reporter.step("start machine", Status.DONE, note)
+        return await rollback.run_rollback(self.engine, confirmed=True, backup=path, reporter=reporter, actor=actor)
+
+    # --- emergency actions ----------------------------------------------------------------
+
+    @app_commands.command(name="emergency-stop", description="Stop the app's machines now (approvers)")
+    async def estop_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.emergency_stop(interaction)
+
+    async def estop_button(self, interaction: discord.Interaction, run_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.emergency_stop(interaction, run_id)
+
+    async def emergency_stop(self, interaction: discord.Interaction, run_id: int | None = None) -> None:
+        self.need(interaction, self.bot.settings.approver_role_id, "stop the app")
+        s = self.bot.settings.engine
+        run_id = run_id or None
+        record = await self.engine.journal.start_run("emergency-stop", self.engine.target.name,
+                                                     self.actor(interaction))
+        try:
+            action = await stop_app(self.engine, stop_command=s.stop_command)
+        except OpsError as exc:
+            await self.engine.journal.finish_run(record, "failed", {}, exc.message)
+            raise
+        await self.engine.journal.finish_run(record, "succeeded", {"machines": action.machines, "for_run": run_id})
+        stopped = ", ".join(action.machines) or "nothing"
+        text = (f"🛑 **Emergency stop** by {interaction.user.mention}: stopped {stopped} "
+                f"(the machines are kept, not destroyed). Start again with {action.how_to_undo}.")
+        await (await self.bot.ops_channel()).send(text, allowed_mentions=discord.AllowedMentions.none())
+        await send_ephemeral(interaction, "Stopped. " + action.how_to_undo)
+
+    @app_commands.command(name="start", description="Start the app's stopped machines and check health")
+    async def start_cmd(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "start the app")
+        s = self.bot.settings.engine
+        record = await self.engine.journal.start_run("start", self.engine.target.name, self.actor(interaction))
+        try:
+            action = await start_app(self.engine, start_command=s.start_command)
+        except OpsError as exc:
+            await self.engine.journal.finish_run(record, "failed", {}, exc.message)
+            raise
+        health = "no HEALTH_URL configured"
+        if s.health_url:
+            result = await check_health(s.health_url, timeout=s.health_timeout_s, expect=s.health_expect)
+            health = f"health {'✅ passing' if result.ok else '❌ ' + result.error}"
+        await self.engine.journal.finish_run(record, "succeeded", {"machines": action.machines, "health": health})
+        await (await self.bot.ops_channel()).send(
+            f"▶️ {interaction.user.mention} started {', '.join(action.machines) or 'no machine (none was stopped)'}; "
+            f"{health}.", allowed_mentions=discord.AllowedMentions.none())
+        await send_ephemeral(interaction, f"Started; {health}.")
+
+    async def logs_button(self, interaction: discord.Interaction, run_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.operator_role_id, "read the app's logs")
+        await self.send_logs(interaction, 40)
+
+    # --- the people's half of the checklist -----------------------------------------------
+
+    async def tick_button(self, interaction: discord.Interaction, run_id: int, idx: int) -> None:
+        self.need(interaction, self.bot.settings.operator_role_id, "tick the checklist")
+        ticked = await self.checklist.tick(run_id, idx, interaction.user.name)
+        items = await self.checklist.items(run_id)
+        message = interaction.message
+        embed = message.embeds[0] if message and message.embeds else None
+        if embed is not None:
+            for i, field in enumerate(embed.fields):
+                if field.name == PEOPLE_FIELD:
+                    embed.set_field_at(i, name=PEOPLE_FIELD, value=people_checklist(items), inline=False)
+        complete = await self.checklist.complete_if_done(run_id)
+        if complete and embed is not None:
+            embed.title = f"{embed.title} — ✅ complete"[:256]
+        await interaction.response.edit_message(embed=embed, view=checklist_view(run_id, items))
+        if not ticked:
+            await interaction.followup.send("That item was already ticked.", ephemeral=True)
+        if complete:
+            await (await self.bot.ops_channel()).send(
+                f"✅ Run #{run_id} is complete: every checklist item, automatic and human, is ticked.")
 
     @app_commands.command(name="status", description="Machines, database, newest backup, lock")
     async def status_cmd(self, interaction: discord.Interaction) -> None:
@@ -278,6 +377,9 @@ class MigrateCog(
     async def logs_cmd(self, interaction: discord.Interaction, lines: app_commands.Range[int, 1, 200] = 30) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "read the app's logs")
+        await self.send_logs(interaction, lines)
+
+    async def send_logs(self, interaction: discord.Interaction, lines: int) -> None:
         result = await appinfo.run_logs(self.engine, lines=lines)
         text = "\n".join(("! " if i in result.errors else "  ") + ln for i, ln in enumerate(result.lines))
         if not text:
@@ -285,8 +387,6 @@ class MigrateCog(
         elif len(text) < 1900:
             await interaction.followup.send(f"```\n{text}\n```", ephemeral=True)
         else:
-            from bot.render import text_file
-
             await interaction.followup.send(
                 f"{len(result.lines)} lines, {len(result.errors)} look like errors:",
                 file=text_file("logs.txt", text),

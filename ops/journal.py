@@ -81,7 +81,8 @@ CREATE TABLE IF NOT EXISTS locks (
 );
 """
 
-MUTATING = frozenset({"backup", "migrate", "rollback", "code-revert", "emergency-stop", "start"})
+# Emergency stop and start are not here: they must work while a stuck run holds the lock.
+MUTATING = frozenset({"backup", "migrate", "rollback", "code-revert"})
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ async def request(standin: DiscordStandIn, user_id: int = c.OPERATOR1_ID):  # ty
     await standin.wait_for_ack(rec)
     message = await standin.wait_for_message(is_approval, timeout=30, after_id=after)
     await standin.wait_for_reaction(message.id, "❌")
-    await standin.wait_for_followup(rec)  # the command has finished
+    await standin.wait_for_followup(rec, timeout=30)  # the command has finished
     return rec, message
 
 
@@ -81,7 +81,9 @@ async def test_approved_run_applies_only_after_a_valid_approval(
     assert "☑ During: no data loss" in text
     runs = [r for r in await engine.journal.runs() if r["phase"] == "migrate"]
     assert len(runs) == 1 and runs[0]["state"] == "succeeded"
-    assert button_ids(done) == [f"opsbot:rollback:{runs[0]['id']}"]
+    ids = button_ids(done)
+    assert ids[0] == f"opsbot:rollback:{runs[0]['id']}"
+    assert ids[1:] == [f"opsbot:tick:{runs[0]['id']}:{i}" for i in range(6)], "one button per human checklist item"
     assert done.max_edits_within(5.0) <= 5, "progress edits must be coalesced under Discord's rate limit"
     edited = discord_standin.message(message.id)
     assert "Approved by" in edited.text() and "Done" in edited.text()
@@ -126,7 +128,7 @@ async def test_rollback_button_restores_and_refuses_non_approvers(
     _, message = await request(discord_standin)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     done = await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
-    [rollback_id] = button_ids(done)
+    rollback_id = button_ids(done)[0]
     refused = await discord_standin.click_button(done.id, rollback_id, user_id=c.OPERATOR1_ID)
     reply = await discord_standin.wait_for_followup(refused)
     assert "role to roll back" in reply.text() and user_version(engine.db_path) == 8
@@ -154,7 +156,7 @@ async def test_restart_keeps_pending_approvals_and_buttons(
         await second.stop()
     third = await start_bot(discord_standin, engine)
     try:
-        [rollback_id] = button_ids(done)
+        rollback_id = button_ids(done)[0]
         asked = await discord_standin.click_button(done.id, rollback_id, user_id=c.APPROVER1_ID)
         confirm = await discord_standin.wait_for_followup(asked)
         await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER1_ID)

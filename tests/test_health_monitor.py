@@ -144,6 +144,8 @@ async def test_alerts_held_during_a_migrate_run_then_resumed(
     alert = alerts(discord_standin)[0]
     # Inside the watch window after a migrate run that changed the database: Rollback is right there.
     assert f"opsbot:rollback:{run_id}" in button_ids(alert) and "Run #" in alert.text()
+    assert [i.split(":")[1] for i in button_ids(alert)] == ["rollback", "estop", "verify", "logs"]
+    assert "Emergency steps" in alert.text()
 
 
 async def test_pause_and_resume(discord_standin: DiscordStandIn, running: RunningBot, app: App) -> None:
