@@ -50,12 +50,12 @@ SLOW = 1.5
 STEP_WORK = {  # what each opsbot step runs, to read the step timings against the standalone ones
     "free space": "df", "check tables": "schema read", "sqlite versions": "sqlite3 --version",
     "backup": ".backup", "snapshot": ".backup",
-    "verify backup": "integrity_check + foreign_key_check + counts + sha256sum",
-    "download": "sha256sum x2 + copy", "inspect copy": "integrity_check + foreign_key_check + counts",
-    "inspect result": "integrity_check + foreign_key_check + counts",
+    "verify backup": "integrity_check + counts, alongside sha256 (openssl when present)",
+    "download": "copy alongside the host's sha256, then sha256 here", "inspect copy": "integrity_check + counts",
+    "inspect result": "integrity_check + counts",
     "rehearse": "BEGIN IMMEDIATE, counts, migration, foreign_key_check, checks, counts, COMMIT",
     "apply": "BEGIN IMMEDIATE, counts, migration, foreign_key_check, checks, counts, COMMIT",
-    "verify": "integrity_check (or quick_check) + foreign_key_check (+ counts)",
+    "verify": "integrity_check (or quick_check) (+ foreign_key_check and counts in the verify phase)",
 }
 
 
