@@ -10,6 +10,7 @@ provokes such a thing on purpose asserts on it and calls `clear_problems()`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
@@ -17,6 +18,29 @@ import pytest
 
 from .standin import DiscordStandIn
 from .validation import spec_path_from_env
+
+TRANSCRIPT_ENV = "OPSBOT_TRANSCRIPT"
+
+
+def write_transcript(standin: DiscordStandIn, test: str) -> None:
+    """With OPSBOT_TRANSCRIPT=FILE, append what the ops channel showed at the end of the test
+    (each message's final text, with its buttons): material for closing notes and reviews."""
+    path = os.environ.get(TRANSCRIPT_ENV)
+    if not path:
+        return
+    from . import constants as c
+
+    lines = [f"## {test}", ""]
+    for msg in standin.channel_messages(c.OPS_CHANNEL_ID):
+        buttons = [comp.get("label", "") for comp in msg.iter_components()]
+        lines.append(f"--- message {msg.id} ({len(msg.edits)} edits)")
+        lines.append(msg.text())
+        if buttons:
+            lines.append("[buttons: " + " | ".join(buttons) + "]")
+        if msg.reactions:
+            lines.append("[reactions: " + " ".join(f"{e}×{len(u)}" for e, u in msg.reactions.items()) + "]")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n\n")
 
 
 @contextmanager
@@ -36,7 +60,7 @@ def discord_pointed_at(standin: DiscordStandIn) -> Iterator[None]:
 
 
 @pytest.fixture
-async def discord_standin() -> AsyncIterator[DiscordStandIn]:
+async def discord_standin(request: pytest.FixtureRequest) -> AsyncIterator[DiscordStandIn]:
     standin = DiscordStandIn(spec_path=spec_path_from_env())
     await standin.start()
     try:
@@ -44,6 +68,7 @@ async def discord_standin() -> AsyncIterator[DiscordStandIn]:
             yield standin
     finally:
         await standin.stop()
+        write_transcript(standin, request.node.name)
     problems = standin.problems()
     if problems and standin.fail_on_problems:
         listing = "\n  ".join(problems)
