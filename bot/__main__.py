@@ -1,4 +1,8 @@
-"""`python -m bot`: validate settings (exit 2 with one line per problem), then run."""
+"""`python -m bot`: validate settings (exit 2 with one line per problem), then run.
+
+`python -m bot check` validates the settings the same way, then checks the deployment
+without starting the bot (see bot/check.py): exit 0 when every check passes, 1 otherwise.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,33 @@ async def run() -> None:
         await engine.journal.close()
 
 
-def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+USAGE = "usage: python -m bot [check]\n  (no command) run the bot\n  check        check the deployment, then exit"
+
+
+async def check() -> int:
+    from bot.check import report, run_checks
+
+    logging.getLogger("discord").setLevel(logging.ERROR)  # its voice-support notices are noise here
+    settings = load_bot_settings()
+    findings = await run_checks(settings)
+    print(report(findings), flush=True)
+    return 0 if all(f.ok for f in findings) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    if args not in ([], ["check"]):
+        print(USAGE, file=sys.stderr)
+        return 2
+    level = logging.WARNING if args else logging.INFO  # the check prints its own findings
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_redaction()
     try:
+        if args:
+            return asyncio.run(check())
         asyncio.run(run())
     except UsageError as exc:
         print(exc.message, file=sys.stderr)
