@@ -37,6 +37,12 @@ def counts_block(before: dict[str, int], after: dict[str, int]) -> str:
     return block
 
 
+def rows_block(counts: dict[str, int]) -> str:
+    """`table: rows` per table, in a code block."""
+    body = "\n".join(f"{t}: {n:,}" for t, n in sorted(counts.items())) or "(no tables)"
+    return clip(f"```\n{body}\n```")
+
+
 def tick(done: bool | None) -> str:
     return "☑" if done else ("☐" if done is None else "☒")
 

@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.app import OpsBot, Refused, has_role, send_ephemeral
-from bot.render import PEOPLE_FIELD, people_checklist, preflight_embed, simple_embed, text_file
+from bot.render import PEOPLE_FIELD, people_checklist, preflight_embed, rows_block, simple_embed, text_file
 from bot.reporter import DiscordReporter
 from cogs.approval import ApprovalFlow
 from cogs.ui import (
@@ -163,7 +163,7 @@ class MigrateCog(
                 fields={
                     "Verified": f"integrity {result.integrity} · {result.bytes / 1048576:.1f} MiB · "
                     f"sha256 `{result.sha256[:16]}`",
-                    "Rows": "```\n" + "\n".join(f"{t}: {n:,}" for t, n in sorted(result.counts.items())) + "\n```",
+                    "Rows": rows_block(result.counts),
                 },
             )
         )
@@ -206,7 +206,7 @@ class MigrateCog(
                 [rep.steps_text()],
                 ok=result.ok,
                 fields={
-                    "Rows": "```\n" + "\n".join(f"{t}: {n:,}" for t, n in sorted(result.counts.items())) + "\n```",
+                    "Rows": rows_block(result.counts),
                     "State": f"{result.check}: {result.integrity[:200]} · "
                     f"foreign-key violations {result.fk_violations} · "
                     f"user_version {result.user_version} · schema `{result.fingerprint[:12]}`",
@@ -264,7 +264,7 @@ class MigrateCog(
                 f"✔ Rolled back to {chosen.name}",
                 [rep.steps_text()],
                 fields={
-                    "Rows now": "```\n" + "\n".join(f"{t}: {n:,}" for t, n in sorted(result.counts.items())) + "\n```",
+                    "Rows now": rows_block(result.counts),
                     "Warning": result.warning,
                 },
             )
