@@ -243,3 +243,15 @@ async def test_preflight_posts_progress_and_links_it(
     assert str(done.id) in link.text() and link.ephemeral
     text = done.text()
     assert "- table suspend_history" in text and "fingerprint" in text and "☑" in text
+
+
+async def test_interactions_from_another_server_are_refused(running: RunningBot) -> None:
+    from types import SimpleNamespace
+
+    from bot.app import Refused
+
+    with pytest.raises(Refused, match="its own server"):
+        await running.bot.in_our_guild(SimpleNamespace(guild_id=c.GUILD_ID + 1))  # type: ignore[arg-type]
+    with pytest.raises(Refused):
+        await running.bot.in_our_guild(SimpleNamespace(guild_id=None))  # type: ignore[arg-type]  # a DM
+    assert await running.bot.in_our_guild(SimpleNamespace(guild_id=c.GUILD_ID))  # type: ignore[arg-type]
