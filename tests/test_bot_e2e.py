@@ -255,3 +255,21 @@ async def test_interactions_from_another_server_are_refused(running: RunningBot)
     with pytest.raises(Refused):
         await running.bot.in_our_guild(SimpleNamespace(guild_id=None))  # type: ignore[arg-type]  # a DM
     assert await running.bot.in_our_guild(SimpleNamespace(guild_id=c.GUILD_ID))  # type: ignore[arg-type]
+
+
+async def test_long_schema_diff_goes_into_an_attached_file(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    sql = "".join(f"CREATE TABLE report_archive_for_quarter_{i:03d}_with_a_long_name (id INTEGER PRIMARY KEY);\n"
+                  for i in range(60))
+    (engine.migrations_dir / "0002_many_tables.sql").write_text(sql)
+    rec = await discord_standin.send_slash_command("migrate preflight", {"migration": "0002_many_tables.sql"},
+                                                   user_id=c.OPERATOR1_ID)
+    done = await discord_standin.wait_for_message(lambda m: "✔ Preflight" in m.text(), timeout=30)
+    await discord_standin.wait_for_followup(rec)
+    [attachment] = done.attachments
+    assert attachment.filename == "schema-diff.txt"
+    body = attachment.data.decode()
+    assert body.count("+ table report_archive_for_quarter_") == 60
+    assert "full diff attached" in done.text()
+    assert all(len(f["value"]) <= 1024 for e in done.embeds for f in e.get("fields", []))
