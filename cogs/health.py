@@ -89,7 +89,8 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         inc, result = event.incident, event.result
         reminder = event.kind == "reminder"
         lines = [f"**{'Still down' if reminder else 'The app is down'}**: `{self.config.url}`",
-                 f"What failed: {result.error}" + (f" (HTTP {result.status})" if result.status else ""),
+                 f"What failed: {result.error}" + (f" (HTTP {result.status})" if result.status and
+                                                   str(result.status) not in result.error else ""),
                  f"Since <t:{int(inc.started_at)}:T> ({ago(time.time() - inc.started_at)}); "
                  f"latency {result.latency_ms if result.latency_ms is not None else '—'} ms"]
         fields = {}
