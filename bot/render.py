@@ -57,10 +57,11 @@ def checklist(*, preflight_ok: bool | None, backup_ok: bool | None, committed: b
         (backup_ok, "Before: rollback ready (Rollback button)"),
         (committed, "During: every migration step succeeded (one transaction)"),
         (no_loss, "During: no data loss (row counts per table)"),
-        (health_ok, "After: app healthy (health check)"),
+        (health_ok, "After: app healthy (health check)" if health_ok is not None else
+         "After: app health not checked by opsbot (no HEALTH_URL): a person ticks it below"),
         (checks_ok, "After: the migration's own checks hold"),
     ]
-    return "\n".join(f"{tick(done)} {text}" for done, text in items)
+    return "\n".join(f"{'➖' if 'not checked by opsbot' in text else tick(done)} {text}" for done, text in items)
 
 
 def people_checklist(items: list[Any]) -> str:
