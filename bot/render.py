@@ -48,7 +48,8 @@ def tick(done: bool | None) -> str:
 
 
 def checklist(*, preflight_ok: bool | None, backup_ok: bool | None, committed: bool | None,
-              no_loss: bool | None, checks_ok: bool | None, health_ok: bool | None = None) -> str:
+              no_loss: bool | None, checks_ok: bool | None, health_ok: bool | None = None,
+              health_by_people: bool = False) -> str:
     """The runbook's Phase 4 items opsbot verifies itself: ☑ verified, ☒ failed, ☐ not known."""
     items = [
         (preflight_ok, "Before: migration succeeded on a copy (preflight)"),
@@ -57,8 +58,8 @@ def checklist(*, preflight_ok: bool | None, backup_ok: bool | None, committed: b
         (backup_ok, "Before: rollback ready (Rollback button)"),
         (committed, "During: every migration step succeeded (one transaction)"),
         (no_loss, "During: no data loss (row counts per table)"),
-        (health_ok, "After: app healthy (health check)" if health_ok is not None else
-         "After: app health not checked by opsbot (no HEALTH_URL): a person ticks it below"),
+        (health_ok, "After: app health not checked by opsbot (no HEALTH_URL): a person ticks it below"
+         if health_by_people else "After: app healthy (health check)"),
         (checks_ok, "After: the migration's own checks hold"),
     ]
     return "\n".join(f"{'➖' if 'not checked by opsbot' in text else tick(done)} {text}" for done, text in items)
@@ -87,6 +88,7 @@ def migrate_embed(result: MigrateResult, title: str, steps: str, *, health_ok: b
     embed.add_field(name="Checklist: verified by opsbot", value=checklist(
         preflight_ok=True, backup_ok=bool(result.backup), committed=result.committed if result.ok else False,
         no_loss=not result.lost_rows if result.ok else None, health_ok=health_ok,
+        health_by_people=people is not None and health_ok is None,
         checks_ok=all(c["ok"] for c in result.checks) if result.ok else None), inline=False)
     if people is not None:
         embed.add_field(name=PEOPLE_FIELD, value=people_checklist(people), inline=False)
