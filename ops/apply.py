@@ -176,6 +176,9 @@ def outcome_from_run(run: SqlRun, migration: Migration, offset: int) -> ApplyOut
 def describe_failure(outcome: ApplyOutcome, migration: Migration) -> str:
     """One sentence saying where the session stopped and why."""
     step = outcome.failed_step
+    if step == "connection" or (step == "start" and not outcome.sqlite_reported):
+        # No word from sqlite3 itself: it may never have started, or still be running.
+        return f"the migration's session ended without a result from sqlite3 (no COMMIT seen): {outcome.error}"
     if step == "start":
         return f"sqlite3 did not start the migration: {outcome.error}"
     if step == "begin":

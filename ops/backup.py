@@ -21,7 +21,7 @@ from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
 from ops.reporter import Reporter
 from ops.schema import DbState, read_state
-from ops.sqlite_cli import dot_quote, require_sqlite, run_sql
+from ops.sqlite_cli import dot_quote, require_sqlite, run_sql, sh_quote
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +84,47 @@ async def snapshot(run: Run, db: str, dest: str, *, step_name: str = "backup") -
     engine = run.engine
     async with Step(run, step_name, f".backup into {dest}"):
         body = f".backup {dot_quote(dest)}\n"
-        sql = await run_sql(
-            engine.target, db, body, busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s
-        )
+        try:
+            sql = await run_sql(
+                engine.target, db, body, busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s
+            )
+        except OpsError as exc:  # flyctl timed out or could not reach the host
+            await _remove_quietly(engine, dest)
+            raise OpsError(f".backup did not finish: {exc.message}", hint=_unfinished_hint(dest)) from exc
         require_sqlite(sql, "the backup")
         if not sql.result.ok:
-            await hostfs.remove(engine.target, dest)
-            raise OpsError(
-                f"sqlite3 .backup failed: {sql.error_text or 'exit ' + str(sql.result.exit_code)}",
-                hint="Nothing was kept. If the database is busy, retry in a quiet moment.",
-            )
+            await _remove_quietly(engine, dest)
+            error = sql.error_text or "exit " + str(sql.result.exit_code)
+            raise OpsError(f"sqlite3 .backup failed: {error}", hint=_backup_failure_hint(error, dest))
+
+
+def _unfinished_hint(dest: str) -> str:
+    """After a timeout or a dropped connection: the remote sqlite3 may still be writing ``dest``."""
+    if dest.endswith(PARTIAL_SUFFIX):
+        leftover = (f"a `{PARTIAL_SUFFIX}` file is never listed as a backup, and the next backup removes it")
+    else:
+        leftover = "remove it by hand if it is still there after a while"
+    return ("A backup only reads the database: the live database is unchanged. The unfinished copy was removed and "
+            f"nothing was recorded as a backup (a remote sqlite3 still running after a dropped connection may "
+            f"write {dest} once more: {leftover}). Check the host (`status`), then retry.")
+
+
+def _backup_failure_hint(error: str, dest: str) -> str:
+    if "disk is full" in error or "No space left" in error:
+        return ("The volume ran out of space while the copy was written. The unfinished copy was removed and "
+                "nothing was kept; the live database is unchanged. Delete old backups (`backups` lists them) "
+                "or extend the volume (`fly volumes extend`), then retry.")
+    if "ssh shell:" in error and "Process exited with status" not in error:
+        return _unfinished_hint(dest)
+    return "Nothing was kept; the live database is unchanged. If the database is busy, retry in a quiet moment."
+
+
+async def _remove_quietly(engine: Engine, *paths: str) -> None:
+    """Best-effort clean-up on a failure path: the original error is what the operator needs."""
+    try:
+        await hostfs.remove(engine.target, *paths)
+    except OpsError as exc:
+        log.warning("could not remove %s: %s", ", ".join(paths), exc.message)
 
 
 async def verify_file(
@@ -134,17 +165,23 @@ async def take_backup(run: Run, label: str) -> tuple[BackupRecord, int, int]:
     existing = await hostfs.sizes(engine.target, final, partial)
     if final in existing:
         raise OpsError(f"{final} already exists", hint="Wait a second and retry, or use another label.")
-    await hostfs.remove(engine.target, partial)
+    # Unfinished copies of earlier failed backups only take space (this run holds the lock).
+    await remove_stale_partials(engine, db)
     try:
         await snapshot(run, db, partial)
         record, state = await verify_file(run, partial)
         await hostfs.move(engine.target, partial, final)
     except BaseException:
-        await hostfs.remove(engine.target, partial)
+        await _remove_quietly(engine, partial)
         raise
     record = BackupRecord(**{**asdict(record), "path": final})
     await engine.journal.record_backup(engine.target.name, record)
     return record, free, state.user_version
+
+
+async def remove_stale_partials(engine: Engine, db: str) -> None:
+    # The quoted database path is literal; only the `*` between it and the suffix is a glob.
+    await engine.target.sh(f"rm -f -- {sh_quote(db)}.pre-*{sh_quote(PARTIAL_SUFFIX)}", timeout=hostfs.FACT_TIMEOUT_S)
 
 
 async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporter | None = None,

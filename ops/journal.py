@@ -185,7 +185,11 @@ class Journal:
                     (target, run_id, actor, phase, time.time()),
                 )
             except aiosqlite.IntegrityError:
-                await self.db.rollback()
+                # Undo our own row explicitly: the connection is shared, so another coroutine's
+                # commit may already have committed it (a rollback would leave a ghost `running`
+                # run), and a rollback could discard another coroutine's pending writes.
+                await self.db.execute("DELETE FROM runs WHERE id=?", (run_id,))
+                await self.db.commit()
                 lock = await self.lock_for(target)
                 if lock is None:  # released in between: try once more
                     return await self.start_run(phase, target, actor, migration=migration, sha256=sha256)

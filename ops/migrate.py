@@ -16,6 +16,7 @@ from ops.apply import ApplyOutcome, apply_migration, describe_failure
 from ops.backup import take_backup
 from ops.context import Engine, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
+from ops.journal import BackupRecord
 from ops.migrations import Migration, load
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, read_state
@@ -53,12 +54,16 @@ class MigrateResult:
         return asdict(self)
 
 
-def check_ready(migration: Migration, state: DbState, expected_fingerprint: str | None) -> None:
+def refuse_lint_errors(migration: Migration) -> None:
     if migration.errors:
         raise OpsError(
             f"{migration.name} is refused by lint: " + "; ".join(str(f) for f in migration.errors),
-            hint="Fix the file and run preflight again.",
+            hint="Fix the file and run preflight again. Nothing ran on the app host.",
         )
+
+
+def check_ready(migration: Migration, state: DbState, expected_fingerprint: str | None) -> None:
+    refuse_lint_errors(migration)
     missing = [t for t in migration.requires if t not in state.tables]
     if missing:
         raise OpsError(
@@ -93,15 +98,23 @@ async def run_migrate(
     async with PhaseRun(engine, "migrate", reporter, actor, migration=name, sha256=migration.sha256) as run:
         for warning in migration.warnings:
             run.step("lint", Status.WARNING, str(warning))
+        # A file lint refuses never reaches the host, not even for a read.
+        refuse_lint_errors(migration)
         async with Step(run, "check tables", "tables exist, schema matches the preflight") as step:
             before = await read_state(engine.target, engine.db_path, counts=False,
                                       busy_timeout_ms=engine.busy_timeout_ms)
             check_ready(migration, before, expected_fingerprint)
             step.detail = f"schema {before.fingerprint[:12]}, user_version {before.user_version}"
-        record, _, _ = await take_backup(run, migration.path.stem)
+        record = await _verified_backup(run, migration)
         async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
-            outcome = await apply_migration(engine.target, engine.db_path, migration, expected_canon=before.canon,
-                                            busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
+            try:
+                outcome = await apply_migration(
+                    engine.target, engine.db_path, migration, expected_canon=before.canon,
+                    busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
+            except OpsError as exc:
+                # flyctl timed out, or the host could not be reached: the session's fate is
+                # unknown here (rule 7), so it is judged below from the database itself.
+                outcome = lost_outcome(exc.message)
             if not outcome.committed:
                 step.detail = describe_failure(outcome, migration)
         if outcome.committed:
@@ -113,6 +126,28 @@ async def run_migrate(
         result = MigrateResult(**{**asdict(result), "run_id": run.run_id})
         await run.finish(result.ok, result.to_dict(), result.error)
         return result
+
+
+def backup_label(migration: Migration) -> str:
+    """The backup's label: the file's stem, cut to the 64 characters a label may have."""
+    return migration.path.stem[:64]
+
+
+async def _verified_backup(run: Run, migration: Migration) -> BackupRecord:
+    """No verified backup, no migration: say so in the message, whatever stopped the backup."""
+    try:
+        record, _, _ = await take_backup(run, backup_label(migration))
+    except OpsError as exc:
+        raise OpsError(f"the migration did not run, because the backup failed: {exc.message}",
+                       hint=f"{exc.hint} The database was not changed.".strip()) from exc
+    return record
+
+
+def lost_outcome(error: str) -> ApplyOutcome:
+    """The outcome of a session whose end was not seen (timeout, unreachable host)."""
+    return ApplyOutcome(committed=False, failed_step="connection", error=error, migration_line=None,
+                        counts_before={}, counts_after={}, checks=(), fk_violations=(), exit_code=-1,
+                        seconds=0.0, output_seen=False, sqlite_reported=False)
 
 
 async def _after_commit(run: Run, migration: Migration, before: DbState, outcome: ApplyOutcome,
@@ -145,18 +180,20 @@ async def _after_failure(run: Run, migration: Migration, before: DbState, outcom
     """The session did not report COMMIT. Read the database again instead of trusting that."""
     engine = run.engine
     reason = describe_failure(outcome, migration)
-    async with Step(run, "confirm unchanged", "re-read the live schema") as step:
-        # Wait out a remote sqlite3 that may still run after a dropped connection (rule 7).
-        wait = not outcome.sqlite_reported
-        now = await read_state(
-            engine.target, engine.db_path, counts=True, after_writers=wait, timeout=engine.phase_timeout_s,
-            busy_timeout_ms=int(engine.phase_timeout_s * 1000) if wait else engine.busy_timeout_ms,
-        )
-        unchanged = now.fingerprint == before.fingerprint and now.user_version == before.user_version
-        step.detail = "database unchanged" if unchanged else "THE SCHEMA CHANGED"
+    try:
+        async with Step(run, "confirm unchanged", "re-read the live schema") as step:
+            # Wait out a remote sqlite3 that may still run after a dropped connection (rule 7).
+            wait = not outcome.sqlite_reported
+            now = await read_state(
+                engine.target, engine.db_path, counts=True, after_writers=wait, timeout=engine.phase_timeout_s,
+                busy_timeout_ms=int(engine.phase_timeout_s * 1000) if wait else engine.busy_timeout_ms,
+            )
+            unchanged = now.fingerprint == before.fingerprint and now.user_version == before.user_version
+            step.detail = "database unchanged" if unchanged else "THE SCHEMA CHANGED"
+    except OpsError as exc:
+        return _unknown_result(run, migration, before, outcome, backup, reason, exc)
     if unchanged:
-        hint = "The database is exactly as it was (the transaction was rolled back). Fix the migration, " \
-               "run preflight again, then retry."
+        hint = _unchanged_hint(outcome, engine.busy_timeout_ms)
     else:
         hint = (f"The database changed although the run did not confirm COMMIT (the connection may have "
                 f"dropped while the remote command finished). Run verify now; to undo, roll back to {backup}.")
@@ -170,4 +207,35 @@ async def _after_failure(run: Run, migration: Migration, before: DbState, outcom
         fingerprint_before=before.fingerprint, fingerprint=now.fingerprint, failed_step=outcome.failed_step,
         error=reason, hint=hint, lock_seconds=round(outcome.seconds, 3), seconds=round(run.elapsed, 3),
         manual=migration.manual,
+    )
+
+
+def _unchanged_hint(outcome: ApplyOutcome, busy_timeout_ms: int) -> str:
+    """What to do next depends on why the session stopped; the database is as it was either way."""
+    checked = "The database is exactly as it was (read again after the failure)."
+    if outcome.failed_step == "begin":
+        return (f"{checked} The app held the write lock longer than the busy timeout ({busy_timeout_ms} ms). "
+                "Retry in a quieter moment, or raise BUSY_TIMEOUT_MS (the app's writers wait that long).")
+    if not outcome.sqlite_reported:
+        return (f"{checked} The connection to the app host failed before the migration committed. Check "
+                "the host (`status`), then run the migration again.")
+    return f"{checked} The transaction was rolled back. Fix the migration, run preflight again, then retry."
+
+
+def _unknown_result(run: Run, migration: Migration, before: DbState, outcome: ApplyOutcome, backup: str,
+                    reason: str, exc: OpsError) -> MigrateResult:
+    """Neither COMMIT nor the state afterwards could be seen: say exactly that, and what settles it."""
+    return MigrateResult(
+        ok=False, migration=migration.name, sha256=migration.sha256, committed=False, database_unchanged=None,
+        backup=backup, counts_before={}, counts={}, lost_rows=(), checks=(),
+        warnings=tuple(str(w) for w in migration.warnings), integrity="",
+        user_version_before=before.user_version, user_version=-1, fingerprint_before=before.fingerprint,
+        fingerprint="", failed_step=outcome.failed_step,
+        error=f"{reason}; and the database could not be read afterwards"
+              + (" either (the same error)" if exc.message in reason else f": {exc.message}"),
+        hint=(f"Whether the migration committed is NOT known yet. It is one transaction: the database is "
+              f"either fully migrated or untouched, never half. When the host answers, run verify: "
+              f"user_version {before.user_version} and schema {before.fingerprint[:12]} mean untouched; "
+              f"anything else means it committed, and rollback to {backup} undoes it."),
+        lock_seconds=0.0, seconds=round(run.elapsed, 3), manual=migration.manual,
     )

@@ -86,9 +86,20 @@ async def download_snapshot(run: Run, dest: Path) -> None:
         await snapshot(run, engine.db_path, remote, step_name="snapshot")
         async with Step(run, "download", f"{remote} → {dest.name}") as step:
             # Hash on the host while the file travels: both only read the finished snapshot.
-            remote_facts, _ = await asyncio.gather(
-                hostfs.facts(engine.target, remote), engine.target.fetch(remote, dest, timeout=engine.phase_timeout_s)
-            )
+            hashing = asyncio.ensure_future(hostfs.facts(engine.target, remote))
+            try:
+                await engine.target.fetch(remote, dest, timeout=engine.phase_timeout_s)
+            except BaseException as exc:
+                # A failed download must not leave the hash running while the snapshot is removed.
+                hashing.cancel()
+                await asyncio.gather(hashing, return_exceptions=True)
+                if isinstance(exc, OpsError):
+                    raise OpsError(f"the snapshot could not be downloaded: {exc.message}",
+                                   hint="Preflight only reads the live database: it is unchanged. The snapshot "
+                                        "on the host and any partial download are removed. Check the connection "
+                                        "(`status`), then run preflight again.") from exc
+                raise
+            remote_facts = await hashing
             local_facts = await asyncio.to_thread(hostfs.local_facts, str(dest))
             if local_facts.sha256 != remote_facts.sha256:
                 raise OpsError(
@@ -98,7 +109,10 @@ async def download_snapshot(run: Run, dest: Path) -> None:
                 )
             step.detail = f"{remote_facts.bytes / 1024 / 1024:.1f} MiB, sha256 matches"
     finally:
-        await hostfs.remove(engine.target, remote)
+        try:
+            await hostfs.remove(engine.target, remote)
+        except OpsError as exc:  # keep the original error; this one is only housekeeping
+            log.warning("could not remove the snapshot %s: %s", remote, exc.message)
 
 
 async def run_preflight(
@@ -108,13 +122,17 @@ async def run_preflight(
     async with PhaseRun(engine, "preflight", reporter, actor, migration=name, sha256=migration.sha256) as run:
         for finding in migration.findings:
             run.step("lint", Status.FAILED if finding.level == "error" else Status.WARNING, str(finding))
-        workdir = engine.work_dir / f"preflight-{run.run_id}-{int(time.time())}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            result = await _rehearse(run, migration, workdir)
-        finally:
-            if not keep:
-                shutil.rmtree(workdir, ignore_errors=True)
+        if migration.errors:
+            # A file lint refuses can never run: nothing of it goes near the host.
+            result = _refused(migration, run)
+        else:
+            workdir = engine.work_dir / f"preflight-{run.run_id}-{int(time.time())}"
+            workdir.mkdir(parents=True, exist_ok=True)
+            try:
+                result = await _rehearse(run, migration, workdir)
+            finally:
+                if not keep:
+                    shutil.rmtree(workdir, ignore_errors=True)
         result = PreflightResult(**{**asdict(result), "run_id": run.run_id})
         await engine.journal.record_preflight(engine.target.name, PreflightRecord(
             run.run_id, name, migration.sha256, result.fingerprint, result.canon, result.ok, time.time()))
@@ -162,6 +180,18 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path) -> PreflightR
     run.table("rows per table (rehearsal)", ["table", "before", "after", "change", ""],
               count_rows(count_changes(result.counts_before, result.counts_after)))
     return result
+
+
+def _refused(migration: Migration, run: Run) -> PreflightResult:
+    error = f"{migration.name} is refused by lint: " + "; ".join(str(f) for f in migration.errors)
+    return PreflightResult(
+        ok=False, migration=migration.name, sha256=migration.sha256, fingerprint="",
+        lint=tuple(str(f) for f in migration.findings), version_warnings=(), host_sqlite="", local_sqlite="",
+        schema_diff=(), counts_before={}, counts_after={}, lost_rows=(), checks=(), integrity_before="",
+        integrity_after="", fk_violations=(), user_version_before=0, user_version_after=0,
+        error=error + " (nothing ran on the app host; fix the file and run preflight again)",
+        seconds=round(run.elapsed, 3), manual=migration.manual,
+    )
 
 
 def _result(migration: Migration, before: DbState, after: DbState, host_v: str, local_v: str,

@@ -62,30 +62,43 @@ async def choose_good_backup(
     run: Run, candidates: list[BackupEntry], others: tuple[BackupEntry, ...] = ()
 ) -> tuple[BackupEntry, BackupRecord, list[str]]:
     """The first candidate that passes integrity_check and matches its recorded sha256."""
-    engine, skipped = run.engine, []
+    skipped: list[str] = []
     for entry in candidates:
-        try:
-            record, _ = await verify_file(run, entry.path, step_name="check backup")
-        except OpsError as exc:
-            skipped.append(f"{entry.name}: {exc.message}")
-            continue
-        known = await engine.journal.backup(engine.target.name, entry.path)
-        if known and known.sha256 and known.sha256 != record.sha256:
-            skipped.append(f"{entry.name}: sha256 changed since it was taken ({record.sha256[:12]})")
-            run.step("check backup", Status.FAILED, skipped[-1])
-            continue
-        return entry, record, skipped
+        record, problem = await check_backup(run, entry)
+        if record is not None:
+            return entry, record, skipped
+        skipped.append(f"{entry.name}: {problem}")
     detail = "; ".join(skipped)
     if len(candidates) == 1:
-        raise OpsError(f"the backup cannot be used: {detail}", hint=_next_good_hint(candidates[0], others))
+        raise OpsError(f"the backup cannot be used: {detail}", hint=await _next_good_hint(run, candidates[0], others))
     raise OpsError(f"no usable backup: {detail}", hint="Nothing was changed. Take a backup of the current state.")
 
 
-def _next_good_hint(tried: BackupEntry, others: tuple[BackupEntry, ...]) -> str:
-    good = [e for e in others if e.path != tried.path and e.verified == "ok"]
-    if good:
-        return f"Nothing was changed. The newest backup opsbot verified is {good[0].path}: roll back to that one."
-    return "Nothing was changed. Run `backups` and pick another one, or take a backup of the current state."
+async def check_backup(run: Run, entry: BackupEntry) -> tuple[BackupRecord | None, str]:
+    """(the file's record, "") when it passes integrity_check and its sha256 is the recorded one."""
+    engine = run.engine
+    try:
+        record, _ = await verify_file(run, entry.path, step_name="check backup")
+    except OpsError as exc:
+        return None, exc.message
+    known = await engine.journal.backup(engine.target.name, entry.path)
+    if known and known.sha256 and known.sha256 != record.sha256:
+        problem = f"sha256 changed since it was taken ({record.sha256[:12]})"
+        run.step("check backup", Status.FAILED, f"{entry.name}: {problem}")
+        return None, problem
+    return record, ""
+
+
+async def _next_good_hint(run: Run, tried: BackupEntry, others: tuple[BackupEntry, ...]) -> str:
+    """Name a backup that passes its checks now: a record of an earlier check is not enough, the
+    file may have been damaged since."""
+    rest = [e for e in others if e.path != tried.path]
+    for entry in sorted(rest, key=lambda e: (e.verified == "ok", e.stamp, e.recorded_at), reverse=True):
+        record, _ = await check_backup(run, entry)
+        if record is not None:
+            return f"Nothing was changed. The newest backup that passes its checks now is {entry.path}: " \
+                   f"roll back to that one."
+    return "Nothing was changed. No other backup passes its checks: take a backup of the current state."
 
 
 async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = None,
@@ -98,7 +111,7 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
         entry, record, skipped = await choose_good_backup(run, pick(listing.backups, backup), listing.backups)
         if skipped:
             run.step("check backup", Status.WARNING, f"skipped {len(skipped)} unusable backup(s), using {entry.name}")
-        await restore(run, entry.path)
+        await restore(run, entry.path, record)
         async with Step(run, "verify", "the database now matches the backup") as step:
             state = await read_state(engine.target, engine.db_path, integrity="full",
                                      busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
@@ -114,7 +127,13 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
                 raise OpsError("after the restore, " + "; ".join(problems),
                                hint=f"Run verify; retry the rollback with --backup {entry.path}.")
         async with Step(run, "restart app") as step:
-            step.detail = await engine.target.restart()
+            try:
+                step.detail = await engine.target.restart()
+            except OpsError as exc:
+                raise OpsError(f"the database was restored from {entry.name} and verified, but restarting the app "
+                               f"failed: {exc.message}",
+                               hint=f"The rollback itself is complete: do not run it again; restart the app. "
+                                    f"{exc.hint}") from exc
         taken = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry.taken_at))
         warning = f"Writes made after {taken} (when the backup was taken) are lost."
         run.step("warning", Status.WARNING, warning)
@@ -127,15 +146,52 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
         return result
 
 
-async def restore(run: Run, backup_path: str) -> None:
+async def restore(run: Run, backup_path: str, record: BackupRecord) -> None:
+    """`.restore`; after any failure, the database itself says whether it was restored (rule 7)."""
     engine = run.engine
     async with Step(run, "restore", f".restore from {backup_path}"):
-        sql = await run_sql(engine.target, engine.db_path, f".restore {dot_quote(backup_path)}\n",
-                            busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
-        require_sqlite(sql, "the restore")
-        if not sql.result.ok:
+        try:
+            sql = await run_sql(engine.target, engine.db_path, f".restore {dot_quote(backup_path)}\n",
+                                busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
+        except OpsError as exc:  # flyctl timed out or the host was unreachable: fate unknown
+            failure, locked = exc.message, False
+        else:
+            require_sqlite(sql, "the restore")
+            if sql.result.ok:
+                return
+            failure = f".restore failed: {sql.error_text or 'exit ' + str(sql.result.exit_code)}"
+            locked = "database is locked" in sql.result.stderr
+    await confirm_restore(run, backup_path, record, failure, wait=not locked)
+
+
+async def confirm_restore(run: Run, backup_path: str, record: BackupRecord, failure: str, *, wait: bool) -> None:
+    """Return when the database matches the backup after all; otherwise raise saying which it is.
+
+    `.restore` writes in one transaction, so the database is either the backup or as it was. After a
+    dropped connection the remote sqlite3 may still be writing: with ``wait`` the read takes the
+    write lock first, so it sees the state after that writer finished.
+    """
+    engine = run.engine
+    retry = f"Retry the rollback with --backup {backup_path}"
+    async with Step(run, "confirm restore", "re-read the database after the failed .restore") as step:
+        try:
+            now = await read_state(
+                engine.target, engine.db_path, after_writers=wait, timeout=engine.phase_timeout_s,
+                busy_timeout_ms=int(engine.phase_timeout_s * 1000) if wait else engine.busy_timeout_ms)
+        except OpsError as exc:
             raise OpsError(
-                f".restore failed: {sql.error_text or 'exit ' + str(sql.result.exit_code)}",
-                hint="The restore runs in one transaction, so a failure leaves the database as it was; "
-                     "run verify to confirm, then retry (the app may hold a long write lock).",
-            )
+                f"{failure}; whether the database was restored is NOT known: it could not be read "
+                f"afterwards ({exc.message})",
+                hint=f"It is one transaction: the database is either the backup or as it was, never half. When "
+                     f"the host answers, run verify and compare with the backup's row counts. {retry} if needed.",
+            ) from exc
+        if now.fingerprint == record.fingerprint and now.counts == record.counts:
+            step.detail = "the database matches the backup: the restore completed despite the error"
+            run.step("restore", Status.WARNING, f"{failure} — but the database now matches the backup")
+            return
+        step.detail = "the database does not match the backup: it was not restored"
+        hint = (f"The database is as it was before the rollback. {retry} when the host is reachable"
+                + (" (the app held the write lock: pick a quieter moment or raise BUSY_TIMEOUT_MS)." if not wait
+                   else "."))
+        raise OpsError(f"{failure}; checked afterwards: the database does not match the backup, so nothing "
+                       f"was restored (.restore is one transaction)", hint=hint)
