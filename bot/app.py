@@ -55,6 +55,9 @@ class OpsBot(commands.Bot):
         await self.tree.sync(guild=guild)
 
     async def close(self) -> None:
+        for reporter in list(self.active_reporters):
+            if hasattr(reporter, "close"):
+                reporter.close()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await super().close()

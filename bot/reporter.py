@@ -83,6 +83,11 @@ class DiscordReporter:
             log.warning("could not edit the progress message: %s", exc)
         self._last_edit = time.monotonic()
 
+    def close(self) -> None:
+        """The bot is shutting down: drop a coalesced edit still waiting to be sent."""
+        if self._pending and not self._pending.done():
+            self._pending.cancel()
+
     async def finish(self, embed: discord.Embed, *, view: discord.ui.View | None = None,
                      attachments: list[discord.File] | None = None) -> None:
         if self._pending and not self._pending.done():

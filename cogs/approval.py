@@ -23,7 +23,8 @@ from ops.approvals import Approval
 from ops.backup import backup_path
 from ops.errors import OpsError
 from ops.health import check_health
-from ops.migrations import load
+from ops.migrate import backup_label
+from ops.migrations import Migration, load
 from ops.reporter import Status
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class ApprovalFlow:
         self.bot = cog.bot
         self.engine = cog.engine
         self.approvals = cog.bot.approvals
+        self.preparing: dict[str, str] = {}  # target → who is waiting for a preflight to post a request
 
     async def request(self, interaction: discord.Interaction, name: str) -> None:
         target = self.engine.target.name
@@ -53,6 +55,19 @@ class ApprovalFlow:
                 raise OpsError(f"{waiting.requester} already asked to run {waiting.subject} (request #{waiting.id})",
                                hint="Approve or cancel that request first (✅/❌ on its message).")
         migration = load(self.engine.migrations_dir, name)
+        preparing = self.preparing.get(target)
+        if preparing:
+            raise OpsError(f"{preparing} already asked to run a migration; its preflight is still running",
+                           hint="Wait for that request to appear in the ops channel, then approve or cancel it.")
+        # Set before the first await after the checks: two requests at once cannot both pass.
+        self.preparing[target] = interaction.user.name
+        try:
+            await self._prepare_and_post(interaction, migration)
+        finally:
+            self.preparing.pop(target, None)
+
+    async def _prepare_and_post(self, interaction: discord.Interaction, migration: Migration) -> None:
+        name = migration.name
         pre = await self.fresh_preflight(name, migration.sha256)
         if pre is None:
             result = await self.cog.run_preflight(interaction, name)
@@ -60,7 +75,7 @@ class ApprovalFlow:
                 raise OpsError(f"the preflight of {name} failed: {result.error}",
                                hint="Nothing was requested. Fix the migration and run it again.")
             pre = {"run_id": result.run_id, **result.to_dict()}
-        await self.post_request(interaction, migration.name, migration.sha256, pre)
+        await self.post_request(interaction, migration, pre)
 
     async def fresh_preflight(self, name: str, sha256: str) -> dict | None:
         record = await self.engine.journal.latest_preflight(self.engine.target.name, name, sha256)
@@ -69,7 +84,8 @@ class ApprovalFlow:
         run = await self.engine.journal.run(record.run_id)
         return {"run_id": record.run_id, **json.loads(run["summary"])} if run and run["summary"] else None
 
-    async def post_request(self, interaction: discord.Interaction, name: str, sha256: str, pre: dict) -> None:
+    async def post_request(self, interaction: discord.Interaction, migration: Migration, pre: dict) -> None:
+        name, sha256 = migration.name, migration.sha256
         timeout = self.bot.settings.approval_timeout_s
         approval_id = await self.approvals.create(
             target=self.engine.target.name, subject=name, sha256=sha256, fingerprint=pre["fingerprint"],
@@ -78,14 +94,13 @@ class ApprovalFlow:
         approval = await self.approvals.get(approval_id)
         assert approval is not None
         channel = await self.bot.ops_channel()
-        message = await channel.send(embed=self.request_embed(approval, pre))
+        message = await channel.send(embed=self.request_embed(approval, pre, backup_label(migration)))
         await self.approvals.attach_message(approval_id, message.channel.id, message.id)
         for emoji in (APPROVE, CANCEL):
             await message.add_reaction(emoji)
         await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
 
-    def request_embed(self, a: Approval, pre: dict) -> discord.Embed:
-        stem = a.subject.rsplit(".", 1)[0]
+    def request_embed(self, a: Approval, pre: dict, label: str) -> discord.Embed:
         lint = "\n".join(pre.get("lint") or []) or "none"
         checks = "\n".join(f"{'☑' if c['ok'] else '☒'} `{c['sql'][:120]}`" for c in pre.get("checks") or []) or "none"
         return simple_embed(f"Approval needed: migrate {a.subject}", [
@@ -95,7 +110,7 @@ class ApprovalFlow:
             f"{CANCEL} cancels. Expires <t:{int(a.expires_at)}:R>."], ok=True, fields={
             "Preflight row counts (before → after)": counts_block(pre["counts_before"], pre["counts_after"]),
             "Lint": clip(lint), "Checks": clip(checks),
-            "Backup taken first": f"`{backup_path(self.engine.db_path, stem)}` (time of the run)",
+            "Backup taken first": f"`{backup_path(self.engine.db_path, label)}` (time of the run)",
         })
 
     async def on_reaction(self, payload: discord.RawReactionActionEvent) -> None:

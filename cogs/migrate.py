@@ -36,7 +36,7 @@ from ops.emergency import ensure_running, start_app, stop_app
 from ops.errors import OpsError
 from ops.health import check_health
 from ops.journal import backup_for_run
-from ops.migrations import list_migrations
+from ops.migrations import list_migrations, load
 from ops.reporter import Status
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ class MigrateCog(
     async def preflight_cmd(self, interaction: discord.Interaction, migration: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "run a preflight")
+        load(self.engine.migrations_dir, migration)  # a bad name is refused before anything is posted
         await self.run_preflight(interaction, migration)
 
     async def run_preflight(self, interaction: discord.Interaction, migration: str) -> preflight.PreflightResult:

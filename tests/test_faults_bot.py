@@ -256,7 +256,7 @@ async def test_two_operators_request_at_once_one_request_or_one_run(
     runs = await migrate_runs(engine)
     assert [r["state"] for r in runs].count("succeeded") == 1 and user_version(engine.db_path) == 8
     assert all(r.ephemeral for r in replies)
-    if len(requests) == 2:  # both were posted (see the xfail below): the second must not run again
+    if len(requests) == 2:  # defence in depth: were both posted, the second must not run again
         states = sorted([(await running.bot.approvals.by_message(m.id)).state for m in requests])
         assert states == ["executed", "stale"]
         stopped = [discord_standin.message(m.id).text() for m in requests]
@@ -274,9 +274,6 @@ async def _settled(running: RunningBot, requests: list) -> bool:
     return all(s not in ("pending", "approved") for s in states)
 
 
-@pytest.mark.xfail(strict=True, reason="cogs/approval.py ApprovalFlow.request checks pending requests, runs the "
-                   "preflight, then creates the approval: two /migrate run at once both pass the check "
-                   "(check-then-act race); see the fault-suite report")
 async def test_two_operators_request_at_once_only_one_request_is_posted(
     discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
 ) -> None:
@@ -350,9 +347,6 @@ async def test_hostile_slash_command_input_is_refused_and_nothing_runs_on_the_ho
     assert not (Path(engine.db_path).parent / "pwned").exists() and not Path("pwned").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="cogs/approval.py ApprovalFlow.request_embed calls ops.backup.backup_path(db, "
-                   "stem), whose check_label refuses the stem of a valid migration name longer than 64 characters "
-                   "(names may have 125); ops.migrate.backup_label cuts it to 64")
 async def test_request_for_a_long_but_valid_migration_name(
     discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
 ) -> None:
