@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/bench_runbook.py
+	$(VENV)/bin/python bench/ack_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
