@@ -98,7 +98,7 @@ class Step:
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         took = f" ({time.monotonic() - self.started:.1f}s)"
         if exc is None:
-            self.run.step(self.name, Status.DONE, (self.detail + took).strip())
+            self.run.step(self.name, Status.DONE, ((self.detail or self.running_detail) + took).strip())
         else:
             message = exc.message if isinstance(exc, OpsError) else repr(exc)
             self.run.step(self.name, Status.FAILED, (message + took).strip())
