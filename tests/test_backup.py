@@ -100,3 +100,16 @@ async def test_paths_with_quotes_spaces_and_dollars(engine: Engine, tmp_path: Pa
     result = await run_backup(engine, label="q")
     assert result.ok and Path(result.path).exists()
     assert dump(Path(result.path)) == dump(db)
+
+
+async def test_local_fetch_refuses_a_live_wal_database(app_db: Path, tmp_path: Path) -> None:
+    """The copy step is only for finished `.backup` snapshots; a live WAL file is refused."""
+    from ops.targets.local import LocalTarget
+
+    app = hold_wal_commits(app_db, 3)
+    try:
+        with pytest.raises(OpsError, match="live WAL database"):
+            await LocalTarget().fetch(str(app_db), tmp_path / "copy.db")
+    finally:
+        app.close()
+    assert not (tmp_path / "copy.db").exists()

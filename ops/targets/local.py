@@ -3,7 +3,9 @@ for the demo and the tests."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import shlex
 import shutil
 from collections import deque
@@ -36,12 +38,22 @@ class LocalTarget:
         )
 
     async def fetch(self, remote: str, local: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        # `remote` is always a finished snapshot made by `.backup`, never the live database.
+        """Copy a finished file (a `.backup` snapshot) here. A file copy of a live WAL database
+        can miss every commit still in `-wal` (DESIGN rule 1), so one with a `-wal` beside it is
+        refused: take a `.backup` first."""
         if local.exists():
             raise OpsError(f"{local} already exists", hint="Remove it or choose another path.")
+        if os.path.exists(remote + "-wal"):
+            raise OpsError(f"{remote} is a live WAL database (it has a -wal file): a file copy could miss commits",
+                           hint="Copy a `.backup` snapshot of it instead (preflight does this).")
         try:
-            shutil.copyfile(remote, local)
+            # A large snapshot takes seconds to copy: keep the event loop (and the bot) answering.
+            await asyncio.wait_for(asyncio.to_thread(shutil.copyfile, remote, local), timeout)
+        except TimeoutError as exc:
+            local.unlink(missing_ok=True)
+            raise OpsError(f"copying {remote} took longer than {timeout:g}s", hint="Check the disk.") from exc
         except OSError as exc:
+            local.unlink(missing_ok=True)
             raise OpsError(f"could not copy {remote}: {exc.strerror}", hint="Check the path.") from exc
 
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
@@ -67,10 +79,13 @@ class LocalTarget:
         if not self.log_file:
             return []
         try:
-            with open(self.log_file, encoding="utf-8", errors="replace") as fh:
-                return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
+            return await asyncio.to_thread(self._tail, lines)
         except OSError as exc:
             raise OpsError(
                 f"could not read APP_LOG_FILE {self.log_file}: {exc.strerror}",
                 hint="Set APP_LOG_FILE to the app's log file, or leave it empty.",
             ) from exc
+
+    def _tail(self, lines: int) -> list[str]:
+        with open(self.log_file, encoding="utf-8", errors="replace") as fh:
+            return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
