@@ -21,6 +21,7 @@ from ops.health import HealthResult, check_once
 from ops.journal import Journal
 
 log = logging.getLogger(__name__)
+KEEP_CHECKS = 10_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS health_checks (
@@ -95,6 +96,9 @@ class HealthMonitor:
             "INSERT INTO health_checks(at,ok,kind,status,latency_ms,error) VALUES(?,?,?,?,?,?)",
             (time.time(), int(result.ok), result.kind, result.status, result.latency_ms, result.error),
         )
+        # An always-on bot checks every minute: keep the recent history, not years of it.
+        await self.db.execute("DELETE FROM health_checks WHERE rowid <= (SELECT max(rowid) FROM health_checks) - ?",
+                              (KEEP_CHECKS,))
         await self.db.commit()
         return result
 
