@@ -214,3 +214,15 @@ async def test_scheduler_shuts_down_with_the_bot(discord_standin: DiscordStandIn
     assert bot.bot.scheduler.running
     await bot.stop()
     assert not bot.bot.scheduler.running
+
+
+async def test_check_history_is_bounded(engine: Engine, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ops.monitor as monitor_module
+    from ops.monitor import HealthMonitor, MonitorConfig
+
+    monkeypatch.setattr(monitor_module, "KEEP_CHECKS", 5)
+    monitor = HealthMonitor(engine.journal, MonitorConfig(url=app.url), "local")
+    await monitor.ensure_schema()
+    for _ in range(12):
+        await monitor.check()
+    assert len(await monitor.recent_checks(100)) == 5
