@@ -100,3 +100,9 @@ async def send_ephemeral(interaction: discord.Interaction, text: str, **kwargs: 
 
 def has_role(member: discord.abc.User | discord.Member | None, role_id: int) -> bool:
     return isinstance(member, discord.Member) and any(r.id == role_id for r in member.roles)
+
+
+def require_role(interaction: discord.Interaction, role_id: int, what: str) -> None:
+    """Roles are checked at the point of action, not only by command visibility."""
+    if not has_role(interaction.user, role_id):
+        raise Refused(f"You need the <@&{role_id}> role to {what}.")

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import OpsBot, Refused, has_role, send_ephemeral
+from bot.app import OpsBot, require_role, send_ephemeral
 from bot.render import clip, simple_embed
 from cogs.approval import APPROVE, CANCEL, edit_request
 from ops.approvals import Approval
@@ -112,8 +112,7 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
         await edit_request(self.bot, a, f"✔ Done: new commit `{result.new_commit[:12]}` at <t:{int(time.time())}:T>.")
 
     def need(self, interaction: discord.Interaction, role_id: int, what: str) -> None:
-        if not has_role(interaction.user, role_id):
-            raise Refused(f"You need the <@&{role_id}> role to {what}.")
+        require_role(interaction, role_id, what)
 
 
 async def setup(bot: OpsBot) -> None:

@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import OpsBot, Refused, has_role
+from bot.app import OpsBot, require_role
 from bot.render import simple_embed
 from cogs.ui import EMERGENCY_STEPS, emergency_view
 from ops.appinfo import run_logs
@@ -191,8 +191,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         await interaction.followup.send("Alerts resumed." if ended else "Alerts were not paused.", ephemeral=True)
 
     def need_operator(self, interaction: discord.Interaction) -> None:
-        if not has_role(interaction.user, self.bot.settings.operator_role_id):
-            raise Refused(f"You need the <@&{self.bot.settings.operator_role_id}> role to pause or resume alerts.")
+        require_role(interaction, self.bot.settings.operator_role_id, "pause or resume alerts")
 
 
 async def setup(bot: OpsBot) -> None:

@@ -6,7 +6,6 @@ progress message in the ops channel and edit it; the invoker gets an ephemeral l
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.app import OpsBot, Refused, has_role, send_ephemeral
+from bot.app import OpsBot, require_role, send_ephemeral
 from bot.render import PEOPLE_FIELD, people_checklist, preflight_embed, rows_block, simple_embed, text_file
 from bot.reporter import DiscordReporter
 from cogs.approval import ApprovalFlow
@@ -80,8 +79,7 @@ class MigrateCog(
     # --- shared ---------------------------------------------------------------------------
 
     def need(self, interaction: discord.Interaction, role_id: int, what: str) -> None:
-        if not has_role(interaction.user, role_id):
-            raise Refused(f"You need the <@&{role_id}> role to {what}.")
+        require_role(interaction, role_id, what)
 
     async def with_progress(
         self, interaction: discord.Interaction | None, title: str, phase: Callable[[DiscordReporter], Awaitable[Any]]
@@ -292,7 +290,6 @@ class MigrateCog(
     async def emergency_stop(self, interaction: discord.Interaction, run_id: int | None = None) -> None:
         self.need(interaction, self.bot.settings.approver_role_id, "stop the app")
         s = self.bot.settings.engine
-        run_id = run_id or None
         record = await self.engine.journal.start_run("emergency-stop", self.engine.target.name,
                                                      self.actor(interaction))
         try:
@@ -407,7 +404,6 @@ class MigrateCog(
 
     async def report_interrupted(self, run: dict[str, Any]) -> None:
         channel = await self.bot.ops_channel()
-        summary = json.loads(run.get("summary") or "{}")
         lines = [
             f"Run #{run['id']} (`{run['phase']}` {run['migration'] or ''}, started by "
             f"{run['actor'].split(' (')[0]} <t:{int(run['started_at'])}:R>) was **interrupted**: the bot stopped "
@@ -416,7 +412,6 @@ class MigrateCog(
             "A migration is one transaction: the database is either fully migrated or untouched. "
             "Verify to see which; roll back if needed.",
         ]
-        del summary
         await channel.send(
             embed=simple_embed("⚠ Interrupted run", lines, ok=False),
             view=run_buttons(run["id"], rollback=run["phase"] in ("migrate", "rollback"), verify=True),

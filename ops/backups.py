@@ -71,12 +71,13 @@ async def list_backups(engine: Engine) -> BackupsResult:
     result = await engine.target.sh(script, timeout=60)
     if not result.ok:
         raise OpsError(f"could not list backups: {result.stderr.strip()[:200]}", hint="Check DB_PATH.")
+    known = await engine.journal.backups(engine.target.name)
     entries = []
     for path, size in parse_listing(db, result.stdout):
         match = STAMP_RE.search(path)
         if not match:
             continue
-        record = await engine.journal.backup(engine.target.name, path)
+        record = known.get(path)
         entries.append(
             BackupEntry(
                 path=path, label=match.group("label"), stamp=match.group("stamp"), bytes=size,

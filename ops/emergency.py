@@ -5,12 +5,11 @@ leaves nothing to ssh into: DESIGN rule 8)."""
 from __future__ import annotations
 
 import logging
-import shlex
 from dataclasses import dataclass
 
 from ops.context import Engine
 from ops.errors import OpsError
-from ops.targets.base import run_argv
+from ops.targets.local import run_app_command
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ async def stop_app(engine: Engine, *, stop_command: str = "") -> MachineAction:
         undo = "`/migrate start`, or " + (" ; ".join(f"`fly machine start {m} --app {app}`" for m in stopped)
                                            or f"`fly machine start --app {app}`")
         return MachineAction(True, stopped, undo)
-    await _local(stop_command, "STOP_COMMAND", "stop")
+    await run_app_command(stop_command, name="STOP_COMMAND", verb="stop")
     return MachineAction(True, ("local",), "`/migrate start` (runs START_COMMAND)")
 
 
@@ -39,7 +38,7 @@ async def start_app(engine: Engine, *, start_command: str = "") -> MachineAction
     if hasattr(target, "start_machines"):
         started = tuple(await target.start_machines())
         return MachineAction(True, started, "`/migrate emergency-stop`")
-    await _local(start_command, "START_COMMAND", "start")
+    await run_app_command(start_command, name="START_COMMAND", verb="start")
     return MachineAction(True, ("local",), "`/migrate emergency-stop`")
 
 
@@ -54,13 +53,3 @@ async def ensure_running(engine: Engine) -> str:
         raise OpsError("the app has no machine to start", hint="Deploy the app first (`fly deploy`).")
     await target.start_machines(stopped[:1])
     return f"started machine {stopped[0]} first: a restore needs a running machine"
-
-
-async def _local(command: str, name: str, verb: str) -> None:
-    if not command:
-        raise OpsError(f"no {name} is configured for the local target", hint=f"Set {name} to the command that "
-                       f"{verb}s the app (an argument list, run without a shell), or {verb} it by hand.")
-    result = await run_argv(shlex.split(command), timeout=120, what=name, hint=f"{verb.capitalize()} the app by hand.")
-    if not result.ok:
-        raise OpsError(f"{name} exited {result.exit_code}: {result.stderr.strip()[:300]}",
-                       hint=f"{verb.capitalize()} the app by hand and check its logs.")

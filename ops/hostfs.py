@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ops.errors import OpsError
-from ops.sqlite_cli import sh_quote
+from ops.sqlite_cli import INSTALL_SQLITE_HINT, sh_quote
 from ops.targets.base import Target
 
 FACT_TIMEOUT_S = 60.0
@@ -92,6 +92,6 @@ async def sqlite_version(target: Target) -> str:
     if result.exit_code == 127 or not result.stdout.strip():
         raise OpsError(
             "the sqlite3 CLI is not installed on the app host",
-            hint="Install it in the app's image (Debian: apt-get install sqlite3; Alpine: apk add sqlite).",
+            hint=INSTALL_SQLITE_HINT,
         )
     return result.stdout.split()[0]

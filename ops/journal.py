@@ -242,6 +242,11 @@ class Journal:
         row = await self._one("SELECT * FROM backups WHERE target=? AND path=?", (target, path))
         return _backup_record(row) if row else None
 
+    async def backups(self, target: str) -> dict[str, BackupRecord]:
+        """Every backup opsbot recorded for a target, by path."""
+        rows = await self._all("SELECT * FROM backups WHERE target=?", (target,))
+        return {r["path"]: _backup_record(r) for r in rows}
+
     async def record_preflight(self, target: str, record: PreflightRecord) -> None:
         await self.db.execute(
             "INSERT OR REPLACE INTO preflights(run_id,target,migration,sha256,fingerprint,canon,ok,at)"

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 SQLITE_BIN = "sqlite3"
 NO_DB_MARK = "opsbot-no-such-database"
 NO_DB_EXIT = 66
+INSTALL_SQLITE_HINT = "Install it in the app's image (Debian: apt-get install sqlite3; Alpine: apk add sqlite)."
 TMP_DIR = "/tmp"
 
 
@@ -59,10 +60,8 @@ def heredoc(body: str) -> tuple[str, str]:
             return f"<<'{delim}'", f"{body}\n{delim}\n"
 
 
-def sqlite_invocation(db: str, *, busy_timeout_ms: int, readonly: bool = False) -> str:
+def sqlite_invocation(db: str, *, busy_timeout_ms: int) -> str:
     flags = ["-bail", "-batch", "-noheader", "-list"]
-    if readonly:
-        flags.append("-readonly")
     flags += ["-cmd", f".timeout {int(busy_timeout_ms)}"]
     return " ".join([SQLITE_BIN, *map(sh_quote, flags), sh_quote(db)])
 
@@ -147,7 +146,6 @@ async def run_sql(
     *,
     busy_timeout_ms: int,
     timeout: float,
-    readonly: bool = False,
     tmpfiles: tuple[str, ...] = (),
 ) -> SqlRun:
     """Run ``body`` (SQL and dot-commands) in one sqlite3 session on the target."""
@@ -158,7 +156,7 @@ async def run_sql(
         lines.append(f"trap 'rm -f {quoted}' EXIT")
     # sqlite3 would silently create an empty database at a wrong path: refuse instead.
     lines.append(f"[ -f {sh_quote(db)} ] || {{ echo {NO_DB_MARK} >&2; exit {NO_DB_EXIT}; }}")
-    lines.append(f"{sqlite_invocation(db, busy_timeout_ms=busy_timeout_ms, readonly=readonly)} {redirect}")
+    lines.append(f"{sqlite_invocation(db, busy_timeout_ms=busy_timeout_ms)} {redirect}")
     script = "\n".join(lines) + "\n" + doc
     result = await target.sh(script, timeout=timeout)
     if NO_DB_MARK in result.stderr and not result.ok:
@@ -188,5 +186,5 @@ def require_sqlite(run: SqlRun, what: str) -> None:
     if run.result.exit_code == 127 or "sqlite3: not found" in err or "sqlite3: command not found" in err:
         raise OpsError(
             f"{what}: the sqlite3 CLI is not installed on the app host",
-            hint="Install it in the app's image (Debian: apt-get install sqlite3; Alpine: apk add sqlite).",
+            hint=INSTALL_SQLITE_HINT,
         )

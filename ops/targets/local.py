@@ -17,6 +17,18 @@ from ops.targets.base import DEFAULT_TIMEOUT_S, Machine, ShResult, run_argv
 log = logging.getLogger(__name__)
 
 
+async def run_app_command(command: str, *, name: str, verb: str, timeout: float = 120.0) -> None:
+    """Run a configured command (RESTART_COMMAND, STOP_COMMAND, …) as an argument list, no shell."""
+    if not command:
+        raise OpsError(f"no {name} is configured for the local target", hint=f"Set {name} to the command that "
+                       f"{verb}s the app (an argument list, run without a shell), or {verb} it by hand.")
+    result = await run_argv(shlex.split(command), timeout=timeout, what=name,
+                            hint=f"Check {name} and {verb} the app by hand.")
+    if not result.ok:
+        raise OpsError(f"{name} exited {result.exit_code}: {result.stderr.strip()[:300]}",
+                       hint=f"{verb.capitalize()} the app by hand and check its logs.")
+
+
 class LocalTarget:
     def __init__(
         self, *, restart_command: str = "", log_file: str = "", sh: str = "/bin/sh"
@@ -59,17 +71,7 @@ class LocalTarget:
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
         if not self.restart_command:
             return "no RESTART_COMMAND configured: the app was not restarted"
-        result = await run_argv(
-            shlex.split(self.restart_command),
-            timeout=timeout,
-            what="the restart command",
-            hint="Check RESTART_COMMAND and restart the app by hand.",
-        )
-        if not result.ok:
-            raise OpsError(
-                f"the restart command exited {result.exit_code}: {result.stderr.strip()[:300]}",
-                hint="Restart the app by hand and check its logs.",
-            )
+        await run_app_command(self.restart_command, name="RESTART_COMMAND", verb="restart", timeout=timeout)
         return "restarted with RESTART_COMMAND"
 
     async def machines(self) -> list[Machine]:

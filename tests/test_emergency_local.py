@@ -1,0 +1,50 @@
+"""Emergency stop/start and restart on the local target run configured commands, no shell."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from ops.context import Engine
+from ops.emergency import ensure_running, start_app, stop_app
+from ops.errors import OpsError
+from ops.targets.local import LocalTarget
+
+
+def touch(path: Path) -> str:
+    return f"{sys.executable} -c \"import pathlib; pathlib.Path('{path}').touch()\""
+
+
+async def test_unconfigured_stop_is_refused_with_the_setting_to_set(engine: Engine) -> None:
+    with pytest.raises(OpsError, match="no STOP_COMMAND is configured") as info:
+        await stop_app(engine)
+    assert "Set STOP_COMMAND" in info.value.hint
+
+
+async def test_stop_and_start_run_their_commands(engine: Engine, tmp_path: Path) -> None:
+    stopped, started = tmp_path / "stopped", tmp_path / "started"
+    action = await stop_app(engine, stop_command=touch(stopped))
+    assert stopped.exists() and "START_COMMAND" in action.how_to_undo
+    await start_app(engine, start_command=touch(started))
+    assert started.exists()
+
+
+async def test_a_failing_command_says_so(engine: Engine, tmp_path: Path) -> None:
+    # No shell: the `;` is an argument to false, not a second command.
+    marker = tmp_path / "ran"
+    with pytest.raises(OpsError, match="STOP_COMMAND exited 1"):
+        await stop_app(engine, stop_command=f"false ; touch {marker}")
+    assert not marker.exists()
+
+
+async def test_restart_command_failure_is_an_error(tmp_path: Path) -> None:
+    assert "not restarted" in await LocalTarget().restart()
+    assert await LocalTarget(restart_command=touch(tmp_path / "r")).restart() == "restarted with RESTART_COMMAND"
+    with pytest.raises(OpsError, match="RESTART_COMMAND exited 1"):
+        await LocalTarget(restart_command="false").restart()
+
+
+async def test_the_local_host_is_always_running(engine: Engine) -> None:
+    assert await ensure_running(engine) == ""
