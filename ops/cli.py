@@ -34,13 +34,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     s = sub.add_parser("preflight", help="rehearse a migration on a consistent copy")
-    s.add_argument("migration")
+    s.add_argument("migration", help="its name in MIGRATIONS_DIR, or a path to it inside that folder")
     s.add_argument("--keep", action="store_true", help="keep the downloaded copy under the state directory")
+    s.add_argument("--print-script", action="store_true",
+                   help="print the exact sqlite3 session migrate would run, run nothing")
+    s.add_argument("--allow-row-loss", action="append", default=[], metavar="TABLE",
+                   help="this table may lose rows (repeat for several)")
     s = sub.add_parser("backup", help="take and verify a backup on the host")
     s.add_argument("--label", default="manual")
     sub.add_parser("backups", help="list backups, newest first")
     s = sub.add_parser("migrate", help="back up, then apply a migration atomically")
-    s.add_argument("migration")
+    s.add_argument("migration", help="its name in MIGRATIONS_DIR, or a path to it inside that folder")
+    s.add_argument("--allow-row-loss", action="append", default=[], metavar="TABLE",
+                   help="this table may lose rows (repeat for several); recorded in the journal")
     s.add_argument("--yes", action="store_true", help="confirm: this changes the live database")
     s.add_argument("--fingerprint", help="refuse unless the live schema has this fingerprint (from preflight)")
     s = sub.add_parser("verify", help="counts, integrity, foreign keys, user_version, fingerprint")
@@ -58,8 +64,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class _JsonParser(argparse.ArgumentParser):
+    """With --json, a usage error is one JSON object on stdout too (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(json.dumps({"ok": False, "error": {"message": message, "hint": f"See `{self.prog} --help`."}}))
+        raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    p = parser()
+    if "--json" in argv:
+        p.__class__ = _JsonParser
+        for action in p._subparsers._group_actions if p._subparsers else ():
+            for child in getattr(action, "choices", {}).values():
+                child.__class__ = _JsonParser
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()
@@ -75,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(exc, args.json, out)
     except KeyboardInterrupt:
         return _fail(OpsError("interrupted", hint="Run verify to see the state of the database."), args.json, out)
+    except Exception as exc:  # noqa: BLE001 - one JSON object (or one clear line) whatever failed
+        log.exception("unexpected error")
+        return _fail(OpsError(f"unexpected error: {type(exc).__name__}: {str(exc)[:300]}",
+                              hint="This is a bug in opsbot; run verify to see the state of the database, and "
+                                   "rerun with -v for the traceback."), args.json, out)
     data = result.to_dict()
     if args.json:
         print(redact(json.dumps(data, default=str, ensure_ascii=False)))
@@ -84,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) -> Any:
-    from ops import appinfo, backup, backups, health, migrate, preflight, rollback, verify
+    from ops import appinfo, backup, backups, health, migrate, preflight, rollback, script, verify
     from ops.console import ConsoleReporter
 
     if args.command == "health":
@@ -92,14 +118,22 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) 
         if not url:
             raise UsageError("no health URL", hint="Pass --url or set HEALTH_URL.")
         return await health.check_health(url, expect=settings.health_expect)
+    if getattr(args, "migration", None):
+        from ops.migrations import resolve_name
+
+        args.migration = resolve_name(settings.migrations_dir, args.migration)
     engine = await open_engine(settings)
     rep = ConsoleReporter(out)
+    allow = tuple(getattr(args, "allow_row_loss", ()))
     phases: dict[str, Callable[[], Awaitable[Any]]] = {
-        "preflight": lambda: preflight.run_preflight(engine, args.migration, reporter=rep, keep=args.keep),
+        "preflight": lambda: (script.print_script(engine, args.migration, allow_row_loss=allow) if args.print_script
+                              else preflight.run_preflight(engine, args.migration, reporter=rep, keep=args.keep,
+                                                           allow_row_loss=allow)),
         "backup": lambda: backup.run_backup(engine, label=args.label, reporter=rep),
         "backups": lambda: backups.list_backups(engine),
         "migrate": lambda: migrate.run_migrate(engine, args.migration, confirmed=args.yes,
-                                               expected_fingerprint=args.fingerprint, reporter=rep),
+                                               expected_fingerprint=args.fingerprint, reporter=rep,
+                                               allow_row_loss=allow),
         "verify": lambda: verify.run_verify(engine, quick=args.quick, reporter=rep),
         "rollback": lambda: rollback.run_rollback(engine, confirmed=args.yes, backup=args.backup, reporter=rep),
         "logs": lambda: appinfo.run_logs(engine, lines=args.lines),
@@ -146,6 +180,9 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
     if command == "logs":
         for i, line in enumerate(data["lines"]):
             out.print(f"[red]! {_esc(line)}[/]" if i in data["errors"] else f"  {_esc(line)}")
+        return
+    if command == "preflight" and "script" in data:
+        out.file.write(data["script"])
         return
     if command in ("health", "status"):
         for key, value in data.items():

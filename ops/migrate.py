@@ -18,6 +18,7 @@ from ops.context import Engine, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
 from ops.migrations import Migration, load
+from ops.preflight import report_reading
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, read_state
 
@@ -49,6 +50,9 @@ class MigrateResult:
     seconds: float
     run_id: int = 0
     manual: tuple[str, ...] = field(default=())
+    tool: str = "plain"
+    notes: tuple[str, ...] = ()
+    allow_row_loss: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,6 +91,7 @@ async def run_migrate(
     expected_sha256: str | None = None,
     reporter: Reporter | None = None,
     actor: str = "cli",
+    allow_row_loss: tuple[str, ...] = (),
 ) -> MigrateResult:
     if not confirmed:
         raise UsageError("migrate changes the live database and needs confirmation",
@@ -95,7 +100,9 @@ async def run_migrate(
     if expected_sha256 and migration.sha256 != expected_sha256:
         raise OpsError(f"{name} changed since it was approved (sha256 {migration.sha256[:12]})",
                        hint="Run preflight again and ask for a new approval.")
-    async with PhaseRun(engine, "migrate", reporter, actor, migration=name, sha256=migration.sha256) as run:
+    async with PhaseRun(engine, "migrate", reporter, actor, migration=migration.name,
+                        sha256=migration.sha256) as run:
+        report_reading(run, migration)
         for warning in migration.warnings:
             run.step("lint", Status.WARNING, str(warning))
         # A file lint refuses never reaches the host, not even for a read.
@@ -109,7 +116,7 @@ async def run_migrate(
         async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
             try:
                 outcome = await apply_migration(
-                    engine.target, engine.db_path, migration, expected_canon=before.canon,
+                    engine.target, engine.db_path, migration, before=before, allow_row_loss=allow_row_loss,
                     busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
             except OpsError as exc:
                 # flyctl timed out, or the host could not be reached: the session's fate is
@@ -123,7 +130,9 @@ async def run_migrate(
             result = await _after_failure(run, migration, before, outcome, record.path)
         run.table("rows per table", ["table", "before", "after", "change", ""],
                   count_rows(count_changes(result.counts_before, result.counts)))
-        result = MigrateResult(**{**asdict(result), "run_id": run.run_id})
+        result = MigrateResult(**{**asdict(result), "run_id": run.run_id, "tool": migration.tool,
+                                  "notes": migration.notes,
+                                  "allow_row_loss": migration.allow_row_loss + tuple(allow_row_loss)})
         await run.finish(result.ok, result.to_dict(), result.error)
         return result
 

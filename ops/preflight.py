@@ -26,6 +26,7 @@ from ops.journal import PreflightRecord
 from ops.migrations import Migration, load, parse_version
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, diff_states, read_state
+from ops.tables import rebuilt
 from ops.targets.local import LocalTarget
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,10 @@ class PreflightResult:
     seconds: float
     run_id: int = 0
     manual: tuple[str, ...] = ()
+    tool: str = "plain"
+    notes: tuple[str, ...] = ()  # what was normalised: the file as written vs what runs
+    allow_row_loss: tuple[str, ...] = ()  # the operator's and the file's, together
+    rebuilt: tuple[str, ...] = ()  # tables dropped and created again under the same name
     canon: str = field(default="", repr=False)  # the schema text the fingerprint hashes
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,11 +120,25 @@ async def download_snapshot(run: Run, dest: Path) -> None:
             log.warning("could not remove the snapshot %s: %s", remote, exc.message)
 
 
+def report_reading(run: Run, migration: Migration) -> None:
+    """Every report says how the file was read: its tool, what was normalised, lint's findings."""
+    if migration.tool != "plain":
+        run.step("read file", Status.DONE, f"{migration.tool} migration")
+    for note in migration.notes:
+        run.step("normalised", Status.DONE, note)
+    for table in rebuilt(migration.effects):
+        run.step("rebuilt", Status.DONE, f"{table} is dropped and created again: its rows before and after are "
+                                         "compared under the same name")
+
+
 async def run_preflight(
-    engine: Engine, name: str, *, reporter: Reporter | None = None, actor: str = "cli", keep: bool = False
+    engine: Engine, name: str, *, reporter: Reporter | None = None, actor: str = "cli", keep: bool = False,
+    allow_row_loss: tuple[str, ...] = (),
 ) -> PreflightResult:
     migration = load(engine.migrations_dir, name)
-    async with PhaseRun(engine, "preflight", reporter, actor, migration=name, sha256=migration.sha256) as run:
+    async with PhaseRun(engine, "preflight", reporter, actor, migration=migration.name,
+                        sha256=migration.sha256) as run:
+        report_reading(run, migration)
         for finding in migration.findings:
             run.step("lint", Status.FAILED if finding.level == "error" else Status.WARNING, str(finding))
         if migration.errors:
@@ -129,18 +148,21 @@ async def run_preflight(
             workdir = engine.work_dir / f"preflight-{run.run_id}-{int(time.time())}"
             workdir.mkdir(parents=True, exist_ok=True)
             try:
-                result = await _rehearse(run, migration, workdir)
+                result = await _rehearse(run, migration, workdir, allow_row_loss)
             finally:
                 if not keep:
                     shutil.rmtree(workdir, ignore_errors=True)
-        result = PreflightResult(**{**asdict(result), "run_id": run.run_id})
+        result = PreflightResult(**{**asdict(result), "run_id": run.run_id, "tool": migration.tool,
+                                    "notes": migration.notes, "rebuilt": tuple(rebuilt(migration.effects)),
+                                    "allow_row_loss": migration.allow_row_loss + tuple(allow_row_loss)})
         await engine.journal.record_preflight(engine.target.name, PreflightRecord(
-            run.run_id, name, migration.sha256, result.fingerprint, result.canon, result.ok, time.time()))
+            run.run_id, migration.name, migration.sha256, result.fingerprint, result.canon, result.ok, time.time()))
         await run.finish(result.ok, result.to_dict(), result.error)
         return result
 
 
-async def _rehearse(run: Run, migration: Migration, workdir: Path) -> PreflightResult:
+async def _rehearse(run: Run, migration: Migration, workdir: Path,
+                    allow_row_loss: tuple[str, ...]) -> PreflightResult:
     engine, local = run.engine, LocalTarget()
     async with Step(run, "sqlite versions") as step:
         host_v = await hostfs.sqlite_version(engine.target)
@@ -161,7 +183,7 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path) -> PreflightR
     if errors:
         return _result(migration, before, before, host_v, local_v, v_warnings, (), "; ".join(errors), run)
     async with Step(run, "rehearse", "the migrate procedure on the copy") as step:
-        outcome = await apply_migration(local, str(copy), migration, expected_canon=before.canon,
+        outcome = await apply_migration(local, str(copy), migration, before=before, allow_row_loss=allow_row_loss,
                                         busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
         if not outcome.committed:
             step.detail = describe_failure(outcome, migration)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops.errors import OpsError
-from ops.sqlite_cli import CANON_EXPR, counts_fragment, emit, require_sqlite, run_sql, tmp_name
+from ops.sqlite_cli import CANON_EXPR, counts_fragment, emit, event_sql, require_sqlite, run_sql, tmp_name
+from ops.tables import TableInfo, user_tables
 from ops.targets.base import Target
 
 READ_TIMEOUT_S = 900.0
@@ -52,9 +53,24 @@ class DbState:
     def tables(self) -> set[str]:
         return {n for n in self.names("table") if not n.startswith("sqlite_")}
 
+    @property
+    def table_infos(self) -> list[TableInfo]:
+        return [TableInfo(o.name, o.sql.upper().startswith("CREATE VIRTUAL")) for o in self.objects
+                if o.type == "table"]
+
+    @property
+    def counted(self) -> list[str]:
+        """The tables whose rows the migration's guards count."""
+        return user_tables(self.table_infos)
+
 
 def fingerprint(canon: str) -> str:
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+OBJECT_FIELDS = "'type',type,'name',name,'tbl_name',tbl_name,'sql',coalesce(sql,'')"
+COLUMN_FIELDS = "'table',m.name,'name',p.name"
+INTEGRITY_FIELDS = "'result',(SELECT group_concat({pragma}, char(10)) FROM (SELECT * FROM pragma_{pragma} LIMIT 20))"
 
 
 def state_sql(tmpfile: str, *, integrity: str = "", counts: bool = True, fk: bool = True) -> str:
@@ -69,9 +85,8 @@ def state_sql(tmpfile: str, *, integrity: str = "", counts: bool = True, fk: boo
             sqlite_version="sqlite_version()",
             canon=CANON_EXPR,
         ),
-        "SELECT json_object('opsbot','object','type',type,'name',name,'tbl_name',tbl_name,"
-        "'sql',coalesce(sql,'')) FROM sqlite_master ORDER BY type,name;",
-        "SELECT json_object('opsbot','column','table',m.name,'name',p.name) FROM sqlite_master m "
+        f"SELECT {event_sql('object', OBJECT_FIELDS)} FROM sqlite_master ORDER BY type,name;",
+        f"SELECT {event_sql('column', COLUMN_FIELDS)} FROM sqlite_master m "
         "JOIN pragma_table_info(m.name) p WHERE m.type='table' ORDER BY m.name, p.cid;",
     ]
     if counts:
@@ -79,8 +94,7 @@ def state_sql(tmpfile: str, *, integrity: str = "", counts: bool = True, fk: boo
     if integrity:
         pragma = "quick_check" if integrity == "quick" else "integrity_check"
         parts.append(
-            f"SELECT json_object('opsbot','integrity','result',"
-            f"(SELECT group_concat({pragma}, char(10)) FROM (SELECT * FROM pragma_{pragma} LIMIT 20)));"
+            f"SELECT {event_sql('integrity', INTEGRITY_FIELDS.format(pragma=pragma))};"
         )
         if fk:
             parts.append(emit("fk", violations="(SELECT count(*) FROM pragma_foreign_key_check)"))

@@ -3,8 +3,9 @@
 Every phase is a sh script that pipes SQL into ``sqlite3`` through a quoted here-document,
 so the same text runs on this machine and behind ``fly ssh console`` (which runs no shell
 itself: the Target wraps the script in ``sh -c``). Results come back as one JSON object a
-line, tagged ``{"opsbot": KIND, ...}``; any other output (a migration's own SELECTs, flyctl
-noise) is ignored.
+line, tagged with a key chosen at random when the process starts (``{"opsbot-1f…": KIND, ...}``),
+so a migration's own SELECTs cannot forge an event; any other output (a migration's own rows,
+flyctl noise) is ignored. Parsed events carry ``"opsbot": KIND``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ NO_DB_MARK = "opsbot-no-such-database"
 NO_DB_EXIT = 66
 INSTALL_SQLITE_HINT = "Install it in the app's image (Debian: apt-get install sqlite3; Alpine: apk add sqlite)."
 TMP_DIR = "/tmp"
+EVENT_KEY = "opsbot-" + secrets.token_hex(8)
+_KEY = "'" + EVENT_KEY + "'"
+
+# Tables that hold user rows: not sqlite_*, not virtual, not a virtual table's shadow table
+# (ops.tables.user_tables is the same rule in Python). ``m`` is the sqlite_master row.
+_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir", "_stat",
+            "_node", "_rowid", "_parent")
+USER_TABLE_SQL = (
+    "m.type='table' AND lower(m.name) NOT LIKE 'sqlite%' AND coalesce(m.sql,'') NOT LIKE 'CREATE VIRTUAL%' "
+    "AND NOT EXISTS (SELECT 1 FROM sqlite_master v WHERE v.type='table' AND v.sql LIKE 'CREATE VIRTUAL%' "
+    f"AND m.name IN ({', '.join(f'v.name||{chr(39)}{s}{chr(39)}' for s in _SHADOWS)}))"
+)
 
 
 def sh_quote(text: str) -> str:
@@ -60,15 +73,17 @@ def heredoc(body: str) -> tuple[str, str]:
             return f"<<'{delim}'", f"{body}\n{delim}\n"
 
 
-def sqlite_invocation(db: str, *, busy_timeout_ms: int) -> str:
-    flags = ["-bail", "-batch", "-noheader", "-list"]
+def sqlite_invocation(db: str, *, busy_timeout_ms: int, safe: bool = False) -> str:
+    """The CLI with no ~/.sqliterc; ``safe`` (-safe) for every session that runs file content:
+    no ATTACH, no readfile/writefile/edit/load_extension, no dot-command that touches files."""
+    flags = ["-bail", "-batch", "-noheader", "-list", "-init", "/dev/null"] + (["-safe"] if safe else [])
     flags += ["-cmd", f".timeout {int(busy_timeout_ms)}"]
     return " ".join([SQLITE_BIN, *map(sh_quote, flags), sh_quote(db)])
 
 
 def emit(kind: str, **fields: str) -> str:
     """A SELECT printing one tagged JSON line; ``fields`` values are SQL expressions."""
-    parts = [sql_literal("opsbot"), sql_literal(kind)]
+    parts = [_KEY, sql_literal(kind)]
     for key, expr in fields.items():
         parts += [sql_literal(key), expr]
     return f"SELECT json_object({', '.join(parts)});"
@@ -87,13 +102,13 @@ def counts_fragment(phase: str, tmpfile: str, *, store: str = "") -> str:
         stmt = f"'INSERT INTO {store} VALUES({lit},'||quote(name)||',{count});'"
     else:
         stmt = (
-            f"'SELECT json_object(''opsbot'',''count'',''phase'',{lit},''table'','||quote(name)||"
+            f"'SELECT json_object(''{EVENT_KEY}'',''count'',''phase'',{lit},''table'','||quote(name)||"
             f"',''rows'',{count});'"
         )
-    line = f"SELECT {stmt} FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name;"
+    line = f"SELECT {stmt} FROM sqlite_master m WHERE {USER_TABLE_SQL} ORDER BY name;"
     out = f".output {dot_quote(tmpfile)}\n{line}\n.output stdout\n.read {dot_quote(tmpfile)}\n"
     if store:
-        out += (f"SELECT json_object('opsbot','count','phase',phase,'table',tbl,'rows',n) FROM {store} "
+        out += (f"SELECT json_object({_KEY},'count','phase',phase,'table',tbl,'rows',n) FROM {store} "
                 f"WHERE phase={sql_literal(phase)} ORDER BY tbl;\n")
     return out
 
@@ -126,17 +141,40 @@ class SqlRun:
         return "\n".join(lines[-5:])
 
 
+def event_sql(kind: str, fields: str) -> str:
+    """``json_object`` arguments for an event whose other fields are ``fields`` (SQL)."""
+    return f"json_object({_KEY},{sql_literal(kind)},{fields})"
+
+
 def parse_events(stdout: str) -> tuple[dict[str, Any], ...]:
     events = []
+    prefix = '{"' + EVENT_KEY + '":'
     for line in stdout.splitlines():
         line = line.strip()
-        if not line.startswith('{"opsbot":'):
+        if not line.startswith(prefix):
             continue
         try:
-            events.append(json.loads(line))
+            event = json.loads(line)
         except json.JSONDecodeError:
             log.debug("ignoring malformed event line %r", line[:200])
+            continue
+        event["opsbot"] = event.pop(EVENT_KEY)
+        events.append(event)
     return tuple(events)
+
+
+def session_script(db: str, body: str, *, busy_timeout_ms: int, tmpfiles: tuple[str, ...] = (),
+                   safe: bool = False) -> str:
+    """The sh script that runs ``body`` in one sqlite3 session (what reaches the host on stdin)."""
+    redirect, doc = heredoc(".bail on\n" + body)
+    lines = []
+    if tmpfiles:
+        quoted = " ".join(sh_quote(p) for p in tmpfiles)
+        lines.append(f"trap 'rm -f {quoted}' EXIT")
+    # sqlite3 would silently create an empty database at a wrong path: refuse instead.
+    lines.append(f"[ -f {sh_quote(db)} ] || {{ echo {NO_DB_MARK} >&2; exit {NO_DB_EXIT}; }}")
+    lines.append(f"{sqlite_invocation(db, busy_timeout_ms=busy_timeout_ms, safe=safe)} {redirect}")
+    return "\n".join(lines) + "\n" + doc
 
 
 async def run_sql(
@@ -147,17 +185,10 @@ async def run_sql(
     busy_timeout_ms: int,
     timeout: float,
     tmpfiles: tuple[str, ...] = (),
+    safe: bool = False,
 ) -> SqlRun:
     """Run ``body`` (SQL and dot-commands) in one sqlite3 session on the target."""
-    redirect, doc = heredoc(".bail on\n" + body)
-    lines = []
-    if tmpfiles:
-        quoted = " ".join(sh_quote(p) for p in tmpfiles)
-        lines.append(f"trap 'rm -f {quoted}' EXIT")
-    # sqlite3 would silently create an empty database at a wrong path: refuse instead.
-    lines.append(f"[ -f {sh_quote(db)} ] || {{ echo {NO_DB_MARK} >&2; exit {NO_DB_EXIT}; }}")
-    lines.append(f"{sqlite_invocation(db, busy_timeout_ms=busy_timeout_ms)} {redirect}")
-    script = "\n".join(lines) + "\n" + doc
+    script = session_script(db, body, busy_timeout_ms=busy_timeout_ms, tmpfiles=tmpfiles, safe=safe)
     result = await target.sh(script, timeout=timeout)
     if NO_DB_MARK in result.stderr and not result.ok:
         raise OpsError(

@@ -31,7 +31,7 @@ from tests.discord_standin.validation import spec_path_from_env
 if TYPE_CHECKING:
     from tests.fakefly.plugin import FakeFly
 
-BAD_MIGRATION = "-- requires: user_settings\nBEGIN;\nDELETE FROM user_settings;\nCOMMIT;\n"
+BAD_MIGRATION = "-- requires: user_settings\nVACUUM;\nDELETE FROM user_settings;\nCOMMIT;\nSELECT 1;\n"
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ async def test_migration_with_a_lint_error(env: dict[str, str], migrations_dir: 
     findings = await check(env)
     bad = failures(findings)
     assert len(bad) == 2, report(findings)
-    assert bad[0].startswith("✘ migration 0002_bad.sql: error: line 1: BEGIN opens a transaction")
+    assert bad[0].startswith("✘ migration 0002_bad.sql: error: line 2: VACUUM cannot run inside a transaction")
     assert bad[1].startswith("✘ migration 0002_bad.sql: error: line 4: COMMIT commits part of the migration")
     assert "→ edit 0002_bad.sql" in bad[0]
     assert any("0001_remove_suspend.sql lints clean" in f.line() for f in findings)
@@ -333,7 +333,7 @@ async def test_python_m_bot_check_on_a_broken_setup(fly_env: dict[str, str], fak
     lines = out.splitlines()
     for start in ("✘ timelogger-staging has no started machine (3d8d9e1b2c4f87 stopped) → `fly machine start",
                   "✘ sqlite3 and the database on timelogger-staging were not checked",
-                  "✘ migration 0002_bad.sql: error: line 1: BEGIN",
+                  "✘ migration 0002_bad.sql: error: line 2: VACUUM",
                   "✘ HEALTH_URL http://127.0.0.1:",
                   "✘ the bot lacks Attach Files in #ops"):
         assert any(line.startswith(start) for line in lines), out

@@ -40,7 +40,7 @@ async def test_full_cycle_over_flyctl(fly_engine: Engine, fakefly: FakeFly) -> N
     assert rb.ok and dump(db) == original
     argvs = fakefly.argvs()
     ssh = [a for a in argvs if a[:2] == ["ssh", "console"]]
-    assert ssh and all(a[a.index("-C") + 1].startswith("sh -c '") for a in ssh)
+    assert ssh and all(a[a.index("-C") + 1] == "sh -s" for a in ssh)  # scripts go on stdin
     assert all("--machine" in a for a in ssh)
     assert any(a[:3] == ["ssh", "sftp", "get"] for a in argvs)
     assert ["apps", "restart", fakefly.app] in argvs

@@ -43,9 +43,9 @@ class Target(Protocol):
 
     name: str
 
-    async def sh(
-        self, script: str, *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S
-    ) -> ShResult: ...
+    async def sh(self, script: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> ShResult:
+        """Run ``script`` with ``sh -s``: the script reaches the host on stdin, whatever its size."""
+        ...
 
     async def fetch(self, remote: str, local: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> None: ...
 
@@ -102,6 +102,13 @@ async def run_argv(
     )
     log.debug("%s exit=%s in %.2fs", what, result.exit_code, seconds)
     return result
+
+
+def script_for_stdin(script: str) -> bytes:
+    """A script for ``sh -s`` on stdin. flyctl copies its stdin to the remote command and closes
+    the remote stdin at EOF (ssh/io.go attachPipes); the final ``exit`` ends the shell even where
+    an ssh layer would keep stdin open."""
+    return (script.rstrip("\n") + "\nexit\n").encode("utf-8")
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

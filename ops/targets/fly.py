@@ -4,8 +4,8 @@ flyctl's sharp edges that shape this file (DESIGN §2 rules 6, 7, 8, 10; verifie
 superfly/flyctl internal/command/ssh/console.go, sftp.go, ssh/io.go, apps/restart.go, logs):
 
 - `ssh console -C CMD` sends CMD as an SSH exec request; the in-VM server splits it with
-  shell-words rules and runs no shell, so every script goes as `sh -c <shlex.quote(script)>`.
-  `-C sh` (exactly) would force a pseudo-terminal; `sh -c ...` does not. Stdin is forwarded.
+  shell-words rules and runs no shell, so every script goes to `-C "sh -s"` on stdin (no
+  command-line limit). `-C sh` (exactly) would force a pseudo-terminal; `sh -s` does not.
 - Any remote non-zero exit becomes flyctl exit 1 ("Error: ssh shell: Process exited with
   status N"), and a killed flyctl leaves the remote command running: callers verify state.
 - With several started machines flyctl picks one and says so on stdout: we pin `--machine`.
@@ -30,15 +30,15 @@ from pathlib import Path
 
 from ops.errors import OpsError
 from ops.redact import redact, register_secret
-from ops.targets.base import DEFAULT_TIMEOUT_S, Machine, ShResult, run_argv
+from ops.targets.base import DEFAULT_TIMEOUT_S, Machine, ShResult, run_argv, script_for_stdin
 
 log = logging.getLogger(__name__)
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # flyctl's own chatter that can precede the remote output on stdout (rule 10).
 _NOISE = re.compile(r"^(No machine specified, using .*|Connecting to .*\.\.\.( complete)?)\s*$")
-# Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN); stay well below it.
-_MAX_COMMAND_BYTES = 100_000
+# Not `-C sh` (exactly `sh` forces a pseudo-terminal); `sh -s` reads the script from stdin.
+REMOTE_SHELL = "sh -s"
 # Present when the remote command ran (or its session broke): the failure is the remote's.
 _REMOTE_RAN = "ssh shell:"
 
@@ -119,19 +119,15 @@ class FlyTarget:
 
     # --- Target protocol --------------------------------------------------------------
 
-    async def sh(
-        self, script: str, *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S
-    ) -> ShResult:
-        # -C is split with shell-words rules and run without a shell: one quoted sh -c.
-        command = "sh -c " + shlex.quote(script)
-        if len(command.encode()) > _MAX_COMMAND_BYTES:
-            raise OpsError(f"the script is too long for a command line ({len(command)} chars)",
-                           hint="Pass large input (such as a migration's SQL) on stdin.")
+    async def sh(self, script: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> ShResult:
+        # -C is split with shell-words rules and run without a shell; the script itself goes on
+        # stdin to `sh -s` (no command-line limit, nothing of it in the process list).
         machine = await self._machine()
         argv = self._cmd("ssh", "console", "--app", self.app, "--machine", machine.id,
-                         "-q", "-C", command)
+                         "-q", "-C", REMOTE_SHELL)
         result = await self._run(
-            argv, stdin=stdin, timeout=timeout, what=f"a shell step on {self.name}",
+            argv, stdin=script_for_stdin(script), timeout=timeout,
+            what=f"a shell step on {self.name}",
             hint="flyctl was stopped, but the command may still be running on the machine "
                  "(a killed `fly ssh console` does not stop it). Check the database state "
                  "before retrying.",

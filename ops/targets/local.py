@@ -12,7 +12,16 @@ from collections import deque
 from pathlib import Path
 
 from ops.errors import OpsError
-from ops.targets.base import DEFAULT_TIMEOUT_S, Machine, ShResult, run_argv
+from ops.targets.base import DEFAULT_TIMEOUT_S, Machine, ShResult, run_argv, script_for_stdin
+
+SCRIPT_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "TZ")
+
+
+def script_env() -> dict[str, str]:
+    """The environment of a shell step on this machine: nothing that could be a secret."""
+    env = {k: os.environ[k] for k in SCRIPT_ENV_KEYS if k in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return env
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +47,13 @@ class LocalTarget:
         self.log_file = log_file
         self._sh = sh
 
-    async def sh(
-        self, script: str, *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S
-    ) -> ShResult:
+    async def sh(self, script: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> ShResult:
+        # No secrets in a shell step's environment (the bot's tokens live in this process's):
+        # what a script needs is a PATH, a locale and a temp dir.
         return await run_argv(
-            [self._sh, "-c", script],
-            stdin=stdin,
+            [self._sh, "-s"],
+            stdin=script_for_stdin(script),
+            env=script_env(),
             timeout=timeout,
             what="a shell step on this machine",
             hint="Check that the database is not locked by a long transaction, then retry.",

@@ -132,6 +132,13 @@ class FakeFly:
     def argvs(self) -> list[list[str]]:
         return [call["argv"] for call in self.calls()]
 
+    def ssh_scripts(self) -> list[str]:
+        """What every `ssh console` ran: its -C command and the script that arrived on stdin."""
+        path = self.state_dir / "scripts.jsonl"
+        if not path.exists():
+            return []
+        return [f"{e['command']}\n{e['stdin']}" for e in map(json.loads, path.read_text().splitlines()) if e]
+
     # --- running -------------------------------------------------------------------------
 
     def target(self, **kwargs: Any) -> FlyTarget:

@@ -1,0 +1,5 @@
+-- Your SQL goes here
+CREATE TABLE authors (
+  id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+  name VARCHAR NOT NULL
+);

@@ -1,0 +1,3 @@
+-- Your SQL goes here
+ALTER TABLE bookmarks ADD COLUMN embedding BLOB;
+ALTER TABLE bookmarks ADD COLUMN content_hash BLOB;

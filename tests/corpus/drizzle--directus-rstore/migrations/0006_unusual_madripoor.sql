@@ -1,0 +1,1 @@
+ALTER TABLE `todos` RENAME COLUMN "createed_at" TO "created_at";

@@ -1,0 +1,1 @@
+ALTER TABLE `user` ADD `colorScheme` text DEFAULT 'auto' NOT NULL;

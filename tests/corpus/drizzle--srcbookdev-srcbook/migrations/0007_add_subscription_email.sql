@@ -1,0 +1,1 @@
+ALTER TABLE `config` ADD `subscription_email` text;

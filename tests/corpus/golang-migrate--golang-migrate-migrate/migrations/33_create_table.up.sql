@@ -1,0 +1,3 @@
+CREATE TABLE pets (
+  name string
+);

@@ -1,0 +1,1 @@
+ALTER TABLE shopping_list RENAME TO shopping_list_old

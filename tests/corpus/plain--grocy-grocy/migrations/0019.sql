@@ -1,0 +1,1 @@
+DROP TABLE shopping_list_old

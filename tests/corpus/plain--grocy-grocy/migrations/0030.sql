@@ -1,0 +1,2 @@
+ALTER TABLE quantity_units
+ADD name_plural TEXT;

@@ -1,0 +1,2 @@
+ALTER TABLE products
+ADD picture_file_name TEXT;

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "key" ADD COLUMN "expires" BIGINT;

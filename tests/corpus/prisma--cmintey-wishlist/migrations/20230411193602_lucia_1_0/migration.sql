@@ -1,0 +1,2 @@
+ALTER TABLE `key`
+RENAME COLUMN `primary` to `primary_key`;

@@ -1,0 +1,3 @@
+UPDATE items
+SET price = '$' || price
+WHERE price <> '' AND price NOT LIKE '$%'

@@ -1,0 +1,1 @@
+INSERT INTO system_config ("key", "value", "groupId") VALUES ('claims.showName', 'true', 'global');

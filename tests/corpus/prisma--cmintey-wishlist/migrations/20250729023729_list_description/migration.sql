@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "list" ADD COLUMN "description" TEXT;

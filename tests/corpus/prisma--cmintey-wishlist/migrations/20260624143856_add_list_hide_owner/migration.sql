@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "list" ADD COLUMN "hideOwner" BOOLEAN NOT NULL DEFAULT false;
