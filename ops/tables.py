@@ -43,10 +43,17 @@ def predict(before: Iterable[TableInfo], effects: Iterable[TableEffect]) -> list
         if e.op == "create" and key not in now:
             now[key] = TableInfo(e.name, e.virtual)
         elif e.op == "drop":
-            now.pop(key, None)
+            gone = now.pop(key, None)
+            if gone is not None and gone.virtual:  # its shadow tables go with it
+                for suffix in SHADOW_SUFFIXES:
+                    now.pop(key + suffix, None)
         elif e.op == "rename" and key in now:
             old = now.pop(key)
             now[ascii_lower(e.new_name)] = TableInfo(e.new_name, old.virtual)
+            for suffix in SHADOW_SUFFIXES if old.virtual else ():  # and are renamed with it
+                shadow = now.pop(key + suffix, None)
+                if shadow is not None:
+                    now[ascii_lower(e.new_name + suffix)] = TableInfo(e.new_name + suffix, False)
     return list(now.values())
 
 
