@@ -120,10 +120,11 @@ def build_session(migration: Migration, before: DbState, *, allow_row_loss: tupl
     ]
     lines: list[str] = list(head)
     placed: list[tuple[int, int]] = []
+    at = sum(part.count("\n") + 1 for part in lines) + 2  # line 1 of the here-document is ".bail on"
     for stmt in migration.statements:
-        # +2: line 1 of the here-document is ".bail on"
-        placed.append((sum(part.count("\n") + 1 for part in lines) + 2, stmt.line))
+        placed.append((at, stmt.line))
         lines.append(stmt.text)
+        at += stmt.text.count("\n") + 1
     expected = chr(31).join(sorted(ascii_lower(t) for t in tables_after))
     lines += [
         emit("step", name="'fk_check'"),

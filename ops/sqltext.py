@@ -61,66 +61,31 @@ class Token:
         return self.kind not in ("space", "comment")
 
 
-def _is_id_char(ch: str) -> bool:
-    return ch.isalnum() or ch in "_$" or ord(ch) >= 0x80
+_ID = "\\w$\x80-\U0010ffff"
+_TOKEN_RE = re.compile(
+    r"(?P<space>[ \t\n\f\r]+)"
+    r"|(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))"
+    r"|(?P<string>[xX]?'[^']*(?:''[^']*)*(?:'|\Z))"
+    r"|(?P<ident>\"[^\"]*(?:\"\"[^\"]*)*(?:\"|\Z)|`[^`]*(?:``[^`]*)*(?:`|\Z)|\[[^\]]*(?:\]|\Z))"
+    rf"|(?P<number>(?:\d|\.\d)(?:[{_ID}.]|(?<=[eE])[+-])*)"
+    rf"|(?P<var>\?\d*|[:@$][{_ID}]+(?:::[{_ID}]+)*)"
+    rf"|(?P<word>[{_ID}]+)"
+    r"|(?P<semi>;)|(?P<lparen>\()|(?P<rparen>\))|(?P<dot>\.)|(?P<comma>,)"
+    r"|(?P<op>->>|\|\||<<|>>|<=|>=|==|!=|<>|->|.)",
+    re.DOTALL,
+)
 
 
 def tokenize(sql: str, *, first_line: int = 1) -> list[Token]:
     """SQLite's tokenizer rules, enough to find statements, keywords, names and calls."""
     out: list[Token] = []
-    i, n, line = 0, len(sql), first_line
-    while i < n:
-        ch = sql[i]
-        j = i + 1
-        if ch in _SPACE:
-            while j < n and sql[j] in _SPACE:
-                j += 1
-            kind = "space"
-        elif sql.startswith("--", i):
-            j = sql.find("\n", i)
-            j = n if j < 0 else j
-            kind = "comment"
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            kind = "comment"
-        elif ch in "'\"`" or (ch in "xX" and sql.startswith("'", i + 1)):
-            q = "'" if ch in "xX" else ch
-            j = i + (2 if ch in "xX" else 1)
-            while j < n:
-                if sql[j] == q:
-                    if sql.startswith(q, j + 1):
-                        j += 2
-                        continue
-                    j += 1
-                    break
-                j += 1
-            kind = "string" if q == "'" else "ident"
-        elif ch == "[":
-            j = sql.find("]", i + 1)
-            j = n if j < 0 else j + 1
-            kind = "ident"
-        elif ch.isdigit() or (ch == "." and i + 1 < n and sql[i + 1].isdigit()):
-            while j < n and (_is_id_char(sql[j]) or sql[j] == "." or
-                             (sql[j] in "+-" and sql[j - 1] in "eE" and not sql[i:j].lower().startswith("0x"))):
-                j += 1
-            kind = "number"
-        elif ch in "?:@$" and (ch == "?" or (j < n and _is_id_char(sql[j]))):
-            while j < n and (_is_id_char(sql[j]) or sql.startswith("::", j)):
-                j += 2 if sql.startswith("::", j) else 1
-            kind = "var"
-        elif _is_id_char(ch):
-            while j < n and _is_id_char(sql[j]):
-                j += 1
-            kind = "word"
-        else:
-            kind = {";": "semi", "(": "lparen", ")": "rparen", ".": "dot", ",": "comma"}.get(ch, "op")
-            if kind == "op":
-                j = i + next((len(o) for o in _OPERATORS if sql.startswith(o, i)), 1)
-        text = sql[i:j]
-        out.append(Token(kind, text, i, line))
-        line += text.count("\n")
-        i = j
+    line = first_line
+    for match in _TOKEN_RE.finditer(sql):
+        kind = match.lastgroup or "op"
+        text = match.group()
+        out.append(Token(kind, text, match.start(), line))
+        if kind in ("space", "comment", "string", "ident"):
+            line += text.count("\n")
     return out
 
 
@@ -165,6 +130,9 @@ class Script:
 
 def _all_whitespace(line: str) -> bool:
     """shell.c's _all_whitespace(): only blanks and complete comments on the line."""
+    stripped = line.lstrip()
+    if stripped and stripped[0] not in "-/":
+        return False
     return all(t.kind in ("space",) or (t.kind == "comment" and (not t.text.startswith("/*") or t.text.endswith("*/")
                                                                     and len(t.text) >= 4))
                for t in tokenize(line))
