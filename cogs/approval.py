@@ -43,7 +43,8 @@ class ApprovalFlow:
         self.approvals = cog.bot.approvals
         self.preparing: dict[str, str] = {}  # target → who is waiting for a preflight to post a request
 
-    async def request(self, interaction: discord.Interaction, name: str) -> None:
+    async def request(self, interaction: discord.Interaction, name: str,
+                      allow_row_loss: tuple[str, ...] = ()) -> None:
         target = self.engine.target.name
         lock = await self.engine.journal.lock_for(target)
         if lock:
@@ -62,20 +63,24 @@ class ApprovalFlow:
         # Set before the first await after the checks: two requests at once cannot both pass.
         self.preparing[target] = interaction.user.name
         try:
-            await self._prepare_and_post(interaction, migration)
+            await self._prepare_and_post(interaction, migration, allow_row_loss)
         finally:
             self.preparing.pop(target, None)
 
-    async def _prepare_and_post(self, interaction: discord.Interaction, migration: Migration) -> None:
+    async def _prepare_and_post(self, interaction: discord.Interaction, migration: Migration,
+                                allow_row_loss: tuple[str, ...]) -> None:
         name = migration.name
+        # A recent preflight is reused only when it was made with the same row-loss allowance.
         pre = await self.fresh_preflight(name, migration.sha256)
+        if pre is not None and tuple(pre.get("allow_row_loss") or ()) != migration.allow_row_loss + allow_row_loss:
+            pre = None
         if pre is None:
-            result = await self.cog.run_preflight(interaction, name)
+            result = await self.cog.run_preflight(interaction, name, allow_row_loss)
             if not result.ok:
                 raise OpsError(f"the preflight of {name} failed: {result.error}",
                                hint="Nothing was requested. Fix the migration and run it again.")
             pre = {"run_id": result.run_id, **result.to_dict()}
-        await self.post_request(interaction, migration, pre)
+        await self.post_request(interaction, migration, pre, allow_row_loss)
 
     async def fresh_preflight(self, name: str, sha256: str) -> dict | None:
         record = await self.engine.journal.latest_preflight(self.engine.target.name, name, sha256)
@@ -84,13 +89,14 @@ class ApprovalFlow:
         run = await self.engine.journal.run(record.run_id)
         return {"run_id": record.run_id, **json.loads(run["summary"])} if run and run["summary"] else None
 
-    async def post_request(self, interaction: discord.Interaction, migration: Migration, pre: dict) -> None:
+    async def post_request(self, interaction: discord.Interaction, migration: Migration, pre: dict,
+                           allow_row_loss: tuple[str, ...] = ()) -> None:
         name, sha256 = migration.name, migration.sha256
         timeout = self.bot.settings.approval_timeout_s
         approval_id = await self.approvals.create(
             target=self.engine.target.name, subject=name, sha256=sha256, fingerprint=pre["fingerprint"],
             requester_id=interaction.user.id, requester=interaction.user.name, timeout_s=timeout,
-            preflight_run_id=pre["run_id"])
+            preflight_run_id=pre["run_id"], allow_row_loss=allow_row_loss)
         approval = await self.approvals.get(approval_id)
         assert approval is not None
         channel = await self.bot.ops_channel()
@@ -110,6 +116,8 @@ class ApprovalFlow:
             f"{CANCEL} cancels. Expires <t:{int(a.expires_at)}:R>."], ok=True, fields={
             "Preflight row counts (before → after)": counts_block(pre["counts_before"], pre["counts_after"]),
             "Lint": clip(lint), "Checks": clip(checks),
+            "How the file was read": clip("\n".join(pre.get("notes") or []) or "as written"),
+            "Rows may be lost in (requester's word)": clip(", ".join(a.allow_row_loss) or "none: any lost row aborts"),
             "Backup taken first": f"`{backup_path(self.engine.db_path, label)}` (time of the run)",
         })
 
@@ -165,6 +173,7 @@ class ApprovalFlow:
         try:
             result, rep = await self.cog.with_progress(None, title, lambda r: migrate.run_migrate(
                 self.engine, a.subject, confirmed=True, expected_fingerprint=a.fingerprint,
+                allow_row_loss=a.allow_row_loss,
                 expected_sha256=a.sha256, reporter=r, actor=f"{a.requester} ({a.requester_id}) + {approver}"))
         except OpsError as exc:
             await self.approvals.executed(a.id, None, state="stale")

@@ -30,6 +30,7 @@ from cogs.ui import (
     run_buttons,
 )
 from ops import appinfo, backup, backups, preflight, rollback, verify
+from ops.approvals import parse_table_list
 from ops.checklist import Checklist
 from ops.emergency import ensure_running, start_app, stop_app
 from ops.errors import OpsError
@@ -134,11 +135,13 @@ class MigrateCog(
         load(self.engine.migrations_dir, migration)  # a bad name is refused before anything is posted
         await self.run_preflight(interaction, migration)
 
-    async def run_preflight(self, interaction: discord.Interaction, migration: str) -> preflight.PreflightResult:
+    async def run_preflight(self, interaction: discord.Interaction, migration: str,
+                            allow_row_loss: tuple[str, ...] = ()) -> preflight.PreflightResult:
         result, rep = await self.with_progress(
             interaction,
             f"Preflight {migration}",
-            lambda r: preflight.run_preflight(self.engine, migration, reporter=r, actor=self.actor(interaction)),
+            lambda r: preflight.run_preflight(self.engine, migration, reporter=r, actor=self.actor(interaction),
+                                              allow_row_loss=allow_row_loss),
         )
         embed, files = preflight_embed(result, f"{'✔' if result.ok else '✘'} Preflight {migration}", rep.steps_text())
         await rep.finish(embed, attachments=files)
@@ -179,12 +182,14 @@ class MigrateCog(
         await interaction.followup.send(embed=simple_embed("Backups (newest first)", lines), ephemeral=True)
 
     @app_commands.command(name="run", description="Request a migration: preflight, then an approver's ✅")
-    @app_commands.describe(migration="file name in MIGRATIONS_DIR")
+    @app_commands.describe(migration="file name in MIGRATIONS_DIR",
+                           allow_row_loss="tables this migration may delete rows from, comma-separated "
+                                          "(shown on the approval)")
     @app_commands.autocomplete(migration=migration_names)
-    async def run_cmd(self, interaction: discord.Interaction, migration: str) -> None:
+    async def run_cmd(self, interaction: discord.Interaction, migration: str, allow_row_loss: str = "") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "request a migration")
-        await self.flow.request(interaction, migration)
+        await self.flow.request(interaction, migration, parse_table_list(allow_row_loss))
 
     @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")
     @app_commands.describe(quick="quick_check instead of integrity_check (faster on large files)")

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS approvals (
     decided_by TEXT,
     decided_at REAL,
     run_id INTEGER,
-    preflight_run_id INTEGER
+    preflight_run_id INTEGER,
+    allow_row_loss TEXT NOT NULL DEFAULT ''   -- tables the requester allows to lose rows, comma-separated
 );
 CREATE INDEX IF NOT EXISTS approvals_message ON approvals(message_id);
 CREATE TABLE IF NOT EXISTS reactions (
@@ -62,6 +63,7 @@ class Approval:
     decided_by: str | None
     run_id: int | None
     preflight_run_id: int | None
+    allow_row_loss: tuple[str, ...] = ()
 
     @property
     def expired(self) -> bool:
@@ -75,16 +77,20 @@ class Approvals:
 
     async def ensure_schema(self) -> None:
         await self.db.executescript(SCHEMA)
+        columns = {row[1] for row in await self.db.execute_fetchall("PRAGMA table_info(approvals)")}
+        if "allow_row_loss" not in columns:  # a journal written before the column existed
+            await self.db.execute("ALTER TABLE approvals ADD COLUMN allow_row_loss TEXT NOT NULL DEFAULT ''")
         await self.db.commit()
 
     async def create(self, *, target: str, subject: str, sha256: str, fingerprint: str, requester_id: int,
-                     requester: str, timeout_s: float, preflight_run_id: int | None, kind: str = "migrate") -> int:
+                     requester: str, timeout_s: float, preflight_run_id: int | None, kind: str = "migrate",
+                     allow_row_loss: tuple[str, ...] = ()) -> int:
         now = time.time()
         cur = await self.db.execute(
             "INSERT INTO approvals(kind,target,subject,sha256,fingerprint,requester_id,requester,state,created_at,"
-            "expires_at,preflight_run_id) VALUES(?,?,?,?,?,?,?,'pending',?,?,?)",
+            "expires_at,preflight_run_id,allow_row_loss) VALUES(?,?,?,?,?,?,?,'pending',?,?,?,?)",
             (kind, target, subject, sha256, fingerprint, requester_id, requester, now, now + timeout_s,
-             preflight_run_id),
+             preflight_run_id, ",".join(allow_row_loss)),
         )
         await self.db.commit()
         assert cur.lastrowid is not None
@@ -148,4 +154,16 @@ def _approval(row: dict[str, Any]) -> Approval:
         channel_id=row["channel_id"], message_id=row["message_id"], state=row["state"],
         created_at=row["created_at"], expires_at=row["expires_at"], decided_by=row["decided_by"],
         run_id=row["run_id"], preflight_run_id=row["preflight_run_id"],
+        allow_row_loss=tuple(t for t in (row.get("allow_row_loss") or "").split(",") if t),
     )
+
+
+def parse_table_list(text: str) -> tuple[str, ...]:
+    """The requester's ``allow_row_loss`` option: table names, comma-separated."""
+    from ops.errors import UsageError
+
+    names = tuple(dict.fromkeys(n.strip().strip('"') for n in (text or "").split(",") if n.strip()))
+    if len(names) > 20 or any(len(n) > 100 or "," in n for n in names):
+        raise UsageError("allow_row_loss takes up to 20 table names, separated by commas",
+                         hint="Name the tables that may lose rows, e.g. `activity_logs, sessions`.")
+    return names
