@@ -72,7 +72,7 @@ class ApprovalFlow:
         name = migration.name
         # A recent preflight is reused only when it was made with the same row-loss allowance.
         pre = await self.fresh_preflight(name, migration.sha256)
-        if pre is not None and tuple(pre.get("allow_row_loss") or ()) != migration.allow_row_loss + allow_row_loss:
+        if pre is not None and tuple(pre.get("allow_row_loss") or ()) != migration.row_loss_allowed(allow_row_loss):
             pre = None
         if pre is None:
             result = await self.cog.run_preflight(interaction, name, allow_row_loss)

@@ -25,14 +25,23 @@ from ops.settings import Settings, build_target, load_settings
 log = logging.getLogger(__name__)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ops", description="Run the safe-migration runbook, phase by phase.")
+class _JsonParser(argparse.ArgumentParser):
+    """With --json, a usage error is one JSON object on stdout too (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(json.dumps({"ok": False, "error": {"message": message, "hint": f"See `{self.prog} --help`."}}))
+        raise SystemExit(2)
+
+
+def parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
+    cls = _JsonParser if json_errors else argparse.ArgumentParser
+    p = cls(prog="python -m ops", description="Run the safe-migration runbook, phase by phase.")
     p.add_argument("--target", choices=["local", "fly"], help="where the app runs (default: TARGET or local)")
     p.add_argument("--db", help="the database path on the app host (default: DB_PATH)")
     p.add_argument("--app", help="the Fly app (default: FLY_APP)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=cls)
     s = sub.add_parser("preflight", help="rehearse a migration on a consistent copy")
     s.add_argument("migration", help="its name in MIGRATIONS_DIR, or a path to it inside that folder")
     s.add_argument("--keep", action="store_true", help="keep the downloaded copy under the state directory")
@@ -64,23 +73,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-class _JsonParser(argparse.ArgumentParser):
-    """With --json, a usage error is one JSON object on stdout too (exit 2)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(json.dumps({"ok": False, "error": {"message": message, "hint": f"See `{self.prog} --help`."}}))
-        raise SystemExit(2)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    p = parser()
-    if "--json" in argv:
-        p.__class__ = _JsonParser
-        for action in p._subparsers._group_actions if p._subparsers else ():
-            for child in getattr(action, "choices", {}).values():
-                child.__class__ = _JsonParser
-    args = p.parse_args(argv)
+    args = parser(json_errors="--json" in argv).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()
@@ -181,7 +176,7 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
         for i, line in enumerate(data["lines"]):
             out.print(f"[red]! {_esc(line)}[/]" if i in data["errors"] else f"  {_esc(line)}")
         return
-    if command == "preflight" and "script" in data:
+    if command == "preflight" and "script" in data and data["ok"]:
         out.file.write(data["script"])
         return
     if command in ("health", "status"):

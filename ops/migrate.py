@@ -132,7 +132,7 @@ async def run_migrate(
                   count_rows(count_changes(result.counts_before, result.counts)))
         result = MigrateResult(**{**asdict(result), "run_id": run.run_id, "tool": migration.tool,
                                   "notes": migration.notes,
-                                  "allow_row_loss": migration.allow_row_loss + tuple(allow_row_loss)})
+                                  "allow_row_loss": migration.row_loss_allowed(allow_row_loss)})
         await run.finish(result.ok, result.to_dict(), result.error)
         return result
 

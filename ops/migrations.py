@@ -61,6 +61,10 @@ class Migration:
     def warnings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.level == "warning")
 
+    def row_loss_allowed(self, operator: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The tables that may lose rows: the file's ``-- allow-row-loss:`` and the operator's word."""
+        return tuple(dict.fromkeys(self.allow_row_loss + tuple(operator)))
+
     @property
     def sql_sha256(self) -> str:
         return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()

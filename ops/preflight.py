@@ -154,7 +154,7 @@ async def run_preflight(
                     shutil.rmtree(workdir, ignore_errors=True)
         result = PreflightResult(**{**asdict(result), "run_id": run.run_id, "tool": migration.tool,
                                     "notes": migration.notes, "rebuilt": tuple(rebuilt(migration.effects)),
-                                    "allow_row_loss": migration.allow_row_loss + tuple(allow_row_loss)})
+                                    "allow_row_loss": migration.row_loss_allowed(allow_row_loss)})
         await engine.journal.record_preflight(engine.target.name, PreflightRecord(
             run.run_id, migration.name, migration.sha256, result.fingerprint, result.canon, result.ok, time.time()))
         await run.finish(result.ok, result.to_dict(), result.error)

@@ -33,12 +33,12 @@ _KEY = "'" + EVENT_KEY + "'"
 
 # Tables that hold user rows: not sqlite_*, not virtual, not a virtual table's shadow table
 # (ops.tables.user_tables is the same rule in Python). ``m`` is the sqlite_master row.
-_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir", "_stat",
-            "_node", "_rowid", "_parent")
+SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir", "_stat",
+                   "_node", "_rowid", "_parent")
 USER_TABLE_SQL = (
     "m.type='table' AND lower(m.name) NOT LIKE 'sqlite%' AND coalesce(m.sql,'') NOT LIKE 'CREATE VIRTUAL%' "
     "AND NOT EXISTS (SELECT 1 FROM sqlite_master v WHERE v.type='table' AND v.sql LIKE 'CREATE VIRTUAL%' "
-    f"AND m.name IN ({', '.join(f'v.name||{chr(39)}{s}{chr(39)}' for s in _SHADOWS)}))"
+    f"AND m.name IN ({', '.join(f'v.name||{chr(39)}{s}{chr(39)}' for s in SHADOW_SUFFIXES)}))"
 )
 
 
@@ -89,28 +89,19 @@ def emit(kind: str, **fields: str) -> str:
     return f"SELECT json_object({', '.join(parts)});"
 
 
-def counts_fragment(phase: str, tmpfile: str, *, store: str = "") -> str:
+def counts_fragment(phase: str, tmpfile: str) -> str:
     """SQL (with dot-commands) printing the row count of every table, in this transaction.
 
-    The table list is only known at run time (a migration adds and drops tables), so the
-    count queries are generated into a temp file and read back in the same session. With
-    ``store``, counts also go into that temp table (phase, tbl, n) for guards to compare.
+    The table list is only known at run time, so the count queries are generated into a temp
+    file and read back in the same session. Only for sessions that run no file content: those
+    run in -safe mode, where .output/.read are refused (ops.apply counts a predicted list).
     """
     count = "(SELECT count(*) FROM \"'||replace(name,'\"','\"\"')||'\")"
     lit = sql_literal(phase).replace("'", "''")
-    if store:
-        stmt = f"'INSERT INTO {store} VALUES({lit},'||quote(name)||',{count});'"
-    else:
-        stmt = (
-            f"'SELECT json_object(''{EVENT_KEY}'',''count'',''phase'',{lit},''table'','||quote(name)||"
-            f"',''rows'',{count});'"
-        )
+    stmt = (f"'SELECT json_object(''{EVENT_KEY}'',''count'',''phase'',{lit},''table'','||quote(name)||"
+            f"',''rows'',{count});'")
     line = f"SELECT {stmt} FROM sqlite_master m WHERE {USER_TABLE_SQL} ORDER BY name;"
-    out = f".output {dot_quote(tmpfile)}\n{line}\n.output stdout\n.read {dot_quote(tmpfile)}\n"
-    if store:
-        out += (f"SELECT json_object({_KEY},'count','phase',phase,'table',tbl,'rows',n) FROM {store} "
-                f"WHERE phase={sql_literal(phase)} ORDER BY tbl;\n")
-    return out
+    return f".output {dot_quote(tmpfile)}\n{line}\n.output stdout\n.read {dot_quote(tmpfile)}\n"
 
 
 # Canonical schema text: what the fingerprint hashes and what the drift guard compares.

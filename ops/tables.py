@@ -13,10 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ops.lint import TableEffect
+from ops.sqlite_cli import SHADOW_SUFFIXES
 from ops.sqltext import ascii_lower
-
-SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir", "_stat",
-                   "_node", "_rowid", "_parent")
 
 
 @dataclass(frozen=True)

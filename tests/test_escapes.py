@@ -148,6 +148,12 @@ def test_print_script_shows_the_exact_session_and_runs_nothing(tmp_path: Path) -
     assert "-safe" in script and "BEGIN IMMEDIATE;" in script and "COMMIT;" in script
     assert "ALTER TABLE user_settings_new RENAME TO user_settings;" in script
     assert dump(db) == before and not list(db.parent.glob("app.db.pre-*"))
+    # A file lint refuses has no session: the refusal is printed instead, exit 1.
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "0009_vacuum.sql").write_text("VACUUM;\n")
+    refused = cli("preflight", "0009_vacuum.sql", "--print-script", env={**env, "MIGRATIONS_DIR": str(tmp_path / "m")},
+                  cwd=tmp_path)
+    assert refused.returncode == 1 and "refused by lint" in refused.stdout, refused.stdout
     # The printed session is what runs: fed to sh, it migrates.
     subprocess.run(["sh", "-s"], input=script, text=True, check=True, capture_output=True)
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 8
