@@ -83,7 +83,12 @@ async def snapshot(run: Run, db: str, dest: str, *, step_name: str = "backup") -
     """`.backup` the live database into ``dest`` (which must not exist) on the host."""
     engine = run.engine
     async with Step(run, step_name, f".backup into {dest}"):
-        body = f".backup {dot_quote(dest)}\n"
+        # One read transaction around the copy. Without it the CLI's `.backup` copies 100 pages a
+        # step, lets go of its read lock in between and starts again from page 1 after any commit
+        # by the app: on a database that takes longer to copy than the app's commit interval, it
+        # never finishes. Inside the transaction every step reads the same snapshot (commits still
+        # only in `-wal` included); in WAL mode the app's writers are not held up by it.
+        body = f"BEGIN;\nSELECT count(*) FROM sqlite_master;\n.backup {dot_quote(dest)}\nCOMMIT;\n"
         try:
             sql = await run_sql(
                 engine.target, db, body, busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s
