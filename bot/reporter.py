@@ -15,6 +15,7 @@ from typing import Any
 
 import discord
 
+from ops.journal import Journal
 from ops.redact import redact
 from ops.reporter import Status
 
@@ -35,8 +36,11 @@ class StepLine:
 
 
 class DiscordReporter:
-    def __init__(self, channel: discord.abc.Messageable, title: str, *, min_interval: float = 1.5) -> None:
+    def __init__(self, channel: discord.abc.Messageable, title: str, *, min_interval: float = 1.5,
+                 journal: Journal | None = None) -> None:
         self.channel, self.title, self.min_interval = channel, title, min_interval
+        self.journal = journal
+        self.run_id = 0
         self.lines: list[StepLine] = []
         self.tables: list[tuple[str, list[str], list[list[Any]]]] = []
         self.message: discord.Message | None = None
@@ -49,6 +53,13 @@ class DiscordReporter:
         self.message = await self.channel.send(embed=self.embed("running"))
         self._last_edit = time.monotonic()
         return self.message
+
+    async def run_started(self, run_id: int) -> None:
+        """The phase opened its journal run: remember which message shows it, so a bot that
+        restarts after a kill can edit this message instead of leaving it "running" forever."""
+        self.run_id = run_id
+        if self.journal is not None and self.message is not None:
+            await self.journal.add_run_message(run_id, self.message.channel.id, self.message.id)
 
     def step(self, name: str, status: Status, detail: str = "") -> None:
         detail = redact(detail)

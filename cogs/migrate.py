@@ -85,7 +85,7 @@ class MigrateCog(
     async def with_progress(
         self, interaction: discord.Interaction | None, title: str, phase: Callable[[DiscordReporter], Awaitable[Any]]
     ) -> tuple[Any, DiscordReporter]:
-        reporter = DiscordReporter(await self.bot.ops_channel(), title)
+        reporter = DiscordReporter(await self.bot.ops_channel(), title, journal=self.engine.journal)
         message = await reporter.start()
         if interaction is not None:
             await send_ephemeral(interaction, f"Started: {message.jump_url}")

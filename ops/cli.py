@@ -19,6 +19,7 @@ from rich.console import Console
 from ops.context import Engine
 from ops.errors import OpsError, UsageError
 from ops.journal import Journal
+from ops.outcome import headline
 from ops.redact import install_log_redaction, redact
 from ops.settings import Settings, build_target, load_settings
 
@@ -157,7 +158,8 @@ def _fail(exc: OpsError, as_json: bool, out: Console) -> int:
     if as_json:
         print(redact(json.dumps({"ok": False, "error": exc.as_dict()}, ensure_ascii=False)))
     else:
-        out.print(f"[bold red]✘ {_esc(redact(exc.message))}[/]")
+        prefix = f"{headline('', exc.outcome)}: " if exc.outcome in ("changed", "unknown") else ""
+        out.print(f"[bold red]✘ {_esc(redact(prefix + exc.message))}[/]")
         if exc.hint:
             out.print(f"  → {_esc(redact(exc.hint))}")
     return code
@@ -190,7 +192,8 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
         if command == "preflight":
             out.print(f"  schema fingerprint before: {data['fingerprint']}")
     else:
-        out.print(f"[bold red]✘ {command} failed:[/] {_esc(str(data.get('error', '')))}")
+        outcome = headline(command, str(data.get("outcome") or ""), ok=False) if "outcome" in data else "failed"
+        out.print(f"[bold red]✘ {command}: {_esc(outcome)}:[/] {_esc(str(data.get('error', '')))}")
         if data.get("hint"):
             out.print(f"  → {_esc(data['hint'])}")
 

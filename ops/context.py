@@ -31,6 +31,9 @@ class Engine:
     busy_timeout_ms: int = 10000
     phase_timeout_s: float = 1800.0
     free_space_margin: float = 1.2
+    # After a change (COMMIT, .restore) the outcome is read from the database itself; a read that
+    # fails (one dropped flyctl call) is tried again after these pauses before the outcome is unknown.
+    read_retry_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
 
 
 @dataclass
@@ -43,12 +46,18 @@ class Run:
     actor: str = "cli"
     run_id: int = 0
     started: float = field(default_factory=time.monotonic)
+    # What an exception raised now means for the database: a phase sets "unknown" just before it
+    # starts changing it and "changed" once the change is confirmed (ops.journal.OUTCOMES).
+    outcome_on_error: str = "unchanged"
     _pending: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, migration: str = "", sha256: str = "") -> int:
         self.run_id = await self.engine.journal.start_run(
             self.phase, self.engine.target.name, self.actor, migration=migration, sha256=sha256
         )
+        hook = getattr(self.reporter, "run_started", None)
+        if hook is not None:  # the bot links its progress message to the run (to edit it later)
+            await hook(self.run_id)
         return self.run_id
 
     def step(self, name: str, status: Status, detail: str = "") -> None:
@@ -73,14 +82,16 @@ class Run:
         if pending:
             await asyncio.gather(*pending)
 
-    async def finish(self, ok: bool, summary: dict[str, Any], error: str = "") -> None:
+    async def finish(self, ok: bool, summary: dict[str, Any], error: str = "", *, outcome: str = "") -> None:
         await self.flush()
         if self.run_id:
-            await self.engine.journal.finish_run(self.run_id, "succeeded" if ok else "failed", summary, error)
+            await self.engine.journal.finish_run(self.run_id, "succeeded" if ok else "failed", summary, error,
+                                                 outcome=outcome or ("done" if ok else self.outcome_on_error))
 
     async def fail(self, exc: BaseException) -> None:
         message = exc.message if isinstance(exc, OpsError) else f"unexpected error: {exc!r}"
-        await self.finish(False, {"error": message}, message)
+        hint = exc.hint if isinstance(exc, OpsError) else ""
+        await self.finish(False, {"error": message, "hint": hint, "outcome": self.outcome_on_error}, message)
 
 
 class Step:
@@ -89,6 +100,11 @@ class Step:
     def __init__(self, run: Run, name: str, running_detail: str = "") -> None:
         self.run, self.name, self.running_detail = run, name, running_detail
         self.detail = ""
+        self.failed = False
+
+    def fail(self, detail: str) -> None:
+        """The step ends ❌ with ``detail`` without raising (the phase decides what follows)."""
+        self.failed, self.detail = True, detail
 
     async def __aenter__(self) -> Step:
         self.started = time.monotonic()
@@ -97,7 +113,9 @@ class Step:
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         took = f" ({time.monotonic() - self.started:.1f}s)"
-        if exc is None:
+        if exc is None and self.failed:
+            self.run.step(self.name, Status.FAILED, (self.detail + took).strip())
+        elif exc is None:
             self.run.step(self.name, Status.DONE, ((self.detail or self.running_detail) + took).strip())
         else:
             message = exc.message if isinstance(exc, OpsError) else repr(exc)
@@ -129,4 +147,6 @@ class PhaseRun:
         if exc is not None:
             if not isinstance(exc, OpsError):
                 log.exception("%s run #%s crashed", self.run.phase, self.run.run_id, exc_info=exc)
+            else:
+                exc.outcome = exc.outcome or self.run.outcome_on_error
             await self.run.fail(exc)

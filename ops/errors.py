@@ -10,12 +10,14 @@ class OpsError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # Set by a phase when it fails: what the failure means for the database (ops.outcome).
+        self.outcome = ""
 
     def __str__(self) -> str:
         return self.message
 
     def as_dict(self) -> dict[str, str]:
-        return {"message": self.message, "hint": self.hint}
+        return {"message": self.message, "hint": self.hint, **({"outcome": self.outcome} if self.outcome else {})}
 
 
 class UsageError(OpsError):

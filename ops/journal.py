@@ -81,6 +81,22 @@ CREATE TABLE IF NOT EXISTS locks (
 );
 """
 
+# outcome: done | unchanged (failed, the database as it was) | changed (committed or restored, then a
+# later step failed) | unknown (not known yet: what to run is in the run's hint).
+# announced_at: when the bot posted an interrupted run (a run interrupted while no bot ran is
+# posted by the next bot that starts). undone_by: the rollback run that restored the backup
+# this run took.
+RUN_COLUMNS = (("outcome", "TEXT"), ("announced_at", "REAL"), ("undone_by", "INTEGER"))
+LATER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_messages (
+    run_id INTEGER NOT NULL,
+    channel_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    PRIMARY KEY (run_id, message_id)
+);
+"""
+OUTCOMES = ("done", "unchanged", "changed", "unknown")
+
 # Emergency stop and start are not here: they must work while a stuck run holds the lock.
 MUTATING = frozenset({"backup", "migrate", "rollback", "code-revert"})
 
@@ -149,7 +165,13 @@ class Journal:
         return journal
 
     async def extend_schema(self) -> None:
-        """Later features add their tables here; kept idempotent (CREATE IF NOT EXISTS)."""
+        """Columns and tables added since the first version, for journals written before them."""
+        await self.db.executescript(LATER_SCHEMA)
+        columns = {row[1] for row in await self.db.execute_fetchall("PRAGMA table_info(runs)")}
+        for name, decl in RUN_COLUMNS:
+            if name not in columns:
+                await self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+        await self.db.commit()
 
     async def close(self) -> None:
         await self.db.close()
@@ -210,13 +232,50 @@ class Journal:
             await self.db.execute("UPDATE runs SET last_step=? WHERE id=?", (name, run_id))
         await self.db.commit()
 
-    async def finish_run(self, run_id: int, state: str, summary: dict[str, Any], error: str = "") -> None:
+    async def finish_run(self, run_id: int, state: str, summary: dict[str, Any], error: str = "",
+                         outcome: str = "") -> None:
+        assert not outcome or outcome in OUTCOMES, outcome
+        outcome = outcome or ("done" if state == "succeeded" else "unchanged")
         await self.db.execute(
-            "UPDATE runs SET state=?, finished_at=?, summary=?, error=? WHERE id=?",
-            (state, time.time(), redact(json.dumps(summary, default=str)), redact(error) or None, run_id),
+            "UPDATE runs SET state=?, finished_at=?, summary=?, error=?, outcome=? WHERE id=?",
+            (state, time.time(), redact(json.dumps(summary, default=str)), redact(error) or None, outcome, run_id),
         )
         await self.db.execute("DELETE FROM locks WHERE run_id=?", (run_id,))
         await self.db.commit()
+
+    async def unannounced_interrupted(self) -> list[dict[str, Any]]:
+        """Interrupted runs no bot has posted yet (the CLI or an earlier start may have marked them)."""
+        return await self._all("SELECT * FROM runs WHERE state='interrupted' AND announced_at IS NULL ORDER BY id")
+
+    async def mark_announced(self, run_id: int) -> bool:
+        """Once per run, even with two bots starting: True for the one that gets to post it."""
+        cur = await self.db.execute("UPDATE runs SET announced_at=? WHERE id=? AND announced_at IS NULL",
+                                    (time.time(), run_id))
+        await self.db.commit()
+        return cur.rowcount == 1
+
+    async def add_run_message(self, run_id: int, channel_id: int, message_id: int) -> None:
+        """A message that shows this run (its progress card), to edit when its state changes later."""
+        await self.db.execute("INSERT OR IGNORE INTO run_messages(run_id,channel_id,message_id) VALUES(?,?,?)",
+                              (run_id, channel_id, message_id))
+        await self.db.commit()
+
+    async def run_messages(self, run_id: int) -> list[tuple[int, int]]:
+        rows = await self._all("SELECT channel_id, message_id FROM run_messages WHERE run_id=? ORDER BY message_id",
+                               (run_id,))
+        return [(r["channel_id"], r["message_id"]) for r in rows]
+
+    async def mark_undone(self, run_ids: list[int], rollback_run_id: int) -> None:
+        if run_ids:
+            await self.db.executemany("UPDATE runs SET undone_by=? WHERE id=? AND undone_by IS NULL",
+                                      [(rollback_run_id, r) for r in run_ids])
+            await self.db.commit()
+
+    async def changes_since(self, target: str, since: float) -> list[dict[str, Any]]:
+        """Runs that changed the database after ``since`` (what a restore of an older backup undoes)."""
+        return await self._all(
+            "SELECT * FROM runs WHERE target=? AND phase IN ('migrate','rollback') AND started_at > ? "
+            "AND (outcome IN ('done','changed','unknown') OR state='interrupted') ORDER BY id", (target, since))
 
     async def run(self, run_id: int) -> dict[str, Any] | None:
         return await self._one("SELECT * FROM runs WHERE id=?", (run_id,))

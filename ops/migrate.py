@@ -20,7 +20,7 @@ from ops.journal import BackupRecord
 from ops.migrations import Migration, load
 from ops.preflight import report_reading
 from ops.reporter import Reporter, Status
-from ops.schema import DbState, count_changes, count_rows, read_state
+from ops.schema import DbState, count_changes, count_rows, read_state, read_state_retrying
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class MigrateResult:
     tool: str = "plain"
     notes: tuple[str, ...] = ()
     allow_row_loss: tuple[str, ...] = ()
+    outcome: str = ""  # done | unchanged | changed | unknown (ops.journal.OUTCOMES)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +114,7 @@ async def run_migrate(
             check_ready(migration, before, expected_fingerprint)
             step.detail = f"schema {before.fingerprint[:12]}, user_version {before.user_version}"
         record = await _verified_backup(run, migration)
+        run.outcome_on_error = "unknown"  # from here until the database says otherwise
         async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
             try:
                 outcome = await apply_migration(
@@ -123,7 +125,7 @@ async def run_migrate(
                 # unknown here (rule 7), so it is judged below from the database itself.
                 outcome = lost_outcome(exc.message)
             if not outcome.committed:
-                step.detail = describe_failure(outcome, migration)
+                step.fail(describe_failure(outcome, migration))
         if outcome.committed:
             result = await _after_commit(run, migration, before, outcome, record.path)
         else:
@@ -133,7 +135,7 @@ async def run_migrate(
         result = MigrateResult(**{**asdict(result), "run_id": run.run_id, "tool": migration.tool,
                                   "notes": migration.notes,
                                   "allow_row_loss": migration.row_loss_allowed(allow_row_loss)})
-        await run.finish(result.ok, result.to_dict(), result.error)
+        await run.finish(result.ok, result.to_dict(), result.error, outcome=result.outcome)
         return result
 
 
@@ -162,24 +164,38 @@ def lost_outcome(error: str) -> ApplyOutcome:
 async def _after_commit(run: Run, migration: Migration, before: DbState, outcome: ApplyOutcome,
                         backup: str) -> MigrateResult:
     engine = run.engine
+    run.outcome_on_error = "changed"  # the session reported COMMIT: whatever fails now, it is migrated
+    error = hint = ""
     async with Step(run, "verify", "integrity_check, foreign keys, counts") as step:
         # foreign_key_check already ran inside the transaction, before COMMIT.
-        after = await read_state(engine.target, engine.db_path, integrity="full", counts=False, fk=False,
-                                 busy_timeout_ms=engine.busy_timeout_ms)
-        step.detail = f"integrity {after.integrity}, user_version {after.user_version}"
-        if after.integrity != "ok":
-            raise OpsError(f"integrity_check failed after the migration: {after.integrity[:300]}",
-                           hint=f"Roll back to {backup} now (`rollback --yes`), then investigate.")
+        try:
+            after = await read_state_retrying(engine.target, engine.db_path, integrity="full", counts=False,
+                                              fk=False, busy_timeout_ms=engine.busy_timeout_ms,
+                                              delays=engine.read_retry_delays, timeout=engine.phase_timeout_s)
+        except OpsError as exc:
+            after = None
+            error = f"the migration committed, but the database could not be read afterwards: {exc.message}"
+            hint = (f"The migration IS applied (the session reported COMMIT). When the host answers, run verify "
+                    f"to check integrity; to undo, roll back to {backup}.")
+            step.fail(exc.message)
+        else:
+            step.detail = f"integrity {after.integrity}, user_version {after.user_version}"
+            if after.integrity != "ok":
+                error = f"the migration committed, but integrity_check failed afterwards: {after.integrity[:300]}"
+                hint = f"Roll back to {backup} now (`rollback --yes`), then investigate."
+                step.fail(f"integrity {after.integrity[:200]}")
     changes = count_changes(outcome.counts_before, outcome.counts_after)
     return MigrateResult(
-        ok=True, migration=migration.name, sha256=migration.sha256, committed=True, database_unchanged=False,
+        ok=not error, outcome="changed" if error else "done",
+        migration=migration.name, sha256=migration.sha256, committed=True, database_unchanged=False,
         backup=backup, counts_before=outcome.counts_before, counts=outcome.counts_after,
         lost_rows=tuple(c.table for c in changes if c.lost_rows),
         checks=tuple({"sql": c.sql, "ok": c.ok, "value": c.value} for c in outcome.checks),
-        warnings=tuple(str(w) for w in migration.warnings), integrity=after.integrity,
-        user_version_before=before.user_version, user_version=after.user_version,
-        fingerprint_before=before.fingerprint, fingerprint=after.fingerprint, failed_step="", error="",
-        hint=f"To undo: rollback to {backup} (writes made after it are lost).",
+        warnings=tuple(str(w) for w in migration.warnings), integrity=after.integrity if after else "",
+        user_version_before=before.user_version, user_version=after.user_version if after else -1,
+        fingerprint_before=before.fingerprint, fingerprint=after.fingerprint if after else "",
+        failed_step="verify" if error else "", error=error,
+        hint=hint or f"To undo: rollback to {backup} (writes made after it are lost).",
         lock_seconds=round(outcome.seconds, 3), seconds=round(run.elapsed, 3), manual=migration.manual,
     )
 
@@ -193,12 +209,16 @@ async def _after_failure(run: Run, migration: Migration, before: DbState, outcom
         async with Step(run, "confirm unchanged", "re-read the live schema") as step:
             # Wait out a remote sqlite3 that may still run after a dropped connection (rule 7).
             wait = not outcome.sqlite_reported
-            now = await read_state(
+            now = await read_state_retrying(
                 engine.target, engine.db_path, counts=True, after_writers=wait, timeout=engine.phase_timeout_s,
                 busy_timeout_ms=int(engine.phase_timeout_s * 1000) if wait else engine.busy_timeout_ms,
+                delays=engine.read_retry_delays,
             )
             unchanged = now.fingerprint == before.fingerprint and now.user_version == before.user_version
-            step.detail = "database unchanged" if unchanged else "THE SCHEMA CHANGED"
+            if unchanged:
+                step.detail = "database unchanged"
+            else:
+                step.fail("THE SCHEMA CHANGED")
     except OpsError as exc:
         return _unknown_result(run, migration, before, outcome, backup, reason, exc)
     if unchanged:
@@ -207,7 +227,8 @@ async def _after_failure(run: Run, migration: Migration, before: DbState, outcom
         hint = (f"The database changed although the run did not confirm COMMIT (the connection may have "
                 f"dropped while the remote command finished). Run verify now; to undo, roll back to {backup}.")
     return MigrateResult(
-        ok=False, migration=migration.name, sha256=migration.sha256, committed=not unchanged,
+        ok=False, outcome="unchanged" if unchanged else "changed",
+        migration=migration.name, sha256=migration.sha256, committed=not unchanged,
         database_unchanged=unchanged, backup=backup, counts_before=outcome.counts_before or now.counts,
         counts=now.counts, lost_rows=(), checks=tuple({"sql": c.sql, "ok": c.ok, "value": c.value}
                                                       for c in outcome.checks),
@@ -235,7 +256,8 @@ def _unknown_result(run: Run, migration: Migration, before: DbState, outcome: Ap
                     reason: str, exc: OpsError) -> MigrateResult:
     """Neither COMMIT nor the state afterwards could be seen: say exactly that, and what settles it."""
     return MigrateResult(
-        ok=False, migration=migration.name, sha256=migration.sha256, committed=False, database_unchanged=None,
+        ok=False, outcome="unknown",
+        migration=migration.name, sha256=migration.sha256, committed=False, database_unchanged=None,
         backup=backup, counts_before={}, counts={}, lost_rows=(), checks=(),
         warnings=tuple(str(w) for w in migration.warnings), integrity="",
         user_version_before=before.user_version, user_version=-1, fingerprint_before=before.fingerprint,

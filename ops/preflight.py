@@ -176,6 +176,8 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path,
     async with Step(run, "inspect copy", "schema, counts, integrity_check") as step:
         before = await read_state(local, str(copy), integrity="full", fk=False)
         step.detail = f"{sum(before.counts.values())} rows in {len(before.counts)} tables, integrity {before.integrity}"
+        if before.integrity != "ok":
+            step.fail(step.detail)
     errors = [str(f) for f in migration.errors] + v_errors
     missing = [t for t in migration.requires if t not in before.tables]
     if missing:
@@ -186,13 +188,15 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path,
         outcome = await apply_migration(local, str(copy), migration, before=before, allow_row_loss=allow_row_loss,
                                         busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
         if not outcome.committed:
-            step.detail = describe_failure(outcome, migration)
+            step.fail(describe_failure(outcome, migration))
     after = before
     if outcome.committed:
         async with Step(run, "inspect result", "schema, integrity_check, foreign keys") as step:
             # The rehearsal's transaction already ran foreign_key_check before COMMIT.
             after = await read_state(local, str(copy), integrity="full", fk=False)
             step.detail = f"integrity {after.integrity}, {len(outcome.fk_violations)} foreign-key violations"
+            if after.integrity != "ok":
+                step.fail(step.detail)
     error = "" if outcome.committed else describe_failure(outcome, migration)
     if outcome.committed and after.integrity != "ok":
         error = f"integrity_check failed after the rehearsal: {after.integrity[:200]}"

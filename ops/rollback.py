@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ops import hostfs
 from ops.backup import verify_file
 from ops.backups import BackupEntry, list_backups
 from ops.context import Engine, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
 from ops.reporter import Reporter, Status
-from ops.schema import read_state
-from ops.sqlite_cli import dot_quote, require_sqlite, run_sql
+from ops.schema import DbState, read_state, read_state_retrying, state_from_events, state_sql
+from ops.sqlite_cli import SqlRun, dot_quote, emit, require_sqlite, run_sql, sql_literal, tmp_name
+from ops.units import human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,11 @@ class RollbackResult:
     skipped_backups: tuple[str, ...]
     seconds: float
     run_id: int = 0
+    outcome: str = "done"
+    error: str = ""
+    hint: str = ""
+    app_wrote: dict[str, int] = field(default_factory=dict)
+    undid_runs: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,87 +118,210 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
         entry, record, skipped = await choose_good_backup(run, pick(listing.backups, backup), listing.backups)
         if skipped:
             run.step("check backup", Status.WARNING, f"skipped {len(skipped)} unusable backup(s), using {entry.name}")
-        await restore(run, entry.path, record)
-        async with Step(run, "verify", "the database now matches the backup") as step:
-            state = await read_state(engine.target, engine.db_path, integrity="full",
-                                     busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
-            problems = []
-            if state.integrity != "ok":
-                problems.append(f"integrity_check: {state.integrity[:200]}")
-            if state.counts != record.counts:
-                problems.append(f"row counts differ from the backup: {state.counts} vs {record.counts}")
-            if state.fingerprint != record.fingerprint:
-                problems.append("the schema differs from the backup")
-            step.detail = f"integrity {state.integrity}, counts and schema match the backup"
-            if problems:
-                raise OpsError("after the restore, " + "; ".join(problems),
-                               hint=f"Run verify; retry the rollback with --backup {entry.path}.")
-        async with Step(run, "restart app") as step:
-            try:
-                step.detail = await engine.target.restart()
-            except OpsError as exc:
-                raise OpsError(f"the database was restored from {entry.name} and verified, but restarting the app "
-                               f"failed: {exc.message}",
-                               hint=f"The rollback itself is complete: do not run it again; restart the app. "
-                                    f"{exc.hint}") from exc
-        taken = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry.taken_at))
-        warning = f"Writes made after {taken} (when the backup was taken) are lost."
-        run.step("warning", Status.WARNING, warning)
-        result = RollbackResult(True, entry.path, taken, state.counts, state.integrity, state.user_version,
-                                state.fingerprint, step.detail, warning, tuple(skipped), round(run.elapsed, 3),
-                                run.run_id)
-        rows = [[t, n] for t, n in sorted(state.counts.items())]
-        run.table("rows per table after the rollback", ["table", "rows"], rows)
-        await run.finish(True, result.to_dict())
+        await ensure_restore_space(run, entry, record)
+        async with Step(run, "read live", "schema and counts before the restore") as step:
+            live = await read_state(engine.target, engine.db_path, busy_timeout_ms=engine.busy_timeout_ms,
+                                    timeout=engine.phase_timeout_s)
+            step.detail = f"schema {live.fingerprint[:12]}, {sum(live.counts.values())} rows"
+        run.outcome_on_error = "unknown"
+        restored = await restore(run, entry.path, record, live)
+        run.outcome_on_error = "changed"
+        result = await _after_restore(run, entry, record, restored, tuple(skipped))
+        await run.finish(result.ok, result.to_dict(), result.error, outcome=result.outcome)
         return result
 
 
-async def restore(run: Run, backup_path: str, record: BackupRecord) -> None:
+async def ensure_restore_space(run: Run, entry: BackupEntry, record: BackupRecord) -> None:
+    """`.restore` writes the whole backup through the live database's journal: in WAL mode the
+    `-wal` grows to about the backup's size before a checkpoint, so that much must be free."""
+    engine = run.engine
+    async with Step(run, "free space", "room for the restore's write-ahead log") as step:
+        free = await hostfs.free_bytes(engine.target, engine.db_path)
+        need = int(record.bytes * engine.free_space_margin) + 1024 * 1024
+        step.detail = f"{human_bytes(free)} free, {human_bytes(need)} needed"
+        if free < need:
+            raise OpsError(
+                f"not enough free space on the volume to restore {entry.name}: {human_bytes(free)} free, about "
+                f"{human_bytes(need)} needed", hint="Nothing was changed. Delete old backups (`backups` lists "
+                "them) or extend the volume (`fly volumes extend`), then roll back again.")
+
+
+@dataclass(frozen=True)
+class Restored:
+    """The database right after `.restore`, read in the restoring session (or after its failure)."""
+
+    state: DbState
+    app_wrote: dict[str, int]  # rows per table the app changed between the restore and the read
+    recovered: bool = False    # `.restore` reported an error, but the database is the backup
+
+
+async def _after_restore(run: Run, entry: BackupEntry, record: BackupRecord, restored: Restored,
+                         skipped: tuple[str, ...]) -> RollbackResult:
+    """The database is the backup now: check its integrity, restart the app, say what happened."""
+    engine = run.engine
+    error = hint = ""
+    integrity = ""
+    async with Step(run, "verify", "integrity_check of the restored database") as step:
+        try:
+            checked = await read_state_retrying(engine.target, engine.db_path, integrity="full", counts=False,
+                                                fk=False, busy_timeout_ms=engine.busy_timeout_ms,
+                                                timeout=engine.phase_timeout_s, delays=engine.read_retry_delays)
+            integrity = checked.integrity
+        except OpsError as exc:
+            step.fail(exc.message)
+            error = f"the database was restored from {entry.name}, but could not be read afterwards: {exc.message}"
+            hint = "The rollback itself is complete: do not run it again. When the host answers, run verify."
+        else:
+            step.detail = f"integrity {integrity}; schema and row counts matched the backup in the restoring session"
+            if integrity != "ok":
+                step.fail(f"integrity {integrity[:200]}")
+                error = f"the database was restored from {entry.name}, but integrity_check fails: {integrity[:200]}"
+                hint = ("Run verify. The backup itself passed integrity_check before the restore; check the volume "
+                        "(`fly volumes list`) before anything else.")
+    if restored.app_wrote:
+        wrote = ", ".join(f"{t} {n:+d}" for t, n in sorted(restored.app_wrote.items()))
+        run.step("app writes", Status.WARNING, f"the app kept writing after the restore ({wrote} rows): those "
+                                               "writes are kept")
+    restart = ""
+    if not error:
+        async with Step(run, "restart app") as step:
+            try:
+                restart = await engine.target.restart()
+                step.detail = restart
+            except OpsError as exc:
+                step.fail(exc.message)
+                error = f"the database was restored from {entry.name} and verified, but restarting the app failed: " \
+                        f"{exc.message}"
+                hint = f"The rollback itself is complete: do not run it again; restart the app. {exc.hint}".strip()
+    taken = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry.taken_at))
+    warning = f"Writes made after {taken} (when the backup was taken) and before the restore are lost."
+    run.step("warning", Status.WARNING, warning)
+    state = restored.state
+    rows = [[t, n] for t, n in sorted(state.counts.items())]
+    run.table("rows per table after the rollback", ["table", "rows"], rows)
+    undid = await _mark_undone(run, record, entry)
+    return RollbackResult(
+        ok=not error, backup=entry.path, backup_taken_at=taken, counts=state.counts, integrity=integrity,
+        user_version=state.user_version, fingerprint=state.fingerprint, restart=restart, warning=warning,
+        skipped_backups=skipped, seconds=round(run.elapsed, 3), run_id=run.run_id,
+        outcome="changed" if error else "done", error=error, hint=hint, app_wrote=restored.app_wrote,
+        undid_runs=tuple(undid),
+    )
+
+
+async def _mark_undone(run: Run, record: BackupRecord, entry: BackupEntry) -> list[int]:
+    """The runs this restore undid: those that changed the database after the backup was taken."""
+    journal = run.engine.journal
+    undone = [r["id"] for r in await journal.changes_since(run.engine.target.name, entry.taken_at - 1)
+              if r["id"] != run.run_id and not r["undone_by"]]
+    if record.run_id:  # the run that took the backup (a migrate) is undone too
+        undone.append(record.run_id)
+    undone = sorted(set(undone))
+    await journal.mark_undone(undone, run.run_id)
+    return undone
+
+
+def restore_body(backup_path: str, tmp: str) -> str:
+    """`.restore`, then, in the same session, what the database now holds: one read transaction
+    bracketed by `PRAGMA data_version`, which changes only when another connection (the app)
+    commits. Equal values prove the counts read are exactly what the restore wrote."""
+    version = "(SELECT data_version FROM pragma_data_version)"
+    return (f"{emit('data_version', at=sql_literal('before'), v=version)}\n"
+            f".restore {dot_quote(backup_path)}\n"
+            "BEGIN;\n" + state_sql(tmp, counts=True, fk=False)
+            + f"{emit('data_version', at=sql_literal('after'), v=version)}\nCOMMIT;\n")
+
+
+async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbState) -> Restored:
     """`.restore`; after any failure, the database itself says whether it was restored (rule 7)."""
     engine = run.engine
-    async with Step(run, "restore", f".restore from {backup_path}"):
+    tmp = tmp_name("restore")
+    async with Step(run, "restore", f".restore from {backup_path}") as step:
         try:
-            sql = await run_sql(engine.target, engine.db_path, f".restore {dot_quote(backup_path)}\n",
+            sql = await run_sql(engine.target, engine.db_path, restore_body(backup_path, tmp), tmpfiles=(tmp,),
                                 busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
         except OpsError as exc:  # flyctl timed out or the host was unreachable: fate unknown
             failure, locked = exc.message, False
         else:
             require_sqlite(sql, "the restore")
-            if sql.result.ok:
-                return
-            failure = f".restore failed: {sql.error_text or 'exit ' + str(sql.result.exit_code)}"
+            versions = [e["v"] for e in sql.of("data_version")]
+            if sql.result.ok and len(versions) == 2 and sql.first("meta"):
+                now = state_from_events(sql.events)
+                quiet = versions[0] == versions[1]
+                if now.fingerprint == record.fingerprint and (now.counts == record.counts or not quiet):
+                    wrote = {t: now.counts.get(t, 0) - n for t, n in record.counts.items()
+                             if now.counts.get(t, 0) != n}
+                    step.detail = "schema and row counts match the backup" + (
+                        "" if not wrote else " (with the app's writes since the restore)")
+                    return Restored(now, wrote)
+                failure = ("after .restore, the database does not match the backup "
+                           f"({'schema' if now.fingerprint != record.fingerprint else 'row counts'} differ)")
+                step.fail(failure)
+                raise OpsError(failure, hint="Run verify now and compare with the backup's row counts; do not roll "
+                                             "back again before you know what the database holds.")
+            failure = f".restore failed: {_sqlite_error(sql)}"
             locked = "database is locked" in sql.result.stderr
-    await confirm_restore(run, backup_path, record, failure, wait=not locked)
+            if _disk_full(sql.result.stderr):
+                failure = f".restore failed: the volume is full ({_sqlite_error(sql)})"
+        step.fail(failure)
+    return await confirm_restore(run, backup_path, record, live, failure, wait=not locked)
 
 
-async def confirm_restore(run: Run, backup_path: str, record: BackupRecord, failure: str, *, wait: bool) -> None:
-    """Return when the database matches the backup after all; otherwise raise saying which it is.
+def _sqlite_error(sql: SqlRun) -> str:
+    return sql.error_text or "exit " + str(sql.result.exit_code)
+
+
+def _disk_full(stderr: str) -> bool:
+    return "database or disk is full" in stderr or "No space left on device" in stderr
+
+
+async def confirm_restore(run: Run, backup_path: str, record: BackupRecord, live: DbState, failure: str, *,
+                          wait: bool) -> Restored:
+    """Return when the database is the backup after all; otherwise raise saying which it is.
 
     `.restore` writes in one transaction, so the database is either the backup or as it was. After a
     dropped connection the remote sqlite3 may still be writing: with ``wait`` the read takes the
-    write lock first, so it sees the state after that writer finished.
+    write lock first, so it sees the state after that writer finished. The app may have written
+    since, so the schema decides where it can (the backup's and the live one differ); row counts
+    only where the schema cannot tell.
     """
     engine = run.engine
-    retry = f"Retry the rollback with --backup {backup_path}"
+    retry = f"Roll back again (--backup {backup_path})"
     async with Step(run, "confirm restore", "re-read the database after the failed .restore") as step:
         try:
-            now = await read_state(
+            now = await read_state_retrying(
                 engine.target, engine.db_path, after_writers=wait, timeout=engine.phase_timeout_s,
-                busy_timeout_ms=int(engine.phase_timeout_s * 1000) if wait else engine.busy_timeout_ms)
+                busy_timeout_ms=int(engine.phase_timeout_s * 1000) if wait else engine.busy_timeout_ms,
+                delays=engine.read_retry_delays)
         except OpsError as exc:
             raise OpsError(
                 f"{failure}; whether the database was restored is NOT known: it could not be read "
                 f"afterwards ({exc.message})",
-                hint=f"It is one transaction: the database is either the backup or as it was, never half. When "
-                     f"the host answers, run verify and compare with the backup's row counts. {retry} if needed.",
+                hint="It is one transaction: the database is either the backup or as it was, never half. When "
+                     "the host answers, run verify and compare with the backup's row counts before doing anything "
+                     "else: rolling back again would throw away every write made since.",
             ) from exc
-        if now.fingerprint == record.fingerprint and now.counts == record.counts:
-            step.detail = "the database matches the backup: the restore completed despite the error"
+        schema_tells = record.fingerprint != live.fingerprint
+        if now.fingerprint == record.fingerprint and (schema_tells or now.counts == record.counts):
+            step.detail = "the database is the backup: the restore completed despite the error"
             run.step("restore", Status.WARNING, f"{failure} — but the database now matches the backup")
-            return
-        step.detail = "the database does not match the backup: it was not restored"
-        hint = (f"The database is as it was before the rollback. {retry} when the host is reachable"
-                + (" (the app held the write lock: pick a quieter moment or raise BUSY_TIMEOUT_MS)." if not wait
-                   else "."))
-        raise OpsError(f"{failure}; checked afterwards: the database does not match the backup, so nothing "
-                       f"was restored (.restore is one transaction)", hint=hint)
+            wrote = {t: now.counts.get(t, 0) - n for t, n in record.counts.items() if now.counts.get(t, 0) != n}
+            return Restored(now, wrote, recovered=True)
+        if now.fingerprint == live.fingerprint and (schema_tells or now.counts == live.counts):
+            step.detail = "the database is as it was before the rollback: it was not restored"
+            hint = (f"Nothing was restored. {retry} when the host is reachable"
+                    + (" (the app held the write lock: pick a quieter moment or raise BUSY_TIMEOUT_MS)." if not wait
+                       else "."))
+            if "volume is full" in failure:
+                hint = "Nothing was restored. Free space on the volume (delete old backups) or extend it, then " \
+                       "roll back again."
+            run.outcome_on_error = "unchanged"
+            raise OpsError(f"{failure}; checked afterwards: the database is as it was, so nothing was restored "
+                           "(.restore is one transaction)", hint=hint)
+        step.fail("cannot tell: the schema is the same in the backup and before the rollback, and the app "
+                  "has written since")
+        raise OpsError(
+            f"{failure}; whether the database was restored cannot be told from it: the schema is the same as the "
+            "backup's and as before, and the row counts match neither (the app is writing)",
+            hint="Run verify and compare the row counts with the backup's and with the app's own logs. Rolling "
+                 "back again would throw away every write made since the first attempt.")

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from ops.errors import OpsError
-from ops.sqlite_cli import CANON_EXPR, counts_fragment, emit, event_sql, require_sqlite, run_sql, tmp_name
+from ops.sqlite_cli import (
+    CANON_EXPR,
+    NoDatabase,
+    counts_fragment,
+    emit,
+    event_sql,
+    require_sqlite,
+    run_sql,
+    tmp_name,
+)
 from ops.tables import TableInfo, user_tables
 from ops.targets.base import Target
 
 READ_TIMEOUT_S = 900.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,22 @@ async def read_state(
             hint="Check DB_PATH and that the app host can open the file; then retry.",
         )
     return state_from_events(run.events)
+
+
+async def read_state_retrying(target: Target, db: str, *, delays: tuple[float, ...], **kwargs: Any) -> DbState:
+    """``read_state``, tried again after each of ``delays`` when it fails: after a change the
+    outcome must come from the database, and one failed connection must not make it unknown."""
+    for delay in (*delays, None):
+        try:
+            return await read_state(target, db, **kwargs)
+        except NoDatabase:
+            raise
+        except OpsError as exc:
+            if delay is None:
+                raise
+            log.warning("reading %s failed (%s); trying again in %.0f s", db, exc.message, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

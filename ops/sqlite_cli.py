@@ -182,11 +182,15 @@ async def run_sql(
     script = session_script(db, body, busy_timeout_ms=busy_timeout_ms, tmpfiles=tmpfiles, safe=safe)
     result = await target.sh(script, timeout=timeout)
     if NO_DB_MARK in result.stderr and not result.ok:
-        raise OpsError(
+        raise NoDatabase(
             f"there is no database at {db} on {target.name}",
             hint="Check DB_PATH (and FLY_APP for the fly target). Nothing was created or changed.",
         )
     return SqlRun(parse_events(result.stdout), result, body_offset=1)
+
+
+class NoDatabase(OpsError):
+    """There is no database file at the path: nothing to read, and nothing was created."""
 
 
 def tmp_name(purpose: str) -> str:

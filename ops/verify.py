@@ -35,6 +35,8 @@ async def run_verify(engine: Engine, *, quick: bool = False, reporter: Reporter 
             state = await read_state(engine.target, engine.db_path, integrity="quick" if quick else "full",
                                      busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
             step.detail = f"{check} {state.integrity}, {state.fk_violations} foreign-key violations"
+            if state.integrity != "ok" or state.fk_violations:
+                step.fail(step.detail)
         ok = state.integrity == "ok" and state.fk_violations == 0
         result = VerifyResult(ok, state.counts, state.integrity, check, state.fk_violations, state.user_version,
                               state.fingerprint, state.journal_mode, state.bytes, round(run.elapsed, 3))

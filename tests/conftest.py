@@ -68,4 +68,5 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
 @pytest.fixture
 def engine(app_db: Path, journal: Journal, migrations_dir: Path, tmp_path: Path) -> Engine:
     return Engine(target=LocalTarget(), journal=journal, db_path=str(app_db), migrations_dir=migrations_dir,
-                  work_dir=tmp_path / "state" / "work", busy_timeout_ms=2000, phase_timeout_s=120)
+                  work_dir=tmp_path / "state" / "work", busy_timeout_ms=2000, phase_timeout_s=120,
+                  read_retry_delays=(0.05, 0.1, 0.2))

@@ -98,10 +98,10 @@ class FakeFly:
 
     def add_fault(self, command: str, mode: str, *, match: str | None = None,
                   times: int | None = None, after_s: float | None = None,
-                  message: str | None = None) -> None:
+                  message: str | None = None, armed_by: str | None = None) -> None:
         """Append a fault rule (see the stand-in's take_fault for the format)."""
         rule: dict[str, Any] = {"command": command, "mode": mode}
-        extras = {"match": match, "times": times, "after_s": after_s, "message": message}
+        extras = {"match": match, "times": times, "after_s": after_s, "message": message, "armed_by": armed_by}
         rule.update({k: v for k, v in extras.items() if v is not None})
         path = self.state_dir / "faults.json"
         rules = json.loads(path.read_text()) if path.exists() else []
