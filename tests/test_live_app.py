@@ -71,3 +71,30 @@ def test_preflight_and_migrate_finish_and_lose_no_write_while_the_app_commits(li
     assert writer_rows(live_db) == writer.committed > 0
     con = sqlite3.connect(live_db)
     assert con.execute("PRAGMA user_version").fetchone()[0] == 8
+
+
+def test_rollback_with_the_app_writing_is_reported_restored_and_the_app_restarted(
+    live_db: Path, tmp_path: Path
+) -> None:
+    restarted = tmp_path / "restarted"
+    env = {**env_for(tmp_path, live_db), "RESTART_COMMAND": f"touch {restarted}"}
+    assert ops_json("migrate", "0001_remove_suspend.sql", "--yes", env=env, cwd=tmp_path)["ok"]
+    with app_writing(live_db, 5):
+        rolled = ops_json("rollback", "--yes", env=env, cwd=tmp_path)
+        # The control: read the way the old check did, in a session of its own after the restore,
+        # the counts already differ from the backup's: the app wrote in between.
+        con = sqlite3.connect(live_db)
+        later = con.execute("SELECT count(*) FROM activity_logs").fetchone()[0]
+        con.close()
+    assert rolled["ok"] and rolled["outcome"] == "done" and not rolled["error"], rolled
+    assert rolled["restart"] == "restarted with RESTART_COMMAND" and restarted.exists()
+    con = sqlite3.connect(rolled["backup"])
+    in_backup = con.execute("SELECT count(*) FROM activity_logs").fetchone()[0]
+    con.close()
+    assert later > in_backup, "the old check (counts now == the backup's) would have called this a failure"
+    # What the restoring session read: the backup's rows, plus whatever the app wrote between the
+    # restore and that read (reported, not an error).
+    assert rolled["counts"]["activity_logs"] == in_backup + rolled["app_wrote"].get("activity_logs", 0)
+    con = sqlite3.connect(live_db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 7  # the backup's schema, restored
+    con.close()
