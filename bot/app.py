@@ -34,8 +34,6 @@ class OpsBot(commands.Bot):
         self.engine = engine
         self.approvals = Approvals(engine.journal)
         self.initial_extensions = extensions
-        self.interrupted: list[dict[str, Any]] = []
-        self._reported_interrupted = False
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         # Progress reporters of runs in flight, so the health monitor can note its state there.
         self.active_reporters: set[Any] = set()
@@ -45,7 +43,7 @@ class OpsBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.scheduler.start()
         await self.approvals.ensure_schema()
-        self.interrupted = await self.engine.journal.mark_interrupted()
+        await self.engine.journal.mark_interrupted()  # the cog posts them once the gateway is ready
         for ext in self.initial_extensions:
             await self.load_extension(ext)
         self.tree.on_error = self.on_tree_error

@@ -9,6 +9,7 @@ from typing import Any
 import discord
 
 from ops.migrate import MigrateResult
+from ops.outcome import headline
 from ops.preflight import PreflightResult
 from ops.schema import count_changes
 
@@ -49,13 +50,15 @@ def tick(done: bool | None) -> str:
 
 def checklist(*, preflight_ok: bool | None, backup_ok: bool | None, committed: bool | None,
               no_loss: bool | None, checks_ok: bool | None, health_ok: bool | None = None,
-              health_by_people: bool = False) -> str:
+              health_by_people: bool = False, rollback_ready: bool | None = None) -> str:
     """The runbook's Phase 4 items opsbot verifies itself: ☑ verified, ☒ failed, ☐ not known."""
     items = [
         (preflight_ok, "Before: migration succeeded on a copy (preflight)"),
         (backup_ok, "Before: staging backup taken and verified"),
         (backup_ok, "Before: table structure and row counts recorded"),
-        (backup_ok, "Before: rollback ready (Rollback button)"),
+        (backup_ok if rollback_ready is None else rollback_ready,
+         "Before: rollback ready (Rollback button)" if rollback_ready is not False
+         else "Rollback: not needed, the database is unchanged"),
         (committed, "During: every migration step succeeded (one transaction)"),
         (no_loss, "During: no data loss (row counts per table)"),
         (health_ok, "After: app health not checked by opsbot (no HEALTH_URL): a person ticks it below"
@@ -76,17 +79,23 @@ def people_checklist(items: list[Any]) -> str:
     return clip("\n".join(lines) or "(none)")
 
 
+OUTCOME_COLOURS = {"done": discord.Colour.green(), "unchanged": discord.Colour.red(),
+                   "changed": discord.Colour.orange(), "unknown": discord.Colour.orange()}
+
+
 def migrate_embed(result: MigrateResult, title: str, steps: str, *, health_ok: bool | None = None,
                   people: list[Any] | None = None, emergency: tuple[str, ...] = ()) -> discord.Embed:
-    colour = discord.Colour.green() if result.ok else discord.Colour.red()
+    colour = OUTCOME_COLOURS.get(result.outcome, discord.Colour.green() if result.ok else discord.Colour.red())
     embed = discord.Embed(title=title[:256], description=clip(steps, 3500), colour=colour)
     embed.add_field(name="Rows per table (before → after)", value=counts_block(result.counts_before, result.counts),
                     inline=False)
     if not result.ok:
-        embed.add_field(name="What happened", value=clip(result.error or "failed"), inline=False)
+        embed.add_field(name="What happened", value=clip(
+            f"**{headline('migrate', result.outcome, ok=False)}**\n{result.error or 'failed'}"), inline=False)
     embed.add_field(name="Next", value=clip(result.hint or "-"), inline=False)
     embed.add_field(name="Checklist: verified by opsbot", value=checklist(
         preflight_ok=True, backup_ok=bool(result.backup), committed=result.committed if result.ok else False,
+        rollback_ready=False if result.outcome == "unchanged" else None,
         no_loss=not result.lost_rows if result.ok else None, health_ok=health_ok,
         health_by_people=people is not None and health_ok is None,
         checks_ok=all(c["ok"] for c in result.checks) if result.ok else None), inline=False)

@@ -25,6 +25,7 @@ from ops.errors import OpsError
 from ops.health import check_health
 from ops.migrate import backup_label
 from ops.migrations import Migration, load
+from ops.outcome import headline, icon
 from ops.reporter import Status
 
 if TYPE_CHECKING:
@@ -35,6 +36,11 @@ log = logging.getLogger(__name__)
 APPROVE, CANCEL = "✅", "❌"
 
 
+def request_marker(approval_id: int) -> str:
+    """The footer that ties a request message to its journal row (found again after a 5xx)."""
+    return f"opsbot request #{approval_id}"
+
+
 class ApprovalFlow:
     def __init__(self, cog: MigrateCog) -> None:
         self.cog = cog
@@ -42,6 +48,7 @@ class ApprovalFlow:
         self.engine = cog.engine
         self.approvals = cog.bot.approvals
         self.preparing: dict[str, str] = {}  # target → who is waiting for a preflight to post a request
+        self.executing: set[int] = set()  # approved requests whose run is in flight in this process
 
     async def request(self, interaction: discord.Interaction, name: str,
                       allow_row_loss: tuple[str, ...] = ()) -> None:
@@ -100,11 +107,60 @@ class ApprovalFlow:
         approval = await self.approvals.get(approval_id)
         assert approval is not None
         channel = await self.bot.ops_channel()
-        message = await channel.send(embed=self.request_embed(approval, pre, backup_label(migration)))
+        embed = self.request_embed(approval, pre, backup_label(migration))
+        embed.set_footer(text=request_marker(approval_id))
+        try:
+            message: discord.Message | None = await channel.send(embed=embed)
+        except discord.HTTPException as exc:
+            # A 5xx may come after Discord stored the message: look before calling it lost.
+            message = await self.posted_copy(channel, approval_id)
+            if message is None:
+                await self.approvals.transition(approval_id, "unposted", f"Discord answered {exc.status}")
+                raise OpsError(f"Discord did not take the request message (HTTP {exc.status}), so nothing was "
+                               "requested", hint="Run /migrate run again in a minute (the preflight is reused).") \
+                    from exc
+        assert message is not None
+        message = await self.keep_one(channel, approval_id, message)
         await self.approvals.attach_message(approval_id, message.channel.id, message.id)
         for emoji in (APPROVE, CANCEL):
             await message.add_reaction(emoji)
         await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
+
+    async def posted_copies(self, channel: discord.abc.Messageable, approval_id: int) -> list[discord.Message]:
+        """The bot's recent messages carrying this request's marker, oldest first."""
+        marker, found = request_marker(approval_id), []
+        async for m in channel.history(limit=25):
+            if self.bot.user and m.author.id == self.bot.user.id and m.embeds and m.embeds[0].footer.text == marker:
+                found.append(m)
+        return sorted(found, key=lambda m: m.id)
+
+    async def posted_copy(self, channel: discord.abc.Messageable, approval_id: int) -> discord.Message | None:
+        try:
+            copies = await self.posted_copies(channel, approval_id)
+        except discord.HTTPException as exc:
+            log.warning("could not read the channel back for request #%s: %s", approval_id, exc)
+            return None
+        return copies[0] if copies else None
+
+    async def keep_one(self, channel: discord.abc.Messageable, approval_id: int,
+                       message: discord.Message) -> discord.Message:
+        """discord.py retries a 5xx: when Discord had stored the first try, the request is in the
+        channel twice. Keep the first one (the one people saw first) and delete the others."""
+        try:
+            copies = await self.posted_copies(channel, approval_id)
+        except discord.HTTPException as exc:
+            log.warning("could not check request #%s for duplicates: %s", approval_id, exc)
+            return message
+        if len(copies) <= 1:
+            return message
+        keep, extra = copies[0], copies[1:]
+        for m in extra:
+            try:
+                await m.delete()
+            except discord.HTTPException as exc:
+                log.warning("could not delete a duplicate of request #%s: %s", approval_id, exc)
+        log.info("request #%s was posted %d times (a retried 5xx); kept %s", approval_id, len(copies), keep.id)
+        return keep
 
     def request_embed(self, a: Approval, pre: dict, label: str) -> discord.Embed:
         lint = "\n".join(pre.get("lint") or []) or "none"
@@ -127,13 +183,30 @@ class ApprovalFlow:
         approval = await self.approvals.by_message(payload.message_id)
         if approval is None:
             return
-        emoji, member = str(payload.emoji), payload.member
-        who = member.name if member else str(payload.user_id)
-        outcome = await self.decide(approval, emoji, payload.user_id, member)
-        await self.approvals.record_reaction(approval.id, payload.user_id, who, emoji, outcome)
-        log.info("reaction %s by %s on request #%s: %s", emoji, who, approval.id, outcome)
-        if outcome == "approved":
+        await self.handle_reaction(approval, str(payload.emoji), payload.user_id, payload.member)
+
+    async def handle_reaction(self, approval: Approval, emoji: str, user_id: int,
+                              member: discord.Member | None, *, late: bool = False, run: bool = True) -> str:
+        """One reaction, live or read back after a restart or a reconnect (``late``): the same rules.
+        With ``run=False`` an approval is recorded and the caller starts the run."""
+        who = member.name if member else str(user_id)
+        outcome = await self.decide(approval, emoji, user_id, member)
+        await self.approvals.record_reaction(approval.id, user_id, who, emoji, outcome)
+        log.info("%sreaction %s by %s on request #%s: %s", "late " if late else "", emoji, who, approval.id, outcome)
+        if outcome == "approved" and run:
+            await self.run_approved(approval, who, late=late)
+        return outcome
+
+    async def run_approved(self, approval: Approval, who: str, *, late: bool = False) -> None:
+        if late:
+            await (await self.bot.ops_channel()).send(
+                f"✅ {who} approved request #{approval.id} ({approval.subject}) while opsbot was offline; "
+                "running it now.", allowed_mentions=discord.AllowedMentions.none())
+        self.executing.add(approval.id)
+        try:
             await self.execute(approval, who)
+        finally:
+            self.executing.discard(approval.id)
 
     async def decide(self, a: Approval, emoji: str, user_id: int, member: discord.Member | None) -> str:
         if a.state != "pending":
@@ -171,13 +244,24 @@ class ApprovalFlow:
         await self.edit_request(a, f"✅ Approved by {approver}; running…")
         title = f"Migrate {a.subject} (request #{a.id}, approved by {approver})"
         try:
-            result, rep = await self.cog.with_progress(None, title, lambda r: migrate.run_migrate(
+            result, rep = await self.cog.with_progress(None, title, on_run=lambda run_id: self.approvals.link_run(
+                a.id, run_id), phase=lambda r: migrate.run_migrate(
                 self.engine, a.subject, confirmed=True, expected_fingerprint=a.fingerprint,
                 allow_row_loss=a.allow_row_loss,
                 expected_sha256=a.sha256, reporter=r, actor=f"{a.requester} ({a.requester_id}) + {approver}"))
         except OpsError as exc:
-            await self.approvals.executed(a.id, None, state="stale")
-            await self.edit_request(a, f"✘ Stopped before running: {exc.message}\n→ {exc.hint}", ok=False)
+            run_id = await self.approvals.run_of(a.id)
+            if exc.outcome in ("changed", "unknown"):  # it did start changing the database
+                await self.approvals.executed(a.id, run_id)
+                await self.edit_request(a, f"{icon(exc.outcome)} Run #{run_id}: {headline('migrate', exc.outcome)}: "
+                                           f"{exc.message}\n→ {exc.hint}", ok=False)
+                if run_id:
+                    await (await self.bot.ops_channel()).send(
+                        f"{icon(exc.outcome)} Run #{run_id} of {a.subject}: {headline('migrate', exc.outcome)}.",
+                        view=emergency_view(run_id))
+                return
+            await self.approvals.executed(a.id, run_id, state="stale")
+            await self.edit_request(a, f"✘ Stopped before anything changed: {exc.message}\n→ {exc.hint}", ok=False)
             return
         except Exception:
             log.exception("migrate run for request #%s crashed", a.id)
@@ -191,7 +275,7 @@ class ApprovalFlow:
     async def finish_run_message(self, rep: DiscordReporter, result: migrate.MigrateResult, title: str) -> None:
         """Success: health check, checklist buttons and Rollback. Failure: Rollback, plus the
         runbook's emergency steps when the database did change."""
-        heading = f"{'✔' if result.ok else '✘'} {title}"
+        heading = f"{icon(result.outcome, ok=result.ok)} {title}"
         if result.ok:
             health_ok = None
             if self.bot.settings.engine.health_url:
@@ -208,8 +292,10 @@ class ApprovalFlow:
             await rep.finish(migrate_embed(result, heading, rep.steps_text(), health_ok=health_ok, people=people),
                              view=checklist_view(result.run_id, people))
             return
-        changed = result.committed or result.database_unchanged is False
-        view = emergency_view(result.run_id) if changed else run_buttons(result.run_id)
+        changed = result.outcome in ("changed", "unknown")
+        # Unchanged: there is nothing to roll back, so no Rollback button (only Verify).
+        view = emergency_view(result.run_id) if changed else run_buttons(result.run_id, rollback=False,
+                                                                           verify=True)
         await rep.finish(migrate_embed(result, heading, rep.steps_text(),
                                        emergency=EMERGENCY_STEPS if changed else ()), view=view)
 

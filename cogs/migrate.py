@@ -7,7 +7,6 @@ progress message in the ops channel and edit it; the invoker gets an ephemeral l
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,25 +18,25 @@ from bot.app import OpsBot, require_role, send_ephemeral
 from bot.render import PEOPLE_FIELD, people_checklist, preflight_embed, rows_block, simple_embed, text_file
 from bot.reporter import DiscordReporter
 from cogs.approval import ApprovalFlow
+from cogs.reconcile import Reconciler
+from cogs.rollback_flow import RollbackFlow
 from cogs.ui import (
     ChecklistButton,
-    ConfirmView,
     EmergencyStopButton,
     LogsButton,
     RollbackButton,
     VerifyButton,
     checklist_view,
-    run_buttons,
 )
-from ops import appinfo, backup, backups, preflight, rollback, verify
+from ops import appinfo, backup, backups, preflight, verify
 from ops.approvals import parse_table_list
 from ops.checklist import Checklist
-from ops.emergency import ensure_running, start_app, stop_app
+from ops.emergency import start_app, stop_app
 from ops.errors import OpsError
 from ops.health import check_health
 from ops.journal import backup_for_run
 from ops.migrations import list_migrations, load
-from ops.reporter import Status
+from ops.outcome import headline
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +51,8 @@ class MigrateCog(
         self.bot = bot
         self.engine = bot.engine
         self.flow = ApprovalFlow(self)
+        self.reconciler = Reconciler(self)
+        self.rollbacks = RollbackFlow(self)
 
     async def cog_load(self) -> None:
         self.checklist = Checklist(self.engine.journal)
@@ -68,10 +69,11 @@ class MigrateCog(
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        if not self.bot._reported_interrupted:
-            self.bot._reported_interrupted = True
-            for run in self.bot.interrupted:
-                await self.report_interrupted(run)
+        await self.reconciler.run("start")
+
+    @commands.Cog.listener()
+    async def on_resumed(self) -> None:
+        await self.reconciler.run("reconnect")
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
@@ -83,9 +85,10 @@ class MigrateCog(
         require_role(interaction, role_id, what)
 
     async def with_progress(
-        self, interaction: discord.Interaction | None, title: str, phase: Callable[[DiscordReporter], Awaitable[Any]]
+        self, interaction: discord.Interaction | None, title: str, phase: Callable[[DiscordReporter], Awaitable[Any]],
+        on_run: Callable[[int], Awaitable[None]] | None = None,
     ) -> tuple[Any, DiscordReporter]:
-        reporter = DiscordReporter(await self.bot.ops_channel(), title, journal=self.engine.journal)
+        reporter = DiscordReporter(await self.bot.ops_channel(), title, journal=self.engine.journal, on_run=on_run)
         message = await reporter.start()
         if interaction is not None:
             await send_ephemeral(interaction, f"Started: {message.jump_url}")
@@ -238,48 +241,7 @@ class MigrateCog(
     async def confirm_and_roll_back(
         self, interaction: discord.Interaction, backup_path: str | None, run_id: int | None = None
     ) -> None:
-        self.need(interaction, self.bot.settings.approver_role_id, "roll back")
-        started = await ensure_running(self.engine)  # listing and restoring need a running machine
-        listing = await backups.list_backups(self.engine)
-        chosen = rollback.pick(listing.backups, backup_path)[0]
-        taken = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(chosen.taken_at))
-        view = ConfirmView(interaction.user.id)
-        await interaction.followup.send(
-            f"Roll back `{self.engine.db_path}` to **{chosen.name}** (taken {taken})?\n"
-            f"⚠ Every write made after {taken} will be lost." + (f" (Rollback of run #{run_id})" if run_id else "")
-            + (f"\nNote: the app was stopped; opsbot {started}." if started else ""),
-            view=view,
-            ephemeral=True,
-        )
-        await view.wait()
-        if not view.confirmed or view.interaction is None:
-            if view.interaction is not None:
-                await view.interaction.response.edit_message(content="Rollback cancelled; nothing changed.", view=None)
-            return
-        await view.interaction.response.edit_message(content="Rolling back…", view=None)
-        self.need(interaction, self.bot.settings.approver_role_id, "roll back")
-        result, rep = await self.with_progress(
-            interaction,
-            f"Rollback to {chosen.name}",
-            lambda r: self.roll_back(r, chosen.path, self.actor(interaction), started),
-        )
-        await rep.finish(
-            simple_embed(
-                f"✔ Rolled back to {chosen.name}",
-                [rep.steps_text()],
-                fields={
-                    "Rows now": rows_block(result.counts),
-                    "Warning": result.warning,
-                },
-            )
-        )
-
-    async def roll_back(self, reporter: DiscordReporter, path: str, actor: str,
-                        started: str = "") -> rollback.RollbackResult:
-        note = started or await ensure_running(self.engine)
-        if note:
-            reporter.step("start machine", Status.DONE, note)
-        return await rollback.run_rollback(self.engine, confirmed=True, backup=path, reporter=reporter, actor=actor)
+        await self.rollbacks.confirm_and_roll_back(interaction, backup_path, run_id)
 
     # --- emergency actions ----------------------------------------------------------------
 
@@ -369,11 +331,26 @@ class MigrateCog(
             f"user_version {result.user_version}",
             f"**newest backup** `{result.newest_backup or 'none'}` ({result.backups} in all)",
             f"**running** {result.lock or 'nothing'}",
+            await self.last_change_line(),
             f"**pending approvals** {', '.join(f'#{a.id} {a.subject}' for a in pending) or 'none'}",
         ]
         if result.error:
             lines.append(f"✘ {result.error}")
         await interaction.followup.send(embed=simple_embed("Status", lines, ok=result.ok), ephemeral=True)
+
+    async def last_change_line(self) -> str:
+        """The newest migrate or rollback, with its outcome: after a restart, status must not say
+        "nothing" about a run that was interrupted."""
+        runs = [r for r in await self.engine.journal.runs(30) if r["phase"] in ("migrate", "rollback")]
+        if not runs:
+            return "**last change** none"
+        r = runs[0]
+        state = "interrupted: verify before anything else" if r["state"] == "interrupted" else (
+            "in progress" if r["state"] == "running" else headline(r["phase"], r["outcome"] or "",
+                                                                   ok=r["state"] == "succeeded"))
+        undone = f", rolled back by run #{r['undone_by']}" if r["undone_by"] else ""
+        return (f"**last change** run #{r['id']} `{r['phase']}` {r['migration'] or ''} — {state}{undone} "
+                f"<t:{int(r['started_at'])}:R>")
 
     @app_commands.command(name="logs", description="Recent app log lines")
     @app_commands.describe(lines="how many (1-200)")
@@ -406,21 +383,6 @@ class MigrateCog(
             for r in runs
         ] or ["No runs yet."]
         await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)
-
-    async def report_interrupted(self, run: dict[str, Any]) -> None:
-        channel = await self.bot.ops_channel()
-        lines = [
-            f"Run #{run['id']} (`{run['phase']}` {run['migration'] or ''}, started by "
-            f"{run['actor'].split(' (')[0]} <t:{int(run['started_at'])}:R>) was **interrupted**: the bot stopped "
-            f"before it finished.",
-            f"Last completed step: **{run['last_step'] or 'none'}**.",
-            "A migration is one transaction: the database is either fully migrated or untouched. "
-            "Verify to see which; roll back if needed.",
-        ]
-        await channel.send(
-            embed=simple_embed("⚠ Interrupted run", lines, ok=False),
-            view=run_buttons(run["id"], rollback=run["phase"] in ("migrate", "rollback"), verify=True),
-        )
 
 
 async def setup(bot: OpsBot) -> None:

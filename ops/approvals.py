@@ -130,6 +130,23 @@ class Approvals:
         await self.db.execute("UPDATE approvals SET state=?, run_id=? WHERE id=?", (state, run_id, approval_id))
         await self.db.commit()
 
+    async def link_run(self, approval_id: int, run_id: int) -> None:
+        """The approved request's run has opened in the journal (before it changes anything)."""
+        await self.db.execute("UPDATE approvals SET run_id=? WHERE id=?", (run_id, approval_id))
+        await self.db.commit()
+
+    async def run_of(self, approval_id: int) -> int | None:
+        a = await self.get(approval_id)
+        return a.run_id if a else None
+
+    async def approved_without_result(self) -> list[Approval]:
+        """Approved requests whose run never finished here: the bot stopped in between."""
+        async with self.db.execute("SELECT * FROM approvals WHERE state='approved' ORDER BY id") as cur:
+            return [_approval(dict(r)) for r in await cur.fetchall()]
+
+    async def by_run(self, run_id: int) -> Approval | None:
+        return await self._one("SELECT * FROM approvals WHERE run_id=?", (run_id,))
+
     async def record_reaction(self, approval_id: int, user_id: int, user_name: str, emoji: str, outcome: str) -> None:
         await self.db.execute(
             "INSERT INTO reactions(approval_id,user_id,user_name,emoji,outcome,at) VALUES(?,?,?,?,?,?)",

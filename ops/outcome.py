@@ -24,5 +24,5 @@ def headline(phase: str, outcome: str, *, ok: bool | None = None) -> str:
 
 def icon(outcome: str, *, ok: bool | None = None) -> str:
     if outcome == DONE or (not outcome and ok):
-        return "✅"
-    return {CHANGED: "⚠️", UNKNOWN: "❓"}.get(outcome, "❌")
+        return "✔"
+    return {CHANGED: "⚠", UNKNOWN: "❓"}.get(outcome, "✘")

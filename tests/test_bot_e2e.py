@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -164,31 +162,6 @@ async def test_restart_keeps_pending_approvals_and_buttons(
         assert user_version(engine.db_path) == 7
     finally:
         await third.stop()
-
-
-async def test_interrupted_run_is_reported_with_buttons(
-    discord_standin: DiscordStandIn, engine: Engine, tmp_path: Path
-) -> None:
-    dead_pid = 2**22 + 12345  # above pid_max on this kind of machine: no such process
-    await engine.journal.db.execute(
-        "INSERT INTO runs(phase,target,actor,migration,state,started_at,pid,host,last_step) "
-        "VALUES('migrate','local','alice (1)','0001_remove_suspend.sql','running',1,?,?, 'verify backup')",
-        (dead_pid, __import__("socket").gethostname()))
-    await engine.journal.db.commit()
-    bot = await start_bot(discord_standin, engine)
-    try:
-        note = await discord_standin.wait_for_message(lambda m: "Interrupted run" in m.text())
-        assert "Last completed step: **verify backup**" in note.text()
-        ids = button_ids(note)
-        assert any(i.startswith("opsbot:rollback:") for i in ids) and any(i.startswith("opsbot:verify:") for i in ids)
-        verify = await discord_standin.click_button(note.id, [i for i in ids if "verify" in i][0],
-                                                    user_id=c.OPERATOR1_ID)
-        await discord_standin.wait_for_ack(verify)
-        await discord_standin.wait_for_message(lambda m: "✔ Verify" in m.text(), timeout=30)
-        run = json.loads(json.dumps((await engine.journal.runs(50))[-1]))
-        assert run["state"] == "interrupted"
-    finally:
-        await bot.stop()
 
 
 async def test_other_guild_and_missing_role_refused(discord_standin: DiscordStandIn, running: RunningBot) -> None:

@@ -7,7 +7,7 @@ id as its application; the stand-in does the same because discord.py relies on n
 from __future__ import annotations
 
 # The bot never sends this anywhere but the Authorization header and IDENTIFY; tests assert it.
-BOT_TOKEN = "standin.bot-token.do-not-log-9f3c2a71"
+BOT_TOKEN = "MTIwMDAwMDAwMDAwMDAwMDEwMA.standin.do-not-log-9f3c2a71-bot-token"  # shaped like a real one
 
 APPLICATION_ID = 1_200_000_000_000_000_001
 BOT_USER_ID = APPLICATION_ID

@@ -67,6 +67,22 @@ class StandInServer:
         self._runner: web.AppRunner | None = None
         self._validator: SpecValidator | None = None
         self.port = 0
+        # Injected server errors: {"route", "status", "after_handler", "times"} (see fail_next).
+        self.server_faults: list[dict[str, Any]] = []
+
+    def fail_next(self, route: str, *, status: int = 500, after_handler: bool = False, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``route`` ("POST /channels/{channel_id}/messages")
+        with ``status``: before doing anything, or (``after_handler``) after the call took effect,
+        as Discord does when its gateway to the API fails after the message was stored."""
+        self.server_faults.append({"route": route, "status": status, "after_handler": after_handler,
+                                   "times": times})
+
+    def _take_server_fault(self, route: str) -> dict[str, Any] | None:
+        for fault in self.server_faults:
+            if fault["route"] == route and fault["times"] > 0:
+                fault["times"] -= 1
+                return fault
+        return None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -158,8 +174,14 @@ class StandInServer:
         if not path.startswith(_TOKEN_IN_URL) and path != "/gateway":
             if request.headers.get("Authorization") != f"Bot {self._token}":
                 raise DiscordError(401, 0, "401: Unauthorized")
+        fault = self._take_server_fault(route)
+        if fault is not None and not fault["after_handler"]:
+            raise DiscordError(fault["status"], 0, f"{fault['status']}: injected server error")
         try:
-            return await handler(request)
+            response = await handler(request)
+            if fault is not None:
+                raise DiscordError(fault["status"], 0, f"{fault['status']}: injected server error")
+            return response
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             # A body of the wrong shape: Discord answers 400, it does not fall over.
             raise DiscordError(400, 50035, "Invalid Form Body",

@@ -114,6 +114,12 @@ class DiscordStandIn(StandInServer):
         self._member(user_id)
         await self.store_reaction(msg, emoji_key(emoji), user_id, required=True)
 
+    async def add_reaction_offline(self, message_id: int, emoji: str, *, user_id: int = c.APPROVER1_ID) -> None:
+        """React while the bot is not connected: Discord stores it; the bot gets no event."""
+        msg = self._visible(message_id)
+        self._member(user_id)
+        await self.store_reaction(msg, emoji_key(emoji), user_id, required=False)
+
     async def remove_reaction(self, message_id: int, emoji: str, *,
                               user_id: int = c.APPROVER1_ID) -> None:
         await self.drop_reaction(self._visible(message_id), emoji_key(emoji), user_id,
