@@ -120,8 +120,12 @@ class ApprovalFlow:
                                "requested", hint="Run /migrate run again in a minute (the preflight is reused).") \
                     from exc
         assert message is not None
-        message = await self.keep_one(channel, approval_id, message)
+        # Attached at once, so a ✅ that arrives while duplicates are looked for still counts.
         await self.approvals.attach_message(approval_id, message.channel.id, message.id)
+        kept = await self.keep_one(channel, approval_id, message)
+        if kept.id != message.id:
+            await self.approvals.attach_message(approval_id, kept.channel.id, kept.id)
+        message = kept
         for emoji in (APPROVE, CANCEL):
             await message.add_reaction(emoji)
         await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")

@@ -177,7 +177,7 @@ async def test_changed_file_after_approval_stops_and_asks_again(
     path = engine.migrations_dir / MIGRATION
     path.write_text(path.read_text() + "\n-- edited after the approval was requested\n")
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    stopped = await discord_standin.wait_for_edit(message.id, lambda m: "Stopped before running" in m.text())
+    stopped = await discord_standin.wait_for_edit(message.id, lambda m: "Stopped before anything changed" in m.text())
     assert "changed since it was approved" in stopped.text() and "new approval" in stopped.text()
     assert user_version(engine.db_path) == 7
     approval = await running.bot.approvals.by_message(message.id)

@@ -260,7 +260,7 @@ async def test_two_operators_request_at_once_one_request_or_one_run(
         states = sorted([(await running.bot.approvals.by_message(m.id)).state for m in requests])
         assert states == ["executed", "stale"]
         stopped = [discord_standin.message(m.id).text() for m in requests]
-        assert any("Stopped before running" in t for t in stopped)
+        assert any("Stopped before anything changed" in t for t in stopped)
         # The refused one is journaled as a failed run that changed nothing (lock held, or tables gone).
         others = [(r["state"], r["error"]) for r in runs if r["state"] != "succeeded"]
         assert all(state == "failed" for state, _ in others), others
