@@ -325,7 +325,7 @@ async def test_python_m_bot_check_on_a_broken_setup(fly_env: dict[str, str], fak
     await standin.start()
     try:
         env = {**fly_env, **discord_env(standin), "HEALTH_URL": dead_url(),
-               "FAKEFLY_STATE": str(fakefly.state_dir)}
+               "FLY_STANDIN_STATE": str(fakefly.state_dir)}
         code, out, err = await python_m_bot_check(tmp_path, env)
     finally:
         await standin.stop()

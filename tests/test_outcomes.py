@@ -118,3 +118,15 @@ async def test_failed_steps_are_never_shown_done(engine: Engine, app_db: Path) -
     done = [e for e in rep.events if e.status == Status.DONE]
     assert not any("write lock" in e.detail for e in done), done
     assert dump(app_db) == original
+
+
+def test_flyctl_gets_the_fly_token_and_no_other_secret(fly_env: dict[str, str], fakefly: FakeFly) -> None:
+    env = {**fly_env, "DISCORD_TOKEN": "MTIwMDAwMDAwMDAwMDAwMDAwMQ.GsEcRt.not-for-flyctl-0123456789abcd",
+           "CODE_DEPLOY_KEY": "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-for-flyctl\n", "AWS_SECRET_ACCESS_KEY": "x"}
+    code, data = ops(env, "verify")
+    assert code == 0, data
+    calls = fakefly.calls()
+    assert calls and all(call["env"]["FLY_API_TOKEN"] for call in calls)
+    for call in calls:
+        assert not {"DISCORD_TOKEN", "CODE_DEPLOY_KEY", "AWS_SECRET_ACCESS_KEY"} & set(call["env_names"]), call
+        assert "PATH" in call["env_names"] and "HOME" in call["env_names"]

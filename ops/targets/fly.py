@@ -88,6 +88,13 @@ def _failures(app: str) -> list[_LocalFailure]:
     ]
 
 
+FLYCTL_ENV = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ",
+    "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+})
+
+
 class FlyTarget:
     """Runs every phase's sh script on one pinned, started machine of a Fly app."""
 
@@ -246,7 +253,11 @@ class FlyTarget:
         return [self.flyctl, *args]
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ if self._given_env is None else self._given_env)
+        """flyctl's environment: what it needs to run (PATH, HOME for its config and WireGuard
+        state, locale, proxies, CA certificates, its own FLY_* settings) and nothing else, so the
+        bot's other secrets (DISCORD_TOKEN, CODE_DEPLOY_KEY, …) never reach it."""
+        source = os.environ if self._given_env is None else self._given_env
+        env = {k: v for k, v in source.items() if k in FLYCTL_ENV or k.startswith("FLY_")}
         # FLY_REGION (set when the bot itself runs on Fly) would filter `fly logs` by region.
         env.pop("FLY_REGION", None)
         env["NO_COLOR"] = "1"

@@ -60,7 +60,7 @@ class FakeFly:
         self.app = app
         self.token = token
         self.env: dict[str, str] = {
-            "FAKEFLY_STATE": str(state_dir),
+            "FLY_STANDIN_STATE": str(state_dir),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         }
         state_dir.mkdir(parents=True, exist_ok=True)

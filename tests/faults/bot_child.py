@@ -7,7 +7,7 @@ Usage (from the repository root, PYTHONPATH=.):
 
 API_BASE and GATEWAY_URL are the stand-in's ``api_base`` and ``gateway_url``: the same two
 class-level URLs the test plugin's ``discord_pointed_at`` swaps in. With CHILD_TARGET=fly in the
-environment the bot reaches the database through the stand-in fly (FLYCTL, FAKEFLY_STATE and
+environment the bot reaches the database through the stand-in fly (FLYCTL, FLY_STANDIN_STATE and
 FLY_API_TOKEN name it), as it would on Fly.
 """
 
