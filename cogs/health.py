@@ -20,6 +20,7 @@ from ops.appinfo import run_logs
 from ops.errors import OpsError
 from ops.health import HealthResult, check_health
 from ops.monitor import HealthMonitor, MonitorConfig, MonitorEvent
+from ops.redact import shown_url
 from ops.reporter import Status
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
     async def announce_alert(self, channel: discord.abc.Messageable, event: MonitorEvent) -> None:
         inc, result = event.incident, event.result
         reminder = event.kind == "reminder"
-        lines = [f"**{'Still down' if reminder else 'The app is down'}**: `{self.config.url}`",
+        lines = [f"**{'Still down' if reminder else 'The app is down'}**: `{shown_url(self.config.url)}`",
                  f"What failed: {result.error}" + (f" (HTTP {result.status})" if result.status and
                                                    str(result.status) not in result.error else ""),
                  f"Since <t:{int(inc.started_at)}:T> ({ago(time.time() - inc.started_at)}); "
@@ -115,7 +116,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
 
     async def announce_recovery(self, channel: discord.abc.Messageable, event: MonitorEvent) -> None:
         inc = event.incident
-        text = (f"✅ Recovered: `{self.config.url}` passes again ({describe(event.result)}); "
+        text = (f"✅ Recovered: `{shown_url(self.config.url)}` passes again ({describe(event.result)}); "
                 f"down for {ago(inc.duration_s)}.")
         await channel.send(embed=simple_embed(f"Health check recovered (incident #{inc.id})", [text]))
         if inc.channel_id and inc.message_id:
@@ -160,7 +161,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         state = f"🚨 incident #{open_inc.id} open since <t:{int(open_inc.started_at)}:R>" if open_inc else \
             "✅ no open incident"
         alerts = f"paused by {pause['by']} until <t:{int(pause['until'])}:t>" if pause else "on"
-        lines = [f"**URL** `{self.config.url or 'not set: monitor off'}` every {self.config.interval_s}s",
+        lines = [f"**URL** `{shown_url(self.config.url) or 'not set: monitor off'}` every {self.config.interval_s}s",
                  f"**State** {state}", f"**Alerts** {alerts}",
                  "**Last checks** " + (" ".join("✅" if c["ok"] else "❌" for c in reversed(checks)) or "none yet")]
         for inc in incidents:

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 
 from ops.errors import UsageError
+from ops.redact import redact, shown_url
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,17 @@ async def check_once(session: aiohttp.ClientSession, url: str, timeout: float, e
             body = (await resp.content.read(4096)).decode("utf-8", "replace")
             latency = round((time.monotonic() - started) * 1000, 1)
             if not 200 <= resp.status < 300:
-                return HealthResult(False, url, resp.status, latency, body[:300], f"HTTP {resp.status}", 1, "status")
+                return HealthResult(False, shown_url(url), resp.status, latency, body[:300], f"HTTP {resp.status}", 1,
+                                    "status")
             if expect and expect not in body:
-                return HealthResult(False, url, resp.status, latency, body[:300],
+                return HealthResult(False, shown_url(url), resp.status, latency, body[:300],
                                     f"the body does not contain {expect!r}", 1, "body")
-            return HealthResult(True, url, resp.status, latency, body[:300], "", 1, "ok")
+            return HealthResult(True, shown_url(url), resp.status, latency, body[:300], "", 1, "ok")
     except TimeoutError:
-        return HealthResult(False, url, None, None, "", f"no answer within {timeout:g}s", 1, "timeout")
+        return HealthResult(False, shown_url(url), None, None, "", f"no answer within {timeout:g}s", 1, "timeout")
     except aiohttp.ClientError as exc:
-        return HealthResult(False, url, None, None, "", f"connection failed: {exc}", 1, "connection")
+        return HealthResult(False, shown_url(url), None, None, "", f"connection failed: {redact(str(exc))}", 1,
+                            "connection")
 
 
 async def check_health(url: str, *, timeout: float = 10.0, attempts: int = 3, backoff: float = 0.5,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 SECRET_ENV_NAMES = ("DISCORD_TOKEN", "FLY_API_TOKEN", "FLY_ACCESS_TOKEN", "CODE_DEPLOY_KEY")
 _extra: set[str] = set()
@@ -18,6 +19,30 @@ def register_secret(value: str | None) -> None:
     """Treat ``value`` as a secret from now on (for secrets not held in the environment)."""
     if value and len(value) >= 6:
         _extra.add(value)
+
+
+def shown_url(url: str) -> str:
+    """A URL as people may see it: without ``user:password@`` (HEALTH_URL may carry basic auth)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def register_url_credentials(url: str) -> None:
+    """The password (and user:password) of a URL become secrets: masked wherever they appear."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    if parts.password:
+        register_secret(parts.password)
+        register_secret(f"{parts.username or ''}:{parts.password}")
 
 
 def _secrets() -> list[str]:

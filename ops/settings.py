@@ -9,6 +9,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from ops.errors import UsageError
+from ops.redact import register_url_credentials
 from ops.targets.base import Target
 
 
@@ -118,6 +119,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: str | None) ->
         stop_command=env.get("STOP_COMMAND", "").strip(),
         start_command=env.get("START_COMMAND", "").strip(),
     )
+    register_url_credentials(settings.health_url)
     if problems:
         raise UsageError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems),
                          hint="Fix these in the environment or .env (see .env.example).")

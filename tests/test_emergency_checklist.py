@@ -41,8 +41,8 @@ def people(message) -> str:  # type: ignore[no-untyped-def]
 async def approved_run(standin: DiscordStandIn):  # type: ignore[no-untyped-def]
     _, message = await request(standin)
     await standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    return await standin.wait_for_message(lambda m: "Migrate 0001" in m.text() and ("✔" in m.text()[:3] or
-                                          "✘" in m.text()[:3] or "⚠" in m.text()[:3]) and bool(button_ids(m)), timeout=30)
+    return await standin.wait_for_message(lambda m: "Migrate 0001" in m.text() and any(ch in m.text()[:3] for ch in "✔✘⚠")
+                                          and bool(button_ids(m)), timeout=30)
 
 
 async def test_people_tick_the_checklist_until_the_run_is_complete(

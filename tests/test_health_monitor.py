@@ -226,3 +226,23 @@ async def test_check_history_is_bounded(engine: Engine, app: App, monkeypatch: p
     for _ in range(12):
         await monitor.check()
     assert len(await monitor.recent_checks(100)) == 5
+
+
+async def test_a_password_in_the_health_url_is_never_posted(
+    discord_standin: DiscordStandIn, engine: Engine, app: App
+) -> None:
+    """Basic auth in HEALTH_URL: the alert names the URL without its credentials."""
+    secret = "s3cret-health-pass"
+    url = app.url.replace("http://", f"http://opsbot:{secret}@")
+    bot = await start_bot(discord_standin, engine, engine_settings=settings_for(app, health_url=url))
+    try:
+        app.status = 500
+        assert await ticks(bot, 3) == ["alert"]
+        text = alerts(discord_standin)[0].text()
+        assert app.url in text, "the URL is shown, without its user:password"
+        assert secret not in text and "opsbot:" not in text
+        app.status = 200
+        assert await ticks(bot, 2) == ["recovered"]
+        assert not [m for m in discord_standin.channel_messages() if secret in m.text()]
+    finally:
+        await bot.stop()
