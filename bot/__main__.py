@@ -62,6 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.message, file=sys.stderr)
         print(f"→ {exc.hint}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - a refused token is one line, not a traceback
+        import discord
+
+        if not isinstance(exc, discord.LoginFailure):
+            raise
+        print("Discord refused DISCORD_TOKEN (401 Unauthorized): it was reset, revoked or copied wrong.",
+              file=sys.stderr)
+        print("→ Developer Portal → your app → Bot → Reset Token; put the new one in DISCORD_TOKEN "
+              "(fly secrets set DISCORD_TOKEN=… on Fly), then start the bot again.", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
     return 0

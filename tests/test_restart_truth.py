@@ -135,3 +135,21 @@ async def test_an_approval_given_while_the_bot_was_down_runs_after_it_starts(
     assert outcomes[c.OPERATOR1_ID] in ("ignored: the requester cannot approve their own change",
                                         "ignored: request already approved")
     assert len([r for r in await engine.journal.runs(20) if r["phase"] == "migrate"]) == 1
+
+
+async def test_a_refused_token_is_one_line_with_what_to_do(
+    discord_standin: DiscordStandIn, engine: Engine, bot_process: BotProcess
+) -> None:
+    wrong = "MTIwMDAwMDAwMDAwMDAwMDAwMQ.GsEcRt.revoked-token-0123456789abcdefgh"
+    env = {**bot_process.env, "DISCORD_TOKEN": wrong}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "tests.live.bot_main", discord_standin.api_base,
+                         discord_standin.gateway_url], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip() and " INFO " not in ln and " WARNING " not in ln]
+    assert lines[0].startswith("Discord refused DISCORD_TOKEN") and lines[1].startswith("→ Developer Portal")
+    assert len(lines) == 2, lines
+    assert wrong not in done.stderr
+    assert any("401" in r for r in discord_standin.rejections)  # the refusal did come from Discord
+    discord_standin.clear_problems()  # expected here
