@@ -22,11 +22,13 @@ from ops.journal import BackupRecord
 from ops.reporter import Reporter
 from ops.schema import DbState, read_state
 from ops.sqlite_cli import dot_quote, require_sqlite, run_sql, sh_quote
+from ops.targets.base import phase_timeout_text
 
 log = logging.getLogger(__name__)
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PARTIAL_SUFFIX = ".opsbot-partial"
+SIDE_FILES = ("", "-journal", "-wal", "-shm")  # a SQLite file and what SQLite may leave beside it
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ async def snapshot(run: Run, db: str, dest: str, *, step_name: str = "backup") -
             )
         except OpsError as exc:  # flyctl timed out or could not reach the host
             await _remove_quietly(engine, dest)
-            raise OpsError(f".backup did not finish: {exc.message}", hint=_unfinished_hint(dest)) from exc
+            raise OpsError(f".backup did not finish: {phase_timeout_text(exc, engine.phase_timeout_s)}",
+                           hint=_unfinished_hint(dest)) from exc
         require_sqlite(sql, "the backup")
         if not sql.result.ok:
             await _remove_quietly(engine, dest)
@@ -177,7 +180,7 @@ async def take_backup(run: Run, label: str) -> tuple[BackupRecord, int, int]:
         record, state = await verify_file(run, partial)
         await hostfs.move(engine.target, partial, final)
     except BaseException:
-        await _remove_quietly(engine, partial)
+        await _remove_quietly(engine, *(partial + extra for extra in SIDE_FILES))
         raise
     record = BackupRecord(**{**asdict(record), "path": final})
     await engine.journal.record_backup(engine.target.name, record)
@@ -185,8 +188,10 @@ async def take_backup(run: Run, label: str) -> tuple[BackupRecord, int, int]:
 
 
 async def remove_stale_partials(engine: Engine, db: str) -> None:
-    # The quoted database path is literal; only the `*` between it and the suffix is a glob.
-    await engine.target.sh(f"rm -f -- {sh_quote(db)}.pre-*{sh_quote(PARTIAL_SUFFIX)}", timeout=hostfs.FACT_TIMEOUT_S)
+    # The quoted database path is literal; only the `*` between it and the suffix is a glob. A copy
+    # killed while it was written or checked also leaves its -journal, -wal and -shm.
+    globs = " ".join(f"{sh_quote(db)}.pre-*{sh_quote(PARTIAL_SUFFIX + extra)}" for extra in SIDE_FILES)
+    await engine.target.sh(f"rm -f -- {globs}", timeout=hostfs.FACT_TIMEOUT_S)
 
 
 async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporter | None = None,

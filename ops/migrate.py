@@ -21,6 +21,7 @@ from ops.migrations import Migration, load
 from ops.preflight import report_reading
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, read_state, read_state_retrying
+from ops.targets.base import phase_timeout_text
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ async def run_migrate(
             except OpsError as exc:
                 # flyctl timed out, or the host could not be reached: the session's fate is
                 # unknown here (rule 7), so it is judged below from the database itself.
-                outcome = lost_outcome(exc.message)
+                outcome = lost_outcome(phase_timeout_text(exc, engine.phase_timeout_s))
             if not outcome.committed:
                 step.fail(describe_failure(outcome, migration))
         if outcome.committed:
@@ -243,6 +244,10 @@ async def _after_failure(run: Run, migration: Migration, before: DbState, outcom
 def _unchanged_hint(outcome: ApplyOutcome, busy_timeout_ms: int) -> str:
     """What to do next depends on why the session stopped; the database is as it was either way."""
     checked = "The database is exactly as it was (read again after the failure)."
+    if "database or disk is full" in outcome.error or "No space left on device" in outcome.error:
+        return (f"{checked} The app host's volume ran out of space while the migration wrote: nothing of it was "
+                "kept. Delete old backups (`backups` lists them) or extend the volume (`fly volumes extend`), "
+                "then run the migration again.")
     if outcome.failed_step == "begin":
         return (f"{checked} The app held the write lock longer than the busy timeout ({busy_timeout_ms} ms). "
                 "Retry in a quieter moment, or raise BUSY_TIMEOUT_MS (the app's writers wait that long).")

@@ -21,6 +21,7 @@ from ops.journal import BackupRecord
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, read_state, read_state_retrying, state_from_events, state_sql
 from ops.sqlite_cli import SqlRun, dot_quote, emit, require_sqlite, run_sql, sql_literal, tmp_name
+from ops.targets.base import phase_timeout_text
 from ops.units import human_bytes
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
             sql = await run_sql(engine.target, engine.db_path, restore_body(backup_path, tmp), tmpfiles=(tmp,),
                                 busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
         except OpsError as exc:  # flyctl timed out or the host was unreachable: fate unknown
-            failure, locked = exc.message, False
+            failure, locked = phase_timeout_text(exc, engine.phase_timeout_s), False
         else:
             require_sqlite(sql, "the restore")
             versions = [e["v"] for e in sql.of("data_version")]

@@ -84,6 +84,8 @@ async def test_flyctl_fault_during_backup_leaves_no_backup_and_a_retry_works(
     # The next safe step the hint offers: retry. It works and sweeps away unfinished copies, such
     # as one a remote sqlite3 wrote after the clean-up ran.
     Path(f"{db}.pre-fault-20200101_000000{PARTIAL_SUFFIX}").write_bytes(b"SQLite format 3\0" + b"\0" * 4000)
+    for side in ("-wal", "-shm", "-journal"):  # what a copy killed while it was checked leaves beside it
+        Path(f"{db}.pre-fault-20200101_000000{PARTIAL_SUFFIX}{side}").write_bytes(b"\0" * 512)
     retried = await run_backup(fly_engine, label="retry")
     assert retried.ok and backup_names(db) == [Path(retried.path).name]
     assert leftovers(db, PARTIAL_SUFFIX) == []

@@ -90,8 +90,8 @@ async def run_argv(
         await proc.wait()
         if asyncio.current_task() is not None and asyncio.current_task().cancelling():
             raise
-        raise OpsError(
-            f"{what} did not finish within {timeout:g}s and was stopped", hint=hint
+        raise TimedOut(
+            f"{what} did not finish within {timeout:g}s and was stopped", hint=hint, seconds=timeout
         ) from None
     seconds = loop.time() - started
     result = ShResult(
@@ -102,6 +102,22 @@ async def run_argv(
     )
     log.debug("%s exit=%s in %.2fs", what, result.exit_code, seconds)
     return result
+
+
+class TimedOut(OpsError):
+    """An external command ran out of its time and was killed (its process group, here)."""
+
+    def __init__(self, message: str, *, hint: str = "", seconds: float = 0.0) -> None:
+        super().__init__(message, hint=hint)
+        self.seconds = seconds
+
+
+def phase_timeout_text(exc: OpsError, phase_timeout_s: float) -> str:
+    """A phase's main step hit PHASE_TIMEOUT_S: say so, and what may still be running."""
+    if isinstance(exc, TimedOut) and exc.seconds >= phase_timeout_s:
+        return (f"{exc.message}: that is PHASE_TIMEOUT_S ({phase_timeout_s:g} s; raise it for a longer run). "
+                "On the app host the sqlite3 session may still be running until it ends by itself")
+    return exc.message
 
 
 def script_for_stdin(script: str) -> bytes:
