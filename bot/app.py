@@ -43,7 +43,6 @@ class OpsBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.scheduler.start()
         await self.approvals.ensure_schema()
-        await self.engine.journal.mark_interrupted()  # the cog posts them once the gateway is ready
         for ext in self.initial_extensions:
             await self.load_extension(ext)
         self.tree.on_error = self.on_tree_error

@@ -254,7 +254,8 @@ class ApprovalFlow:
                 allow_row_loss=a.allow_row_loss,
                 expected_sha256=a.sha256, reporter=r, actor=f"{a.requester} ({a.requester_id}) + {approver}"))
         except OpsError as exc:
-            run_id = await self.approvals.run_of(a.id)
+            linked = await self.approvals.get(a.id)
+            run_id = linked.run_id if linked else None
             if exc.outcome in ("changed", "unknown"):  # it did start changing the database
                 await self.approvals.executed(a.id, run_id)
                 await self.edit_request(a, f"{icon(exc.outcome)} Run #{run_id}: {headline('migrate', exc.outcome)}: "

@@ -37,6 +37,7 @@ from ops.health import check_health
 from ops.journal import backup_for_run
 from ops.migrations import list_migrations, load
 from ops.outcome import headline
+from ops.units import mib
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class MigrateCog(
                 f"✔ Backup {result.path.rsplit('/', 1)[-1]}",
                 [rep.steps_text()],
                 fields={
-                    "Verified": f"integrity {result.integrity} · {result.bytes / 1048576:.1f} MiB · "
+                    "Verified": f"integrity {result.integrity} · {mib(result.bytes)} · "
                     f"sha256 `{result.sha256[:16]}`",
                     "Rows": rows_block(result.counts),
                 },
@@ -179,7 +180,7 @@ class MigrateCog(
         self.need(interaction, self.bot.settings.operator_role_id, "list backups")
         listing = await backups.list_backups(self.engine)
         lines = [
-            f"`{b.stamp}` {b.bytes / 1048576:.1f} MiB {'✅' if b.verified == 'ok' else '❔'} `{b.name}`"
+            f"`{b.stamp}` {mib(b.bytes)} {'✅' if b.verified == 'ok' else '❔'} `{b.name}`"
             for b in listing.backups[:20]
         ] or ["No backups yet: `/migrate backup`."]
         await interaction.followup.send(embed=simple_embed("Backups (newest first)", lines), ephemeral=True)
@@ -226,22 +227,17 @@ class MigrateCog(
     @app_commands.autocomplete(backup=backup_names)
     async def rollback_cmd(self, interaction: discord.Interaction, backup: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.confirm_and_roll_back(interaction, backup)
+        await self.rollbacks.confirm_and_roll_back(interaction, backup)
 
     async def rollback_button(self, interaction: discord.Interaction, run_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         record = await backup_for_run(self.engine.journal, self.engine.target.name, run_id)
-        await self.confirm_and_roll_back(interaction, record.path if record else None, run_id=run_id)
+        await self.rollbacks.confirm_and_roll_back(interaction, record.path if record else None, run_id=run_id)
 
     async def verify_button(self, interaction: discord.Interaction, run_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "verify the database")
         await self.run_verify(interaction, quick=False)
-
-    async def confirm_and_roll_back(
-        self, interaction: discord.Interaction, backup_path: str | None, run_id: int | None = None
-    ) -> None:
-        await self.rollbacks.confirm_and_roll_back(interaction, backup_path, run_id)
 
     # --- emergency actions ----------------------------------------------------------------
 
@@ -327,7 +323,7 @@ class MigrateCog(
         lines = [
             f"**target** {result.target}",
             "**machines** " + (", ".join(f"{m['id']} {m['state']}" for m in result.machines) or "none"),
-            f"**database** `{result.db_path}` {(result.db_bytes or 0) / 1048576:.1f} MiB, "
+            f"**database** `{result.db_path}` {mib(result.db_bytes or 0)}, "
             f"user_version {result.user_version}",
             f"**newest backup** `{result.newest_backup or 'none'}` ({result.backups} in all)",
             f"**running** {result.lock or 'nothing'}",

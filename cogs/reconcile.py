@@ -18,6 +18,7 @@ import discord
 
 from bot.cards import mark_run_cards
 from bot.render import simple_embed
+from cogs.approval import APPROVE, CANCEL
 from cogs.ui import run_buttons
 from ops.journal import backup_for_run
 from ops.outcome import headline, icon
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-APPROVAL_EMOJI = ("✅", "❌")
+APPROVAL_EMOJI = (APPROVE, CANCEL)
 
 
 class Reconciler:
@@ -126,7 +127,7 @@ class Reconciler:
                     missed += [(a.id, emoji, user.id) async for user in reaction.users()
                                if not user.bot and (user.id, emoji) not in seen]
         approved = []
-        for approval_id, emoji, user_id in sorted(missed, key=lambda m: APPROVAL_EMOJI.index(m[1]) * -1):
+        for approval_id, emoji, user_id in sorted(missed, key=lambda m: m[1] != CANCEL):
             current = await self.bot.approvals.get(approval_id)
             assert current is not None
             member = await self.member(user_id)

@@ -135,10 +135,6 @@ class Approvals:
         await self.db.execute("UPDATE approvals SET run_id=? WHERE id=?", (run_id, approval_id))
         await self.db.commit()
 
-    async def run_of(self, approval_id: int) -> int | None:
-        a = await self.get(approval_id)
-        return a.run_id if a else None
-
     async def approved_without_result(self) -> list[Approval]:
         """Approved requests whose run never finished here: the bot stopped in between."""
         async with self.db.execute("SELECT * FROM approvals WHERE state='approved' ORDER BY id") as cur:

@@ -21,8 +21,9 @@ from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
 from ops.reporter import Reporter
 from ops.schema import DbState, read_state
-from ops.sqlite_cli import dot_quote, require_sqlite, run_sql, sh_quote
+from ops.sqlite_cli import disk_full, dot_quote, require_sqlite, run_sql, sh_quote
 from ops.targets.base import phase_timeout_text
+from ops.units import mib
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,10 @@ async def ensure_space(run: Run, db: str, dest: str) -> tuple[int, int]:
             raise OpsError(f"there is no database at {db} on {engine.target.name}", hint="Check DB_PATH.")
         need = int((found[db] + found.get(db + "-wal", 0)) * engine.free_space_margin) + 1024 * 1024
         free = await hostfs.free_bytes(engine.target, dest)
-        step.detail = f"{_mb(free)} free, {_mb(need)} needed"
+        step.detail = f"{mib(free)} free, {mib(need)} needed"
         if free < need:
             raise OpsError(
-                f"not enough free space for a backup: {_mb(free)} free on the volume, about {_mb(need)} needed",
+                f"not enough free space for a backup: {mib(free)} free on the volume, about {mib(need)} needed",
                 hint="Delete old backups (`/migrate backups` lists them) or extend the volume "
                 "(`fly volumes extend`), then retry. Nothing was written.",
             )
@@ -118,7 +119,7 @@ def _unfinished_hint(dest: str) -> str:
 
 
 def _backup_failure_hint(error: str, dest: str) -> str:
-    if "disk is full" in error or "No space left" in error:
+    if disk_full(error):
         return ("The volume ran out of space while the copy was written. The unfinished copy was removed and "
                 "nothing was kept; the live database is unchanged. Delete old backups (`backups` lists them) "
                 "or extend the volume (`fly volumes extend`), then retry.")
@@ -154,7 +155,7 @@ async def verify_file(
             path=path, created_at=time.time(), bytes=facts.bytes, sha256=facts.sha256,
             integrity=state.integrity, counts=state.counts, fingerprint=state.fingerprint, run_id=run.run_id or None,
         )
-        step.detail = f"{state.integrity}, {_mb(facts.bytes)}, sha256 {facts.sha256[:12]}"
+        step.detail = f"{state.integrity}, {mib(facts.bytes)}, sha256 {facts.sha256[:12]}"
         if state.integrity != "ok":
             raise OpsError(
                 f"the backup {path} failed integrity_check: {state.integrity[:300]}",
@@ -207,7 +208,3 @@ async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporte
         run.table("rows per table in the backup", ["table", "rows"], [[t, n] for t, n in sorted(record.counts.items())])
         await run.finish(True, result.to_dict())
         return result
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MiB"

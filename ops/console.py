@@ -32,6 +32,9 @@ class ConsoleReporter:
             text += f"  {_escape(detail)}"
         self.console.print(text)
 
+    async def run_started(self, run_id: int) -> None:
+        pass
+
     def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
         for i, col in enumerate(columns):

@@ -47,7 +47,7 @@ class Run:
     run_id: int = 0
     started: float = field(default_factory=time.monotonic)
     # What an exception raised now means for the database: a phase sets "unknown" just before it
-    # starts changing it and "changed" once the change is confirmed (ops.journal.OUTCOMES).
+    # starts changing it and "changed" once the change is confirmed (ops.outcome.OUTCOMES).
     outcome_on_error: str = "unchanged"
     _pending: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -55,9 +55,7 @@ class Run:
         self.run_id = await self.engine.journal.start_run(
             self.phase, self.engine.target.name, self.actor, migration=migration, sha256=sha256
         )
-        hook = getattr(self.reporter, "run_started", None)
-        if hook is not None:  # the bot links its progress message to the run (to edit it later)
-            await hook(self.run_id)
+        await self.reporter.run_started(self.run_id)  # the bot links its progress message to the run
         return self.run_id
 
     def step(self, name: str, status: Status, detail: str = "") -> None:

@@ -33,30 +33,29 @@ class HealthResult:
 
 
 async def check_once(session: aiohttp.ClientSession, url: str, timeout: float, expect: str) -> HealthResult:
+    shown = shown_url(url)  # results are posted: never with the URL's user:password
     started = time.monotonic()
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True) as resp:
             body = (await resp.content.read(4096)).decode("utf-8", "replace")
             latency = round((time.monotonic() - started) * 1000, 1)
             if not 200 <= resp.status < 300:
-                return HealthResult(False, shown_url(url), resp.status, latency, body[:300], f"HTTP {resp.status}", 1,
-                                    "status")
+                return HealthResult(False, shown, resp.status, latency, body[:300], f"HTTP {resp.status}", 1, "status")
             if expect and expect not in body:
-                return HealthResult(False, shown_url(url), resp.status, latency, body[:300],
+                return HealthResult(False, shown, resp.status, latency, body[:300],
                                     f"the body does not contain {expect!r}", 1, "body")
-            return HealthResult(True, shown_url(url), resp.status, latency, body[:300], "", 1, "ok")
+            return HealthResult(True, shown, resp.status, latency, body[:300], "", 1, "ok")
     except TimeoutError:
-        return HealthResult(False, shown_url(url), None, None, "", f"no answer within {timeout:g}s", 1, "timeout")
+        return HealthResult(False, shown, None, None, "", f"no answer within {timeout:g}s", 1, "timeout")
     except aiohttp.ClientError as exc:
-        return HealthResult(False, shown_url(url), None, None, "", f"connection failed: {redact(str(exc))}", 1,
-                            "connection")
+        return HealthResult(False, shown, None, None, "", f"connection failed: {redact(str(exc))}", 1, "connection")
 
 
 async def check_health(url: str, *, timeout: float = 10.0, attempts: int = 3, backoff: float = 0.5,
                        expect: str = "") -> HealthResult:
     """GET ``url`` until it passes or ``attempts`` run out (a cold start may need a moment)."""
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"the health URL {url!r} is not an http(s) URL",
+        raise UsageError(f"the health URL {shown_url(url)!r} is not an http(s) URL",
                          hint="Set HEALTH_URL, e.g. https://timelogger-staging.fly.dev/health.")
     result = None
     async with aiohttp.ClientSession() as session:

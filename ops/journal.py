@@ -20,6 +20,7 @@ from typing import Any
 import aiosqlite
 
 from ops.errors import OpsError
+from ops.outcome import OUTCOMES
 from ops.redact import redact
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,6 @@ CREATE TABLE IF NOT EXISTS run_messages (
     PRIMARY KEY (run_id, message_id)
 );
 """
-OUTCOMES = ("done", "unchanged", "changed", "unknown")
 
 # Emergency stop and start are not here: they must work while a stuck run holds the lock.
 MUTATING = frozenset({"backup", "migrate", "rollback", "code-revert"})

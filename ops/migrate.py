@@ -21,6 +21,7 @@ from ops.migrations import Migration, load
 from ops.preflight import report_reading
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, read_state, read_state_retrying
+from ops.sqlite_cli import disk_full
 from ops.targets.base import phase_timeout_text
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class MigrateResult:
     tool: str = "plain"
     notes: tuple[str, ...] = ()
     allow_row_loss: tuple[str, ...] = ()
-    outcome: str = ""  # done | unchanged | changed | unknown (ops.journal.OUTCOMES)
+    outcome: str = ""  # done | unchanged | changed | unknown (ops.outcome.OUTCOMES)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -244,7 +245,7 @@ async def _after_failure(run: Run, migration: Migration, before: DbState, outcom
 def _unchanged_hint(outcome: ApplyOutcome, busy_timeout_ms: int) -> str:
     """What to do next depends on why the session stopped; the database is as it was either way."""
     checked = "The database is exactly as it was (read again after the failure)."
-    if "database or disk is full" in outcome.error or "No space left on device" in outcome.error:
+    if disk_full(outcome.error):
         return (f"{checked} The app host's volume ran out of space while the migration wrote: nothing of it was "
                 "kept. Delete old backups (`backups` lists them) or extend the volume (`fly volumes extend`), "
                 "then run the migration again.")

@@ -7,6 +7,7 @@ names it, so the CLI, the cards and the journal cannot drift apart.
 from __future__ import annotations
 
 DONE, UNCHANGED, CHANGED, UNKNOWN = "done", "unchanged", "changed", "unknown"
+OUTCOMES = (DONE, UNCHANGED, CHANGED, UNKNOWN)
 
 _CHANGE = {"migrate": "the migration committed", "rollback": "the backup was restored"}
 

@@ -28,6 +28,7 @@ from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, diff_states, read_state
 from ops.tables import rebuilt
 from ops.targets.local import LocalTarget
+from ops.units import mib
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ async def download_snapshot(run: Run, dest: Path) -> None:
                     f"host {remote_facts.sha256[:12]}, {local_facts.bytes}/{remote_facts.bytes} bytes)",
                     hint="The transfer was cut short; run preflight again.",
                 )
-            step.detail = f"{remote_facts.bytes / 1024 / 1024:.1f} MiB, sha256 matches"
+            step.detail = f"{mib(remote_facts.bytes)}, sha256 matches"
     finally:
         try:
             await hostfs.remove(engine.target, remote)

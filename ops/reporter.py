@@ -26,12 +26,18 @@ class StepEvent:
 
 
 class Reporter(Protocol):
+    async def run_started(self, run_id: int) -> None:
+        """The phase opened its journal run (the bot links its message to it)."""
+
     def step(self, name: str, status: Status, detail: str = "") -> None: ...
 
     def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None: ...
 
 
 class NullReporter:
+    async def run_started(self, run_id: int) -> None:
+        pass
+
     def step(self, name: str, status: Status, detail: str = "") -> None:
         pass
 
@@ -45,6 +51,10 @@ class ListReporter:
 
     events: list[StepEvent] = field(default_factory=list)
     tables: list[tuple[str, list[str], list[list[Any]]]] = field(default_factory=list)
+    run_id: int = 0
+
+    async def run_started(self, run_id: int) -> None:
+        self.run_id = run_id
 
     def step(self, name: str, status: Status, detail: str = "") -> None:
         self.events.append(StepEvent(name, status, detail))
@@ -61,6 +71,10 @@ class Fanout:
 
     def __init__(self, *reporters: Reporter) -> None:
         self.reporters = reporters
+
+    async def run_started(self, run_id: int) -> None:
+        for r in self.reporters:
+            await r.run_started(run_id)
 
     def step(self, name: str, status: Status, detail: str = "") -> None:
         for r in self.reporters:

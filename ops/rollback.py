@@ -20,9 +20,9 @@ from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, read_state, read_state_retrying, state_from_events, state_sql
-from ops.sqlite_cli import SqlRun, dot_quote, emit, require_sqlite, run_sql, sql_literal, tmp_name
+from ops.sqlite_cli import SqlRun, disk_full, dot_quote, emit, require_sqlite, run_sql, sql_literal, tmp_name
 from ops.targets.base import phase_timeout_text
-from ops.units import human_bytes
+from ops.units import mib
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +139,11 @@ async def ensure_restore_space(run: Run, entry: BackupEntry, record: BackupRecor
     async with Step(run, "free space", "room for the restore's write-ahead log") as step:
         free = await hostfs.free_bytes(engine.target, engine.db_path)
         need = int(record.bytes * engine.free_space_margin) + 1024 * 1024
-        step.detail = f"{human_bytes(free)} free, {human_bytes(need)} needed"
+        step.detail = f"{mib(free)} free, {mib(need)} needed"
         if free < need:
             raise OpsError(
-                f"not enough free space on the volume to restore {entry.name}: {human_bytes(free)} free, about "
-                f"{human_bytes(need)} needed", hint="Nothing was changed. Delete old backups (`backups` lists "
+                f"not enough free space on the volume to restore {entry.name}: {mib(free)} free, about "
+                f"{mib(need)} needed", hint="Nothing was changed. Delete old backups (`backups` lists "
                 "them) or extend the volume (`fly volumes extend`), then roll back again.")
 
 
@@ -153,7 +153,6 @@ class Restored:
 
     state: DbState
     app_wrote: dict[str, int]  # rows per table the app changed between the restore and the read
-    recovered: bool = False    # `.restore` reported an error, but the database is the backup
 
 
 async def _after_restore(run: Run, entry: BackupEntry, record: BackupRecord, restored: Restored,
@@ -222,6 +221,11 @@ async def _mark_undone(run: Run, record: BackupRecord, entry: BackupEntry) -> li
     return undone
 
 
+def rows_written_since(record: BackupRecord, now: DbState) -> dict[str, int]:
+    """Rows per table gained (or lost) since the database was the backup: the app's writes."""
+    return {t: now.counts.get(t, 0) - n for t, n in record.counts.items() if now.counts.get(t, 0) != n}
+
+
 def restore_body(backup_path: str, tmp: str) -> str:
     """`.restore`, then, in the same session, what the database now holds: one read transaction
     bracketed by `PRAGMA data_version`, which changes only when another connection (the app)
@@ -242,7 +246,7 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
             sql = await run_sql(engine.target, engine.db_path, restore_body(backup_path, tmp), tmpfiles=(tmp,),
                                 busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
         except OpsError as exc:  # flyctl timed out or the host was unreachable: fate unknown
-            failure, locked = phase_timeout_text(exc, engine.phase_timeout_s), False
+            failure, locked, full = phase_timeout_text(exc, engine.phase_timeout_s), False, False
         else:
             require_sqlite(sql, "the restore")
             versions = [e["v"] for e in sql.of("data_version")]
@@ -250,8 +254,7 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
                 now = state_from_events(sql.events)
                 quiet = versions[0] == versions[1]
                 if now.fingerprint == record.fingerprint and (now.counts == record.counts or not quiet):
-                    wrote = {t: now.counts.get(t, 0) - n for t, n in record.counts.items()
-                             if now.counts.get(t, 0) != n}
+                    wrote = rows_written_since(record, now)
                     step.detail = "schema and row counts match the backup" + (
                         "" if not wrote else " (with the app's writes since the restore)")
                     return Restored(now, wrote)
@@ -262,22 +265,19 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
                                              "back again before you know what the database holds.")
             failure = f".restore failed: {_sqlite_error(sql)}"
             locked = "database is locked" in sql.result.stderr
-            if _disk_full(sql.result.stderr):
+            full = disk_full(sql.result.stderr)
+            if full:
                 failure = f".restore failed: the volume is full ({_sqlite_error(sql)})"
         step.fail(failure)
-    return await confirm_restore(run, backup_path, record, live, failure, wait=not locked)
+    return await confirm_restore(run, backup_path, record, live, failure, wait=not locked, full=full)
 
 
 def _sqlite_error(sql: SqlRun) -> str:
     return sql.error_text or "exit " + str(sql.result.exit_code)
 
 
-def _disk_full(stderr: str) -> bool:
-    return "database or disk is full" in stderr or "No space left on device" in stderr
-
-
 async def confirm_restore(run: Run, backup_path: str, record: BackupRecord, live: DbState, failure: str, *,
-                          wait: bool) -> Restored:
+                          wait: bool, full: bool = False) -> Restored:
     """Return when the database is the backup after all; otherwise raise saying which it is.
 
     `.restore` writes in one transaction, so the database is either the backup or as it was. After a
@@ -306,14 +306,13 @@ async def confirm_restore(run: Run, backup_path: str, record: BackupRecord, live
         if now.fingerprint == record.fingerprint and (schema_tells or now.counts == record.counts):
             step.detail = "the database is the backup: the restore completed despite the error"
             run.step("restore", Status.WARNING, f"{failure} — but the database now matches the backup")
-            wrote = {t: now.counts.get(t, 0) - n for t, n in record.counts.items() if now.counts.get(t, 0) != n}
-            return Restored(now, wrote, recovered=True)
+            return Restored(now, rows_written_since(record, now))
         if now.fingerprint == live.fingerprint and (schema_tells or now.counts == live.counts):
             step.detail = "the database is as it was before the rollback: it was not restored"
             hint = (f"Nothing was restored. {retry} when the host is reachable"
                     + (" (the app held the write lock: pick a quieter moment or raise BUSY_TIMEOUT_MS)." if not wait
                        else "."))
-            if "volume is full" in failure:
+            if full:
                 hint = "Nothing was restored. Free space on the volume (delete old backups) or extend it, then " \
                        "roll back again."
             run.outcome_on_error = "unchanged"

@@ -189,6 +189,11 @@ async def run_sql(
     return SqlRun(parse_events(result.stdout), result, body_offset=1)
 
 
+def disk_full(text: str) -> bool:
+    """sqlite3 (SQLITE_FULL) or the shell (ENOSPC) says the volume is full."""
+    return "database or disk is full" in text or "No space left on device" in text
+
+
 class NoDatabase(OpsError):
     """There is no database file at the path: nothing to read, and nothing was created."""
 

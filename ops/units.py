@@ -1,13 +1,8 @@
-"""Numbers in human units, the same on every surface."""
+"""Sizes in the one unit every surface uses."""
 
 from __future__ import annotations
 
 
-def human_bytes(n: int) -> str:
-    """1536 → "1.5 KiB"; 78063.7 MiB → "76.2 GiB"."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+def mib(n: int) -> str:
+    """Bytes as mebibytes with one decimal: 5_452_595 → "5.2 MiB"."""
+    return f"{n / 1024 / 1024:.1f} MiB"
