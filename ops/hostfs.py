@@ -37,6 +37,16 @@ async def free_bytes(target: Target, path: str) -> int:
     return int(fields[3]) * 1024
 
 
+async def full_volume(target: Target, path: str, *, below: int = 1024 * 1024) -> int | None:
+    """The free bytes of the volume holding ``path`` when fewer than ``below`` are left, else None
+    (None too when even `df` cannot say: then it is not known to be full)."""
+    try:
+        free = await free_bytes(target, path)
+    except OpsError:
+        return None
+    return free if free < below else None
+
+
 async def sizes(target: Target, *paths: str) -> dict[str, int]:
     """Sizes of the files that exist (missing ones are left out)."""
     script = "".join(

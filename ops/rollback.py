@@ -20,7 +20,17 @@ from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, read_state, read_state_retrying, state_from_events, state_sql
-from ops.sqlite_cli import SqlRun, disk_full, dot_quote, emit, require_sqlite, run_sql, sql_literal, tmp_name
+from ops.sqlite_cli import (
+    SqlRun,
+    disk_full,
+    dot_quote,
+    emit,
+    io_trouble,
+    require_sqlite,
+    run_sql,
+    sql_literal,
+    tmp_name,
+)
 from ops.targets.base import phase_timeout_text
 from ops.units import mib
 
@@ -119,11 +129,11 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
         entry, record, skipped = await choose_good_backup(run, pick(listing.backups, backup), listing.backups)
         if skipped:
             run.step("check backup", Status.WARNING, f"skipped {len(skipped)} unusable backup(s), using {entry.name}")
-        await ensure_restore_space(run, entry, record)
         async with Step(run, "read live", "schema and counts before the restore") as step:
             live = await read_state(engine.target, engine.db_path, busy_timeout_ms=engine.busy_timeout_ms,
                                     timeout=engine.phase_timeout_s)
             step.detail = f"schema {live.fingerprint[:12]}, {sum(live.counts.values())} rows"
+        await ensure_restore_space(run, entry, record)  # last, right before the restore writes
         run.outcome_on_error = "unknown"
         restored = await restore(run, entry.path, record, live)
         run.outcome_on_error = "changed"
@@ -265,7 +275,8 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
                                              "back again before you know what the database holds.")
             failure = f".restore failed: {_sqlite_error(sql)}"
             locked = "database is locked" in sql.result.stderr
-            full = disk_full(sql.result.stderr)
+            full = disk_full(sql.result.stderr) or (io_trouble(sql.result.stderr) and await hostfs.full_volume(
+                engine.target, engine.db_path, below=record.bytes) is not None)
             if full:
                 failure = f".restore failed: the volume is full ({_sqlite_error(sql)})"
         step.fail(failure)
@@ -295,12 +306,15 @@ async def confirm_restore(run: Run, backup_path: str, record: BackupRecord, live
                 busy_timeout_ms=int(engine.phase_timeout_s * 1000) if wait else engine.busy_timeout_ms,
                 delays=engine.read_retry_delays)
         except OpsError as exc:
+            first = ("Free space on the volume first (old backups: `backups` lists them; or `fly volumes "
+                     "extend`): until then the database cannot even be read. Then run verify" if full
+                     else "When the host answers, run verify")
             raise OpsError(
                 f"{failure}; whether the database was restored is NOT known: it could not be read "
                 f"afterwards ({exc.message})",
-                hint="It is one transaction: the database is either the backup or as it was, never half. When "
-                     "the host answers, run verify and compare with the backup's row counts before doing anything "
-                     "else: rolling back again would throw away every write made since.",
+                hint=f"It is one transaction: the database is either the backup or as it was, never half. {first} "
+                     "and compare with the backup's row counts before doing anything else: rolling back again "
+                     "would throw away every write made since.",
             ) from exc
         schema_tells = record.fingerprint != live.fingerprint
         if now.fingerprint == record.fingerprint and (schema_tells or now.counts == record.counts):

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ops import hostfs
 from ops.errors import OpsError
 from ops.sqlite_cli import (
     CANON_EXPR,
@@ -15,14 +16,18 @@ from ops.sqlite_cli import (
     counts_fragment,
     emit,
     event_sql,
+    io_trouble,
     require_sqlite,
     run_sql,
     tmp_name,
 )
 from ops.tables import TableInfo, user_tables
 from ops.targets.base import Target
+from ops.units import mib
 
 READ_TIMEOUT_S = 900.0
+FULL_VOLUME_HINT = ("Free space on the app's volume (old backups: `backups` lists them) or extend it "
+                    "(`fly volumes extend`), then retry.")
 log = logging.getLogger(__name__)
 
 
@@ -169,6 +174,10 @@ async def read_state(
     )
     require_sqlite(run, "reading the database")
     if not run.result.ok or not run.first("meta"):
+        error = run.error_text or "no output"
+        if io_trouble(error) and (free := await hostfs.full_volume(target, db)) is not None:
+            raise OpsError(f"could not read the database {db}: its volume is full ({mib(free)} free; {error})",
+                           hint=FULL_VOLUME_HINT)
         raise OpsError(
             f"could not read the database {db}: {run.error_text or 'no output'}",
             hint="Check DB_PATH and that the app host can open the file; then retry.",

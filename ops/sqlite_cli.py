@@ -194,6 +194,12 @@ def disk_full(text: str) -> bool:
     return "database or disk is full" in text or "No space left on device" in text
 
 
+def io_trouble(text: str) -> bool:
+    """A full volume, or an I/O error, which is how SQLite often meets one (the `-shm` of a WAL
+    database cannot grow): worth a look at the free space before blaming anything else."""
+    return disk_full(text) or "disk I/O error" in text
+
+
 class NoDatabase(OpsError):
     """There is no database file at the path: nothing to read, and nothing was created."""
 

@@ -143,3 +143,74 @@ async def test_simulated_disk_full_mid_backup_leaves_nothing(engine: Engine, app
     assert leftovers(app_db, PARTIAL_SUFFIX) == [] and backup_names(app_db) == []
     assert dump(app_db) == before and assert_all_or_nothing(app_db) == 7
     await assert_released(engine, phase="migrate")
+
+
+def delete_some_logs(db: Path) -> None:
+    """A change since the backup, for the rollback to undo."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM activity_logs WHERE id % 3 = 0")
+    con.commit()
+    con.close()
+
+
+async def test_rollback_refused_before_it_starts_when_the_restore_would_not_fit(
+    engine: Engine, small_volume: Path
+) -> None:
+    from ops.rollback import run_rollback
+
+    db = small_volume / "app.db"
+    make_db(db)
+    engine.db_path = str(db)
+    made = await run_backup(engine, label="fit")
+    delete_some_logs(db)
+    fill(small_volume, leave=made.bytes // 2)  # less than the restore writes through its journal
+    before = dump(db)
+    with pytest.raises(OpsError) as info:
+        await run_rollback(engine, confirmed=True)
+    assert "not enough free space on the volume to restore" in info.value.message
+    assert "Nothing was changed" in info.value.hint and "fly volumes extend" in info.value.hint
+    assert info.value.outcome == "unchanged" and dump(db) == before
+    run = await assert_released(engine, phase="rollback")
+    assert run["outcome"] == "unchanged"
+
+
+async def test_a_volume_that_fills_during_the_restore_says_so(engine: Engine, small_volume: Path) -> None:
+    """The app's log takes the last bytes right after the space check. On a full volume SQLite
+    reports the failed `.restore` as a disk I/O error and cannot even read the database back (the
+    `-shm` cannot grow), so whether it was restored is honestly unknown; the message says the volume
+    is full and that space comes first, not the network, not the migration."""
+    from ops.rollback import run_rollback
+
+    db = small_volume / "app.db"
+    make_db(db)
+    engine.db_path = str(db)
+    await run_backup(engine, label="fill")
+    delete_some_logs(db)
+    before = dump(db)
+    engine.target = FillingTarget(small_volume, leave=8192)
+    with pytest.raises(OpsError) as info:
+        await run_rollback(engine, confirmed=True)
+    message, hint = info.value.message, info.value.hint
+    assert ".restore failed: the volume is full" in message and "its volume is full" in message
+    assert "Free space on the volume first" in hint and "run verify" in hint and "never half" in hint
+    assert "network" not in hint and "migration" not in hint and "Check DB_PATH" not in hint
+    assert info.value.outcome == "unknown"
+    (small_volume / "app.log").unlink()  # the operator frees space
+    assert dump(db) == before  # .restore is one transaction: it was not half applied
+    await assert_released(engine, phase="rollback")
+
+
+async def test_a_full_volume_when_reading_the_database_says_so(engine: Engine, small_volume: Path) -> None:
+    from ops.verify import run_verify
+
+    db = small_volume / "app.db"
+    make_db(db)
+    engine.db_path = str(db)
+    fill(small_volume, leave=0)  # a WAL database cannot be opened without room for its -shm
+    with pytest.raises(OpsError) as info:
+        await run_verify(engine)
+    assert "its volume is full" in info.value.message, info.value.message
+    assert "Free space on the app's volume" in info.value.hint and "Check DB_PATH" not in info.value.hint
+

@@ -130,3 +130,19 @@ def test_flyctl_gets_the_fly_token_and_no_other_secret(fly_env: dict[str, str], 
     for call in calls:
         assert not {"DISCORD_TOKEN", "CODE_DEPLOY_KEY", "AWS_SECRET_ACCESS_KEY"} & set(call["env_names"]), call
         assert "PATH" in call["env_names"] and "HOME" in call["env_names"]
+
+
+async def test_a_phase_that_runs_out_of_time_names_phase_timeout_s(
+    engine: Engine, fakefly: FakeFly, tmp_path: Path
+) -> None:
+    """flyctl hangs on the `.backup`: the message names the setting, not "the connection failed"."""
+    from ops.backup import run_backup
+    from ops.errors import OpsError
+
+    engine.target = fakefly.target()
+    engine.phase_timeout_s = 1.0
+    fakefly.add_fault("ssh", "hang", match=".backup", times=1)
+    with pytest.raises(OpsError) as info:
+        await run_backup(engine, label="slow")
+    assert "that is PHASE_TIMEOUT_S (1 s; raise it for a longer run)" in info.value.message
+    assert "may still be running" in info.value.message

@@ -153,3 +153,29 @@ async def test_a_refused_token_is_one_line_with_what_to_do(
     assert wrong not in done.stderr
     assert any("401" in r for r in discord_standin.rejections)  # the refusal did come from Discord
     discord_standin.clear_problems()  # expected here
+
+
+async def test_an_approved_request_whose_run_never_started_is_released_after_a_restart(
+    discord_standin: DiscordStandIn, engine: Engine, bot_process: BotProcess
+) -> None:
+    """Killed between the ✅ and the run's start (its progress card waits out a 429): nothing ran,
+    and the request must not say "running…" forever."""
+    await bot_process.start()
+    _, approval = await request(discord_standin)
+    route = "POST /channels/{channel_id}/messages"
+    limits = discord_standin.rate_limits
+    limits.set(route, 0, 120.0)  # Discord makes the bot wait two minutes before its next message
+    limits.buckets.clear()
+    await discord_standin.add_reaction(approval.id, "✅", user_id=c.APPROVER1_ID)
+    await discord_standin.wait_until(lambda: limits.limited or None, timeout=30, what="the bot to be rate limited")
+    assert "running" in discord_standin.message(approval.id).text()
+    await bot_process.kill()
+    limits.overrides.pop(route)
+    limits.buckets.clear()
+    await bot_process.start()
+    req = await discord_standin.wait_for_edit(approval.id, lambda m: "Interrupted before it ran" in m.text(),
+                                              timeout=30)
+    assert "Nothing was changed" in req.text()
+    assert user_version(engine.db_path) == 7 and await migrate_runs(engine) == []
+    row = await engine.journal._one("SELECT state FROM approvals WHERE message_id=?", (approval.id,))
+    assert row is not None and row["state"] == "stale"
