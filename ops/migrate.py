@@ -160,7 +160,7 @@ def lost_outcome(error: str) -> ApplyOutcome:
     """The outcome of a session whose end was not seen (timeout, unreachable host)."""
     return ApplyOutcome(committed=False, failed_step="connection", error=error, migration_line=None,
                         counts_before={}, counts_after={}, checks=(), fk_violations=(), exit_code=-1,
-                        seconds=0.0, output_seen=False, sqlite_reported=False)
+                        seconds=0.0, sqlite_reported=False)
 
 
 async def _after_commit(run: Run, migration: Migration, before: DbState, outcome: ApplyOutcome,
