@@ -135,7 +135,7 @@ async def run_migrate(
             result = await _after_failure(run, attempt, outcome)
         run.table("rows per table", ["table", "before", "after", "change", ""],
                   count_rows(count_changes(result.counts_before, result.counts)))
-        await run.finish(result.ok, result.to_dict(), result.error, outcome=result.outcome)
+        await run.done(result)
         return result
 
 
