@@ -62,7 +62,6 @@ class ApplyOutcome:
     fk_violations: tuple[str, ...]
     exit_code: int
     seconds: float
-    output_seen: bool = field(default=True)
     # sqlite3 itself reported the error, so its session is over; otherwise (a dropped or killed
     # connection) the remote sqlite3 may still be running.
     sqlite_reported: bool = field(default=True)
@@ -233,7 +232,6 @@ def outcome_from_run(run: SqlRun, migration: Migration, session: Session) -> App
         fk_violations=fk,
         exit_code=run.result.exit_code,
         seconds=run.result.seconds,
-        output_seen=bool(run.events),
         tables_after=tuple(str(e["names"]) for e in run.of("tables_after")),
         tables_predicted=session.tables_after,
         sqlite_reported=committed or line is not None or "database is locked" in run.result.stderr,

@@ -19,6 +19,7 @@ from ops import hostfs
 from ops.context import Engine, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
+from ops.outcome import DONE, UNCHANGED
 from ops.reporter import Reporter
 from ops.schema import DbState, read_state
 from ops.sqlite_cli import disk_full, dot_quote, require_sqlite, run_sql, sh_quote
@@ -44,6 +45,14 @@ class BackupResult:
     user_version: int
     free_bytes: int
     seconds: float
+
+    @property
+    def error(self) -> str:
+        return ""  # a failed backup raises; a result is a verified backup
+
+    @property
+    def outcome(self) -> str:
+        return DONE if self.ok else UNCHANGED  # a backup only reads the live database
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -206,5 +215,5 @@ async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporte
             seconds=round(run.elapsed, 3),
         )
         run.table("rows per table in the backup", ["table", "rows"], [[t, n] for t, n in sorted(record.counts.items())])
-        await run.finish(True, result.to_dict())
+        await run.done(result)
         return result

@@ -46,9 +46,6 @@ class ConsoleReporter:
             table.add_row(*cells)
         self.console.print(table)
 
-    def heading(self, text: str) -> None:
-        self.console.rule(f"[bold]{_escape(text)}")
-
 
 def _escape(text: str) -> str:
     return text.replace("[", "\\[")

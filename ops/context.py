@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ops.errors import OpsError
 from ops.journal import Journal
@@ -34,6 +34,25 @@ class Engine:
     # After a change (COMMIT, .restore) the outcome is read from the database itself; a read that
     # fails (one dropped flyctl call) is tried again after these pauses before the outcome is unknown.
     read_retry_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
+
+
+class PhaseResult(Protocol):
+    """What a phase returns, as its journal run records it (``Run.done``)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def error(self) -> str:
+        """Why it failed, in one line ("" when ok)."""
+        ...
+
+    @property
+    def outcome(self) -> str:
+        """What it did to the database (ops.outcome.OUTCOMES); "" lets the run decide from ``ok``."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -79,6 +98,10 @@ class Run:
         pending, self._pending = self._pending, []
         if pending:
             await asyncio.gather(*pending)
+
+    async def done(self, result: PhaseResult) -> None:
+        """Finish the journal run from the phase's result: its ok, error and outcome; its dict is the summary."""
+        await self.finish(result.ok, result.to_dict(), result.error, outcome=result.outcome)
 
     async def finish(self, ok: bool, summary: dict[str, Any], error: str = "", *, outcome: str = "") -> None:
         await self.flush()

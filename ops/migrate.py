@@ -128,17 +128,46 @@ async def run_migrate(
                 outcome = lost_outcome(phase_timeout_text(exc, engine.phase_timeout_s))
             if not outcome.committed:
                 step.fail(describe_failure(outcome, migration))
+        attempt = Attempt(migration, before, record.path, migration.row_loss_allowed(allow_row_loss))
         if outcome.committed:
-            result = await _after_commit(run, migration, before, outcome, record.path)
+            result = await _after_commit(run, attempt, outcome)
         else:
-            result = await _after_failure(run, migration, before, outcome, record.path)
+            result = await _after_failure(run, attempt, outcome)
         run.table("rows per table", ["table", "before", "after", "change", ""],
                   count_rows(count_changes(result.counts_before, result.counts)))
-        result = MigrateResult(**{**asdict(result), "run_id": run.run_id, "tool": migration.tool,
-                                  "notes": migration.notes,
-                                  "allow_row_loss": migration.row_loss_allowed(allow_row_loss)})
-        await run.finish(result.ok, result.to_dict(), result.error, outcome=result.outcome)
+        await run.done(result)
         return result
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What every end of one migrate run shares: the file, the database before it, the backup."""
+
+    migration: Migration
+    before: DbState
+    backup: str
+    allow_row_loss: tuple[str, ...]  # the file's and the operator's, together
+
+    def result(self, run: Run, *, ok: bool, outcome: str, committed: bool, database_unchanged: bool | None,
+               counts_before: dict[str, int], counts: dict[str, int], user_version: int, fingerprint: str,
+               failed_step: str, error: str, hint: str, lost_rows: tuple[str, ...] = (),
+               checks: tuple[dict[str, Any], ...] = (), integrity: str = "", lock_seconds: float = 0.0,
+               ) -> MigrateResult:
+        """The one place a MigrateResult is made: the keywords are what this end found."""
+        m = self.migration
+        return MigrateResult(
+            ok=ok, outcome=outcome, migration=m.name, sha256=m.sha256, committed=committed,
+            database_unchanged=database_unchanged, backup=self.backup, counts_before=counts_before, counts=counts,
+            lost_rows=lost_rows, checks=checks, warnings=tuple(str(w) for w in m.warnings), integrity=integrity,
+            user_version_before=self.before.user_version, user_version=user_version,
+            fingerprint_before=self.before.fingerprint, fingerprint=fingerprint, failed_step=failed_step,
+            error=error, hint=hint, lock_seconds=lock_seconds, seconds=round(run.elapsed, 3), run_id=run.run_id,
+            manual=m.manual, tool=m.tool, notes=m.notes, allow_row_loss=self.allow_row_loss,
+        )
+
+
+def _checks(outcome: ApplyOutcome) -> tuple[dict[str, Any], ...]:
+    return tuple({"sql": c.sql, "ok": c.ok, "value": c.value} for c in outcome.checks)
 
 
 def backup_label(migration: Migration) -> str:
@@ -160,12 +189,11 @@ def lost_outcome(error: str) -> ApplyOutcome:
     """The outcome of a session whose end was not seen (timeout, unreachable host)."""
     return ApplyOutcome(committed=False, failed_step="connection", error=error, migration_line=None,
                         counts_before={}, counts_after={}, checks=(), fk_violations=(), exit_code=-1,
-                        seconds=0.0, output_seen=False, sqlite_reported=False)
+                        seconds=0.0, sqlite_reported=False)
 
 
-async def _after_commit(run: Run, migration: Migration, before: DbState, outcome: ApplyOutcome,
-                        backup: str) -> MigrateResult:
-    engine = run.engine
+async def _after_commit(run: Run, attempt: Attempt, outcome: ApplyOutcome) -> MigrateResult:
+    engine, backup = run.engine, attempt.backup
     run.outcome_on_error = "changed"  # the session reported COMMIT: whatever fails now, it is migrated
     error = hint = ""
     async with Step(run, "verify", "integrity_check, foreign keys, counts") as step:
@@ -187,26 +215,21 @@ async def _after_commit(run: Run, migration: Migration, before: DbState, outcome
                 hint = f"Roll back to {backup} now (`rollback --yes`), then investigate."
                 step.fail(f"integrity {after.integrity[:200]}")
     changes = count_changes(outcome.counts_before, outcome.counts_after)
-    return MigrateResult(
-        ok=not error, outcome="changed" if error else "done",
-        migration=migration.name, sha256=migration.sha256, committed=True, database_unchanged=False,
-        backup=backup, counts_before=outcome.counts_before, counts=outcome.counts_after,
-        lost_rows=tuple(c.table for c in changes if c.lost_rows),
-        checks=tuple({"sql": c.sql, "ok": c.ok, "value": c.value} for c in outcome.checks),
-        warnings=tuple(str(w) for w in migration.warnings), integrity=after.integrity if after else "",
-        user_version_before=before.user_version, user_version=after.user_version if after else -1,
-        fingerprint_before=before.fingerprint, fingerprint=after.fingerprint if after else "",
-        failed_step="verify" if error else "", error=error,
+    return attempt.result(
+        run, ok=not error, outcome="changed" if error else "done", committed=True, database_unchanged=False,
+        counts_before=outcome.counts_before, counts=outcome.counts_after,
+        lost_rows=tuple(c.table for c in changes if c.lost_rows), checks=_checks(outcome),
+        integrity=after.integrity if after else "", user_version=after.user_version if after else -1,
+        fingerprint=after.fingerprint if after else "", failed_step="verify" if error else "", error=error,
         hint=hint or f"To undo: rollback to {backup} (writes made after it are lost).",
-        lock_seconds=round(outcome.seconds, 3), seconds=round(run.elapsed, 3), manual=migration.manual,
+        lock_seconds=round(outcome.seconds, 3),
     )
 
 
-async def _after_failure(run: Run, migration: Migration, before: DbState, outcome: ApplyOutcome,
-                         backup: str) -> MigrateResult:
+async def _after_failure(run: Run, attempt: Attempt, outcome: ApplyOutcome) -> MigrateResult:
     """The session did not report COMMIT. Read the database again instead of trusting that."""
-    engine = run.engine
-    reason = describe_failure(outcome, migration)
+    engine, before, backup = run.engine, attempt.before, attempt.backup
+    reason = describe_failure(outcome, attempt.migration)
     try:
         async with Step(run, "confirm unchanged", "re-read the live schema") as step:
             # Wait out a remote sqlite3 that may still run after a dropped connection (rule 7).
@@ -222,23 +245,17 @@ async def _after_failure(run: Run, migration: Migration, before: DbState, outcom
             else:
                 step.fail("THE SCHEMA CHANGED")
     except OpsError as exc:
-        return _unknown_result(run, migration, before, outcome, backup, reason, exc)
+        return _unknown_result(run, attempt, outcome, reason, exc)
     if unchanged:
         hint = _unchanged_hint(outcome, engine.busy_timeout_ms)
     else:
         hint = (f"The database changed although the run did not confirm COMMIT (the connection may have "
                 f"dropped while the remote command finished). Run verify now; to undo, roll back to {backup}.")
-    return MigrateResult(
-        ok=False, outcome="unchanged" if unchanged else "changed",
-        migration=migration.name, sha256=migration.sha256, committed=not unchanged,
-        database_unchanged=unchanged, backup=backup, counts_before=outcome.counts_before or now.counts,
-        counts=now.counts, lost_rows=(), checks=tuple({"sql": c.sql, "ok": c.ok, "value": c.value}
-                                                      for c in outcome.checks),
-        warnings=tuple(str(w) for w in migration.warnings), integrity="",
-        user_version_before=before.user_version, user_version=now.user_version,
-        fingerprint_before=before.fingerprint, fingerprint=now.fingerprint, failed_step=outcome.failed_step,
-        error=reason, hint=hint, lock_seconds=round(outcome.seconds, 3), seconds=round(run.elapsed, 3),
-        manual=migration.manual,
+    return attempt.result(
+        run, ok=False, outcome="unchanged" if unchanged else "changed", committed=not unchanged,
+        database_unchanged=unchanged, counts_before=outcome.counts_before or now.counts, counts=now.counts,
+        checks=_checks(outcome), user_version=now.user_version, fingerprint=now.fingerprint,
+        failed_step=outcome.failed_step, error=reason, hint=hint, lock_seconds=round(outcome.seconds, 3),
     )
 
 
@@ -258,21 +275,16 @@ def _unchanged_hint(outcome: ApplyOutcome, busy_timeout_ms: int) -> str:
     return f"{checked} The transaction was rolled back. Fix the migration, run preflight again, then retry."
 
 
-def _unknown_result(run: Run, migration: Migration, before: DbState, outcome: ApplyOutcome, backup: str,
-                    reason: str, exc: OpsError) -> MigrateResult:
+def _unknown_result(run: Run, attempt: Attempt, outcome: ApplyOutcome, reason: str, exc: OpsError) -> MigrateResult:
     """Neither COMMIT nor the state afterwards could be seen: say exactly that, and what settles it."""
-    return MigrateResult(
-        ok=False, outcome="unknown",
-        migration=migration.name, sha256=migration.sha256, committed=False, database_unchanged=None,
-        backup=backup, counts_before={}, counts={}, lost_rows=(), checks=(),
-        warnings=tuple(str(w) for w in migration.warnings), integrity="",
-        user_version_before=before.user_version, user_version=-1, fingerprint_before=before.fingerprint,
-        fingerprint="", failed_step=outcome.failed_step,
+    before, backup = attempt.before, attempt.backup
+    return attempt.result(
+        run, ok=False, outcome="unknown", committed=False, database_unchanged=None, counts_before={}, counts={},
+        user_version=-1, fingerprint="", failed_step=outcome.failed_step,
         error=f"{reason}; and the database could not be read afterwards"
               + (" either (the same error)" if exc.message in reason else f": {exc.message}"),
         hint=(f"Whether the migration committed is NOT known yet. It is one transaction: the database is "
               f"either fully migrated or untouched, never half. When the host answers, run verify: "
               f"user_version {before.user_version} and schema {before.fingerprint[:12]} mean untouched; "
               f"anything else means it committed, and rollback to {backup} undoes it."),
-        lock_seconds=0.0, seconds=round(run.elapsed, 3), manual=migration.manual,
     )

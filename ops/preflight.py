@@ -24,6 +24,7 @@ from ops.context import Engine, PhaseRun, Run, Step
 from ops.errors import OpsError
 from ops.journal import PreflightRecord
 from ops.migrations import Migration, load, parse_version
+from ops.outcome import DONE, UNCHANGED
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, diff_states, read_state
 from ops.tables import rebuilt
@@ -62,6 +63,10 @@ class PreflightResult:
     allow_row_loss: tuple[str, ...] = ()  # the operator's and the file's, together
     rebuilt: tuple[str, ...] = ()  # tables dropped and created again under the same name
     canon: str = field(default="", repr=False)  # the schema text the fingerprint hashes
+
+    @property
+    def outcome(self) -> str:
+        return DONE if self.ok else UNCHANGED  # a rehearsal on a copy: the live database is only read
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -158,7 +163,7 @@ async def run_preflight(
                                     "allow_row_loss": migration.row_loss_allowed(allow_row_loss)})
         await engine.journal.record_preflight(engine.target.name, PreflightRecord(
             run.run_id, migration.name, migration.sha256, result.fingerprint, result.canon, result.ok, time.time()))
-        await run.finish(result.ok, result.to_dict(), result.error)
+        await run.done(result)
         return result
 
 

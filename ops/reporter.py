@@ -65,21 +65,3 @@ class ListReporter:
     def statuses(self, name: str) -> list[Status]:
         return [e.status for e in self.events if e.name == name]
 
-
-class Fanout:
-    """Sends every event to several reporters (e.g. the journal and the screen)."""
-
-    def __init__(self, *reporters: Reporter) -> None:
-        self.reporters = reporters
-
-    async def run_started(self, run_id: int) -> None:
-        for r in self.reporters:
-            await r.run_started(run_id)
-
-    def step(self, name: str, status: Status, detail: str = "") -> None:
-        for r in self.reporters:
-            r.step(name, status, detail)
-
-    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
-        for r in self.reporters:
-            r.table(title, columns, rows)

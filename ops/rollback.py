@@ -138,7 +138,7 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
         restored = await restore(run, entry.path, record, live)
         run.outcome_on_error = "changed"
         result = await _after_restore(run, entry, record, restored, tuple(skipped))
-        await run.finish(result.ok, result.to_dict(), result.error, outcome=result.outcome)
+        await run.done(result)
         return result
 
 

@@ -213,14 +213,6 @@ class SchemaDiff:
     other_removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
 
-    @property
-    def empty(self) -> bool:
-        return not any(
-            (self.tables_added, self.tables_removed, self.columns_added, self.columns_removed,
-             self.indexes_added, self.indexes_removed, self.other_added, self.other_removed,
-             self.changed)
-        )
-
     def lines(self) -> list[str]:
         out = [f"+ table {t}" for t in self.tables_added]
         out += [f"- table {t}" for t in self.tables_removed]

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ops.context import Engine, PhaseRun, Step
+from ops.outcome import DONE, UNCHANGED
 from ops.reporter import Reporter
 from ops.schema import read_state
 
@@ -22,6 +23,14 @@ class VerifyResult:
     journal_mode: str
     bytes: int
     seconds: float
+
+    @property
+    def error(self) -> str:
+        return "" if self.ok else f"{self.check}: {self.integrity[:200]}"
+
+    @property
+    def outcome(self) -> str:
+        return DONE if self.ok else UNCHANGED  # verify only reads
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,5 +50,5 @@ async def run_verify(engine: Engine, *, quick: bool = False, reporter: Reporter 
         result = VerifyResult(ok, state.counts, state.integrity, check, state.fk_violations, state.user_version,
                               state.fingerprint, state.journal_mode, state.bytes, round(run.elapsed, 3))
         run.table("rows per table", ["table", "rows"], [[t, n] for t, n in sorted(state.counts.items())])
-        await run.finish(ok, result.to_dict(), "" if ok else f"{check}: {state.integrity[:200]}")
+        await run.done(result)
         return result

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.app import OpsBot
 from bot.settings import BotSettings
@@ -15,8 +13,6 @@ from ops.context import Engine
 from ops.settings import Settings
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
-
-T = TypeVar("T")
 
 
 def bot_settings(**overrides: Any) -> BotSettings:
@@ -46,18 +42,6 @@ async def start_bot(standin: DiscordStandIn, engine: Engine, *, engine_settings:
     task = asyncio.create_task(bot.connect(reconnect=False))
     await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
     return RunningBot(bot, task)
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float = 20, what: str = "") -> T:
-    """Poll an async condition (the bot works in the background) with a bound, no fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.02)
 
 
 def user_version(db: str | Path) -> int:

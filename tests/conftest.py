@@ -29,6 +29,18 @@ if shutil.which("sqlite3") is None:  # pragma: no cover - a setup problem, said 
     raise pytest.UsageError("the sqlite3 CLI is required for the tests (Debian: apt-get install sqlite3)")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # tests/test_golden.py compares the sh sessions sent to the host with tests/golden/*.sh;
+    # after an intended change, `pytest tests/test_golden.py --update-golden` rewrites them (review the diff).
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/*.sh from this run instead of comparing with them")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
 def make_db(path: Path, *, wal: bool = True, users: int = 200, logs: int = 3000) -> dict[str, int]:
     path.parent.mkdir(parents=True, exist_ok=True)
     return demo_data.create(path, users=users, logs=logs, wal=wal)

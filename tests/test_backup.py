@@ -13,7 +13,9 @@ from ops.backup import PARTIAL_SUFFIX, run_backup
 from ops.backups import list_backups
 from ops.context import Engine
 from ops.errors import OpsError, UsageError
+from ops.targets.base import ShResult
 from tests.conftest import dump, make_db
+from tests.faults.target import FaultyTarget, damage
 
 
 def hold_wal_commits(db: Path, rows: int) -> sqlite3.Connection:
@@ -77,17 +79,12 @@ async def test_refused_before_writing_when_the_volume_is_too_small(engine: Engin
 
 
 async def test_failed_backup_leaves_no_partial_file(engine: Engine, app_db: Path, tmp_path: Path) -> None:
-    class CorruptingTarget(type(engine.target)):  # the host's copy comes out damaged
-        async def sh(self, script: str, **kw):  # type: ignore[no-untyped-def]
-            result = await super().sh(script, **kw)
-            if ".backup" in script:
-                for p in app_db.parent.glob(f"*{PARTIAL_SUFFIX}"):
-                    with open(p, "r+b") as fh:
-                        fh.seek(4096 * 2)
-                        fh.write(b"\xde\xad" * 4000)
-            return result
+    def corrupt_the_copy(script: str, result: ShResult) -> None:  # the host's copy comes out damaged
+        if ".backup" in script:
+            for partial in app_db.parent.glob(f"*{PARTIAL_SUFFIX}"):
+                damage(partial)
 
-    engine.target = CorruptingTarget()
+    engine.target = FaultyTarget(engine.target, on_script=corrupt_the_copy)
     with pytest.raises(OpsError, match="failed (verification|integrity_check)"):
         await run_backup(engine, label="torn")
     assert not list(app_db.parent.glob("*.pre-*")), "a damaged backup must not be kept under a backup name"

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import RunningBot, button_ids, eventually, start_bot, user_version
+from tests.bot_harness import RunningBot, button_ids, start_bot, user_version
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
+from tests.waiting import eventually
 
 MIGRATION = "0001_remove_suspend.sql"
 

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import RunningBot, button_ids, eventually, start_bot, user_version
+from tests.bot_harness import RunningBot, button_ids, start_bot, user_version
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.test_faults_bot import MIGRATION, is_approval, request
+from tests.waiting import eventually
 
 POST = "POST /channels/{channel_id}/messages"
 

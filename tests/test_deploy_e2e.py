@@ -6,10 +6,11 @@ from pathlib import Path
 
 from ops.context import Engine
 from ops.settings import Settings
-from tests.bot_harness import eventually, start_bot
+from tests.bot_harness import start_bot
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.test_coderevert import KEY, git, remote  # noqa: F401 - the fixture
+from tests.waiting import eventually
 
 __all__ = ["remote"]
 

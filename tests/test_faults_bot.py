@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import RunningBot, button_ids, eventually, start_bot, user_version
+from tests.bot_harness import RunningBot, button_ids, start_bot, user_version
 from tests.conftest import MIGRATIONS, REPO, dump
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.fakefly.plugin import FakeFly
 from tests.faults.helpers import assert_all_or_nothing
+from tests.waiting import eventually
 
 MIGRATION = "0001_remove_suspend.sql"
 SLOW = "0002_slow_remove_suspend.sql"

@@ -68,7 +68,7 @@ async def test_flyctl_fault_during_backup_leaves_no_backup_and_a_retry_works(
                       message="ssh shell: Process exited with status 1" if mode == "exit1" else None)
     with pytest.raises(OpsError) as info:
         await run_backup(fly_engine, label="fault")
-    wait_until_idle(fakefly.state_dir)  # a dropped or stalled flyctl left the remote .backup running
+    await wait_until_idle(fakefly.state_dir)  # a dropped or stalled flyctl left the remote .backup running
     message, hint = info.value.message, info.value.hint
     assert ".backup" in message and "the live database is unchanged" in hint
     if mode in ("hang", "stall"):
@@ -106,7 +106,7 @@ async def test_flyctl_fault_during_migrate_is_judged_from_the_database(
                       message="ssh shell: Process exited with status 1" if mode == "exit1" else None)
     rep = ListReporter()
     result = await run_migrate(fly_engine, MIGRATION, confirmed=True, reporter=rep)
-    wait_until_idle(fakefly.state_dir)
+    await wait_until_idle(fakefly.state_dir)
     assert not result.ok
     version = assert_all_or_nothing(db)
     # The state is read again, not assumed: ✅ when it is unchanged, ❌ "THE SCHEMA CHANGED" when not.
@@ -180,7 +180,7 @@ async def test_flyctl_fault_during_restore_is_confirmed_against_the_backup(
         await assert_released(fly_engine, phase="rollback")
     else:  # the remote .restore finished although flyctl did not say so
         result = await run_rollback(fly_engine, confirmed=True, reporter=rep)
-        wait_until_idle(fakefly.state_dir)
+        await wait_until_idle(fakefly.state_dir)
         assert result.ok and result.backup == made.path and dump(db) == backed_up
         warned = [e.detail for e in rep.events if e.name == "restore" and e.status == Status.WARNING]
         assert warned and "now matches the backup" in warned[0]

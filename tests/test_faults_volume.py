@@ -9,7 +9,6 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,6 +20,7 @@ from ops.targets.base import ShResult
 from ops.targets.local import LocalTarget
 from tests.conftest import dump, make_db
 from tests.faults.helpers import assert_all_or_nothing, assert_released, backup_names, leftovers
+from tests.faults.target import FaultyTarget, truncate_half
 
 MIGRATION = "0001_remove_suspend.sql"
 
@@ -61,18 +61,14 @@ def small_volume(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=10, check=False)
 
 
-class FillingTarget(LocalTarget):
+def filling(volume: Path, leave: int) -> FaultyTarget:
     """This machine, where the volume fills up right after the free-space check (the app writes)."""
 
-    def __init__(self, volume: Path, leave: int) -> None:
-        super().__init__()
-        self.volume, self.leave = volume, leave
-
-    async def sh(self, script: str, **kw: Any) -> ShResult:
-        result = await super().sh(script, **kw)
+    def fill_after_df(script: str, result: ShResult) -> None:
         if script.startswith("df -P"):
-            fill(self.volume, self.leave)
-        return result
+            fill(volume, leave)
+
+    return FaultyTarget(LocalTarget(), on_script=fill_after_df)
 
 
 def volume_files(volume: Path) -> list[str]:
@@ -104,7 +100,7 @@ async def test_backup_that_fills_the_volume_mid_write_leaves_nothing(engine: Eng
     db = small_volume / "app.db"
     make_db(db)
     engine.db_path = str(db)
-    engine.target = FillingTarget(small_volume, leave=db.stat().st_size // 3)
+    engine.target = filling(small_volume, leave=db.stat().st_size // 3)
     files, before = volume_files(small_volume), dump(db)
     for phase, run in (("backup", run_backup(engine, label="midway")),
                        ("migrate", run_migrate(engine, MIGRATION, confirmed=True))):
@@ -123,17 +119,14 @@ async def test_backup_that_fills_the_volume_mid_write_leaves_nothing(engine: Eng
 async def test_simulated_disk_full_mid_backup_leaves_nothing(engine: Engine, app_db: Path) -> None:
     """Where no filesystem can be mounted: the host's sqlite3 writes half a copy, then fails."""
 
-    class DiskFullTarget(LocalTarget):
-        async def sh(self, script: str, **kw: Any) -> ShResult:
-            result = await super().sh(script, **kw)
-            if ".backup" not in script:
-                return result
-            for partial in app_db.parent.glob(f"*{PARTIAL_SUFFIX}"):
-                with open(partial, "r+b") as fh:
-                    fh.truncate(partial.stat().st_size // 2)
-            return ShResult("", f"Error: {DISK_FULL}\n", 1, result.seconds)
+    def half_a_copy(script: str, result: ShResult) -> ShResult | None:
+        if ".backup" not in script:
+            return None
+        for partial in app_db.parent.glob(f"*{PARTIAL_SUFFIX}"):
+            truncate_half(partial)
+        return ShResult("", f"Error: {DISK_FULL}\n", 1, result.seconds)
 
-    engine.target = DiskFullTarget()
+    engine.target = FaultyTarget(LocalTarget(), on_script=half_a_copy)
     before = dump(app_db)
     with pytest.raises(OpsError) as info:
         await run_migrate(engine, MIGRATION, confirmed=True)
@@ -189,7 +182,7 @@ async def test_a_volume_that_fills_during_the_restore_says_so(engine: Engine, sm
     await run_backup(engine, label="fill")
     delete_some_logs(db)
     before = dump(db)
-    engine.target = FillingTarget(small_volume, leave=8192)
+    engine.target = filling(small_volume, leave=8192)
     with pytest.raises(OpsError) as info:
         await run_rollback(engine, confirmed=True)
     message, hint = info.value.message, info.value.hint

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shlex
 import time
@@ -13,6 +12,7 @@ import pytest
 
 from ops.errors import OpsError
 from ops.targets.fly import FlyTarget, _strip_noise
+from tests.waiting import eventually
 
 if TYPE_CHECKING:
     from tests.fakefly.plugin import FakeFly
@@ -23,15 +23,6 @@ if TYPE_CHECKING:
 APP = "timelogger-staging"
 MID = "148e21ea3e0d89"  # the stand-in's default machine
 AWKWARD = "it's \"quoted\" $HOME `echo no` \\ back\nline two && true > x < y\n\ttab; $(date)"
-
-
-async def eventually(predicate, *, within: float = 5.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
 
 
 def ssh_calls(fakefly: FakeFly) -> list[list[str]]:
@@ -256,7 +247,7 @@ async def test_dropped_session_exits_1_while_the_command_completes(
     assert result.exit_code == 1
     assert "without exit status" in result.stderr
     assert not marker.exists()
-    assert await eventually(marker.exists)
+    assert await eventually(marker.exists, timeout=5, what="the dropped session's command to finish")
     assert marker.read_text() == "finished\n"
 
 

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import button_ids, eventually, user_version
+from tests.bot_harness import button_ids, user_version
 from tests.conftest import MIGRATIONS, REPO
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.faults.helpers import assert_all_or_nothing
 from tests.test_faults_bot import MIGRATION, SLOW, SLOW_SQL, holds_write_lock, migrate_runs, no_session, request
+from tests.waiting import eventually
 
 
 class BotProcess:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 from ops.backups import STAMP_RE
 from ops.context import Engine
+from tests.waiting import eventually
 
 SUSPEND_OBJECTS = ("suspend_history", "idx_user_settings_suspended")
 
@@ -64,13 +64,10 @@ def processes_in(directory: Path) -> list[int]:
     return found
 
 
-def wait_until_idle(directory: Path, timeout: float = 15.0) -> None:
+async def wait_until_idle(directory: Path, timeout: float = 15.0) -> None:
     """A dropped or stalled flyctl leaves its remote command running: wait for it to end."""
-    deadline = time.monotonic() + timeout
-    while processes_in(directory):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"remote commands still running in {directory}: {processes_in(directory)}")
-        time.sleep(0.05)
+    await eventually(lambda: not processes_in(directory), timeout=timeout, every=0.05,
+                     what=f"the remote commands running in {directory} to end")
 
 
 def journal_text(state_db: str | Path) -> str:
