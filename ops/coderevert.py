@@ -73,6 +73,14 @@ class RevertResult:
     subject: str
     files: tuple[tuple[str, int, int], ...]
 
+    @property
+    def error(self) -> str:
+        return ""  # a revert that fails raises: a result is always a pushed revert
+
+    @property
+    def outcome(self) -> str:
+        return ""  # the app's database is not touched; the run decides from ok
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -203,7 +211,7 @@ async def run_approved_revert(engine: Engine, approvals: Approvals, code: CodeRe
         async with PhaseRun(engine, KIND, None, f"{a.requester} ({a.requester_id}) + {approver}",
                             migration=code.branch, sha256=a.sha256) as run:
             result = await code.revert(a.sha256)
-            await run.finish(True, result.to_dict())
+            await run.done(result)
     except OpsError as exc:
         state = "stale" if isinstance(exc, BranchMoved) else "executed"
         await approvals.executed(a.id, None, state=state)
