@@ -42,7 +42,6 @@ class OpsBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.scheduler.start()
-        await self.approvals.ensure_schema()
         for ext in self.initial_extensions:
             await self.load_extension(ext)
         self.tree.on_error = self.on_tree_error

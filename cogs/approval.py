@@ -7,7 +7,6 @@ still run the migration exactly once.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -94,7 +93,7 @@ class ApprovalFlow:
         if record is None or time.time() - record.at > self.bot.settings.preflight_max_age_s:
             return None
         run = await self.engine.journal.run(record.run_id)
-        return {"run_id": record.run_id, **json.loads(run["summary"])} if run and run["summary"] else None
+        return {"run_id": record.run_id, **run.summary} if run and run.summary else None
 
     async def post_request(self, interaction: discord.Interaction, migration: Migration, pre: dict,
                            allow_row_loss: tuple[str, ...] = ()) -> None:

@@ -34,7 +34,6 @@ from ops.checklist import Checklist
 from ops.emergency import start_app, stop_app
 from ops.errors import OpsError
 from ops.health import check_health
-from ops.journal import backup_for_run
 from ops.migrations import list_migrations, load
 from ops.outcome import headline
 from ops.units import mib
@@ -57,7 +56,6 @@ class MigrateCog(
 
     async def cog_load(self) -> None:
         self.checklist = Checklist(self.engine.journal)
-        await self.checklist.ensure_schema()
         self.bot.add_dynamic_items(RollbackButton, VerifyButton, EmergencyStopButton, LogsButton, ChecklistButton)
         self.expire_loop.start()
 
@@ -231,7 +229,7 @@ class MigrateCog(
 
     async def rollback_button(self, interaction: discord.Interaction, run_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        record = await backup_for_run(self.engine.journal, self.engine.target.name, run_id)
+        record = await self.engine.journal.backup_for_run(self.engine.target.name, run_id)
         await self.rollbacks.confirm_and_roll_back(interaction, record.path if record else None, run_id=run_id)
 
     async def verify_button(self, interaction: discord.Interaction, run_id: int) -> None:
@@ -337,16 +335,16 @@ class MigrateCog(
     async def last_change_line(self) -> str:
         """The newest migrate or rollback, with its outcome: after a restart, status must not say
         "nothing" about a run that was interrupted."""
-        runs = [r for r in await self.engine.journal.runs(30) if r["phase"] in ("migrate", "rollback")]
+        runs = [r for r in await self.engine.journal.runs(30) if r.phase in ("migrate", "rollback")]
         if not runs:
             return "**last change** none"
         r = runs[0]
-        state = "interrupted: verify before anything else" if r["state"] == "interrupted" else (
-            "in progress" if r["state"] == "running" else headline(r["phase"], r["outcome"] or "",
-                                                                   ok=r["state"] == "succeeded"))
-        undone = f", rolled back by run #{r['undone_by']}" if r["undone_by"] else ""
-        return (f"**last change** run #{r['id']} `{r['phase']}` {r['migration'] or ''} — {state}{undone} "
-                f"<t:{int(r['started_at'])}:R>")
+        state = "interrupted: verify before anything else" if r.state == "interrupted" else (
+            "in progress" if r.state == "running" else headline(r.phase, r.outcome or "",
+                                                                ok=r.state == "succeeded"))
+        undone = f", rolled back by run #{r.undone_by}" if r.undone_by else ""
+        return (f"**last change** run #{r.id} `{r.phase}` {r.migration or ''} — {state}{undone} "
+                f"<t:{int(r.started_at)}:R>")
 
     @app_commands.command(name="logs", description="Recent app log lines")
     @app_commands.describe(lines="how many (1-200)")
@@ -374,8 +372,8 @@ class MigrateCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         runs = await self.engine.journal.runs(15)
         lines = [
-            f"#{r['id']} `{r['phase']}` {r['migration'] or ''} — **{r['state']}** by {r['actor'].split(' (')[0]}"
-            f" <t:{int(r['started_at'])}:R>"
+            f"#{r.id} `{r.phase}` {r.migration or ''} — **{r.state}** by {r.who}"
+            f" <t:{int(r.started_at)}:R>"
             for r in runs
         ] or ["No runs yet."]
         await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)

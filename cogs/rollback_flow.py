@@ -32,19 +32,19 @@ class RollbackFlow:
         lines = []
         if run_id:
             run = await journal.run(run_id)
-            if run and run["undone_by"]:
-                undo = await journal.run(run["undone_by"])
-                when = f" <t:{int(undo['started_at'])}:R>" if undo else ""
-                who = f" by {undo['actor'].split(' (')[0]}" if undo else ""
-                lines.append(f"⚠ **Run #{run_id} was already rolled back** (run #{run['undone_by']}{who}{when}). "
+            if run and run.undone_by:
+                undo = await journal.run(run.undone_by)
+                when = f" <t:{int(undo.started_at)}:R>" if undo else ""
+                who = f" by {undo.who}" if undo else ""
+                lines.append(f"⚠ **Run #{run_id} was already rolled back** (run #{run.undone_by}{who}{when}). "
                              f"Rolling back again restores the same backup once more and **throws away every write "
                              f"made since that rollback**.")
-            elif run and run["phase"] == "migrate" and run["outcome"] == "unchanged":
+            elif run and run.phase == "migrate" and run.outcome == "unchanged":
                 lines.append(f"ℹ Run #{run_id} did not change the database: there is nothing of it to undo.")
         later = [r for r in await journal.changes_since(self.engine.target.name, chosen.taken_at)
-                 if r["id"] != run_id and not r["undone_by"] and r["phase"] == "migrate"]
+                 if r.id != run_id and not r.undone_by and r.phase == "migrate"]
         for r in later:
-            lines.append(f"⚠ This also undoes **{r['migration']}** (run #{r['id']}, <t:{int(r['started_at'])}:R>), "
+            lines.append(f"⚠ This also undoes **{r.migration}** (run #{r.id}, <t:{int(r.started_at)}:R>), "
                          "which ran after this backup was taken.")
         return lines
 

@@ -60,6 +60,12 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float
         await asyncio.sleep(0.02)
 
 
+def advance_clock(bot: OpsBot, seconds: float) -> None:
+    """Move the bot's approvals clock forward: expiry is tested by moving time, not by editing rows."""
+    before = bot.approvals.clock
+    bot.approvals.clock = lambda: before() + seconds
+
+
 def user_version(db: str | Path) -> int:
     con = sqlite3.connect(db)
     try:
