@@ -111,10 +111,7 @@ async def test_opening_an_up_to_date_journal_changes_nothing(tmp_path: Path) -> 
 async def test_a_journal_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     await (await Journal.open(path)).close()
-    newer = journal_schema.latest() + 1
-    con = sqlite3.connect(path)
-    con.execute(f"PRAGMA user_version = {newer}")
-    con.close()
+    newer = newer_journal(path)
     with pytest.raises(OpsError) as info:
         await Journal.open(path)
     assert f"has schema version {newer}, newer than this opsbot knows (up to {journal_schema.latest()})" \
@@ -153,3 +150,34 @@ async def test_a_failing_migration_keeps_nothing_of_itself(tmp_path: Path, monke
     assert "no such table" in info.value.message and "one transaction" in info.value.hint
     found = layout(path)
     assert "half" not in found and found["user_version"] == broken.version - 1
+
+
+def newer_journal(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path)
+    newer = journal_schema.latest() + 1
+    con.execute(f"PRAGMA user_version = {newer}")
+    con.close()
+    return newer
+
+
+def test_both_faces_refuse_a_newer_journal_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.__main__ import main as bot_main
+    from ops.cli import main as cli_main
+    from tests.discord_standin import constants as c
+
+    state = tmp_path / "state" / "opsbot.db"
+    newer_journal(state)
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"STATE_DB": str(state), "DB_PATH": str(tmp_path / "app.db"), "TARGET": "local",
+                        "DISCORD_TOKEN": c.BOT_TOKEN, "DISCORD_GUILD_ID": str(c.GUILD_ID),
+                        "OPS_CHANNEL_ID": str(c.OPS_CHANNEL_ID), "OPERATOR_ROLE_ID": str(c.OPERATOR_ROLE_ID),
+                        "APPROVER_ROLE_ID": str(c.APPROVER_ROLE_ID)}.items():
+        monkeypatch.setenv(name, value)
+    assert bot_main([]) == 1
+    said = capsys.readouterr().err
+    assert "newer than this opsbot knows" in said and "→ A newer opsbot wrote it" in said and "Traceback" not in said
+    assert cli_main(["backups"]) == 1
+    said = capsys.readouterr().out
+    assert "newer than this opsbot knows" in said and "A newer opsbot wrote it" in said
