@@ -12,14 +12,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.settings import BotSettings
-from ops.approvals import Approvals
+from bot.views import RunAction
+from ops.approvals import Approval, Approvals
 from ops.context import Engine
 from ops.errors import OpsError
 from ops.redact import redact
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.migrate", "cogs.health", "cogs.deploy")
+EXTENSIONS = ("cogs.approvals", "cogs.migrate", "cogs.health", "cogs.deploy")
 
 
 class Refused(app_commands.CheckFailure):
@@ -37,11 +38,14 @@ class OpsBot(commands.Bot):
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         # Progress reporters of runs in flight, so the health monitor can note its state there.
         self.active_reporters: set[Any] = set()
-        # Approved requests of kinds other than "migrate" run through these (kind → coroutine).
-        self.approval_executors: dict[str, Callable[..., Awaitable[None]]] = {}
+        # Approved requests run through the executor their kind registered (kind → coroutine).
+        self.approval_executors: dict[str, Callable[[Approval, str], Awaitable[None]]] = {}
+        # Run buttons (bot.views.RunAction) dispatch through these (action → handler).
+        self.run_actions: dict[str, Callable[[discord.Interaction, int, int | None], Awaitable[None]]] = {}
 
     async def setup_hook(self) -> None:
         self.scheduler.start()
+        self.add_dynamic_items(RunAction)
         for ext in self.initial_extensions:
             await self.load_extension(ext)
         self.tree.on_error = self.on_tree_error

@@ -8,9 +8,11 @@ from typing import Any
 
 import discord
 
+from ops.approvals import Approval
 from ops.migrate import MigrateResult
 from ops.outcome import headline
 from ops.preflight import PreflightResult
+from ops.requests import APPROVE, CANCEL
 from ops.schema import count_changes
 
 FIELD_MAX = 1024
@@ -142,3 +144,20 @@ def simple_embed(title: str, lines: list[str], *, ok: bool = True, fields: dict[
     for name, value in (fields or {}).items():
         embed.add_field(name=name[:256], value=clip(str(value)), inline=False)
     return embed
+
+
+def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_id: int) -> discord.Embed:
+    """The approval card of a migration request: what was rehearsed, and what will run."""
+    lint = "\n".join(pre.get("lint") or []) or "none"
+    checks = "\n".join(f"{'☑' if c['ok'] else '☒'} `{c['sql'][:120]}`" for c in pre.get("checks") or []) or "none"
+    return simple_embed(f"Approval needed: migrate {a.subject}", [
+        f"Requested by **{a.requester}** (<@{a.requester_id}>) · sha256 `{a.sha256[:12]}` · schema "
+        f"`{a.fingerprint[:12]}`",
+        f"An approver (<@&{approver_role_id}>), not the requester, reacts {APPROVE} to run it; "
+        f"{CANCEL} cancels. Expires <t:{int(a.expires_at)}:R>."], ok=True, fields={
+        "Preflight row counts (before → after)": counts_block(pre["counts_before"], pre["counts_after"]),
+        "Lint": clip(lint), "Checks": clip(checks),
+        "How the file was read": clip("\n".join(pre.get("notes") or []) or "as written"),
+        "Rows may be lost in (requester's word)": clip(", ".join(a.allow_row_loss) or "none: any lost row aborts"),
+        "Backup taken first": f"`{backup}` (time of the run)",
+    })

@@ -11,14 +11,13 @@ from discord.ext import commands
 
 from bot.app import OpsBot, require_role, send_ephemeral
 from bot.render import clip, simple_embed
-from cogs.approval import APPROVE, CANCEL, edit_request
+from bot.requests import edit_request, post_request
 from ops.approvals import Approval
-from ops.coderevert import CodeRepo, Commit
-from ops.context import PhaseRun
+from ops.coderevert import KIND, CodeRepo, Commit, run_approved_revert
 from ops.errors import OpsError
+from ops.requests import APPROVE, CANCEL, ensure_can_request
 
 log = logging.getLogger(__name__)
-KIND = "code-revert"
 
 
 def commit_line(c: Commit) -> str:
@@ -56,14 +55,7 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "request a code rollback")
         code = self.repo()
-        lock = await self.bot.engine.journal.lock_for(code.target)
-        if lock:
-            raise OpsError(f"{lock.holder.split(' (')[0]} is already running {lock.phase} on {code.branch}",
-                           hint="Wait for it to finish.")
-        for waiting in await self.bot.approvals.pending(code.target):
-            if not waiting.expired:
-                raise OpsError(f"{waiting.requester} already asked to revert {code.branch} (request #{waiting.id})",
-                               hint="Approve or cancel that request first.")
+        await ensure_can_request(self.bot.engine, self.bot.approvals, code.target, kind=KIND, what="revert")
         preview = await code.preview()
         approval_id = await self.bot.approvals.create(
             target=code.target, subject=code.branch, sha256=preview.head.id, fingerprint="",
@@ -81,29 +73,21 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
             f"What `git revert HEAD` changes (+{preview.added} -{preview.removed})": f"```\n{clip(files, 990)}\n```",
             "Bound to": f"commit `{preview.head.id}`: if {code.branch} moves first, nothing is reverted.",
         })
-        message = await (await self.bot.ops_channel()).send(embed=embed)
-        await self.bot.approvals.attach_message(approval_id, message.channel.id, message.id)
-        for emoji in (APPROVE, CANCEL):
-            await message.add_reaction(emoji)
+        message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), approval_id, embed,
+                                     retry_hint="Run /deploy revert again in a minute.")
         await send_ephemeral(interaction, f"Code rollback requested: {message.jump_url}")
 
     async def execute(self, a: Approval, approver: str) -> None:
         code = self.repo()
         await edit_request(self.bot, a, f"✅ Approved by {approver}; reverting…")
-        engine = self.bot.engine
-        try:
-            async with PhaseRun(engine, KIND, None, f"{a.requester} ({a.requester_id}) + {approver}",
-                                migration=code.branch, sha256=a.sha256) as run:
-                result = await code.revert(a.sha256)
-                await run.finish(True, result.to_dict())
-        except OpsError as exc:
-            state = "stale" if "moved" in exc.message else "executed"
-            await self.bot.approvals.executed(a.id, None, state=state)
+        done = await run_approved_revert(self.bot.engine, self.bot.approvals, code, a, approver)
+        exc, result = done.error, done.result
+        if exc is not None:
             await edit_request(self.bot, a, f"✘ {exc.message}\n→ {exc.hint}", ok=False)
             await (await self.bot.ops_channel()).send(embed=simple_embed(
                 f"✘ Code rollback of {code.branch} did not happen", [exc.message, f"→ {exc.hint}"], ok=False))
             return
-        await self.bot.approvals.executed(a.id, run.run_id)
+        assert result is not None
         lines = [f"Reverted `{result.reverted[:12]}` on **{code.branch}** and pushed `{result.new_commit[:12]}` "
                  f"(approved by {approver}, requested by {a.requester}).",
                  f"Commit: `{result.new_commit}` — {clip(result.subject, 200)}",

@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.app import OpsBot, require_role
 from bot.render import simple_embed
-from cogs.ui import EMERGENCY_STEPS, emergency_view
+from bot.views import EMERGENCY_STEPS, emergency_view
 from ops.appinfo import run_logs
 from ops.errors import OpsError
 from ops.health import HealthResult, check_health

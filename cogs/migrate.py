@@ -7,34 +7,36 @@ progress message in the ops channel and edit it; the invoker gets an ephemeral l
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands, tasks
+from discord.ext import commands
 
 from bot.app import OpsBot, require_role, send_ephemeral
-from bot.render import PEOPLE_FIELD, people_checklist, preflight_embed, rows_block, simple_embed, text_file
-from bot.reporter import DiscordReporter
-from cogs.approval import ApprovalFlow
-from cogs.reconcile import Reconciler
-from cogs.rollback_flow import RollbackFlow
-from cogs.ui import (
-    ChecklistButton,
-    EmergencyStopButton,
-    LogsButton,
-    RollbackButton,
-    VerifyButton,
-    checklist_view,
+from bot.migration_run import execute_migration
+from bot.progress import actor, with_progress
+from bot.render import (
+    PEOPLE_FIELD,
+    people_checklist,
+    preflight_embed,
+    request_embed,
+    rows_block,
+    simple_embed,
+    text_file,
 )
-from ops import appinfo, backup, backups, preflight, verify
+from bot.requests import post_request
+from bot.rollback_flow import confirm_and_roll_back
+from bot.views import checklist_view
+from ops import appinfo, backup, backups, preflight, requests, verify
 from ops.approvals import parse_table_list
+from ops.backup import backup_path
 from ops.checklist import Checklist
 from ops.emergency import start_app, stop_app
 from ops.errors import OpsError
 from ops.health import check_health
-from ops.migrations import list_migrations, load
+from ops.journal import RunRecord
+from ops.migrate import backup_label
+from ops.migrations import Migration, list_migrations, load
 from ops.outcome import headline
 from ops.units import mib
 
@@ -50,65 +52,22 @@ class MigrateCog(
     def __init__(self, bot: OpsBot) -> None:
         self.bot = bot
         self.engine = bot.engine
-        self.flow = ApprovalFlow(self)
-        self.reconciler = Reconciler(self)
-        self.rollbacks = RollbackFlow(self)
+        self.gate = requests.RequestGate()
+        self.checklist = Checklist(self.engine.journal)
 
     async def cog_load(self) -> None:
-        self.checklist = Checklist(self.engine.journal)
-        self.bot.add_dynamic_items(RollbackButton, VerifyButton, EmergencyStopButton, LogsButton, ChecklistButton)
-        self.expire_loop.start()
+        self.bot.approval_executors["migrate"] = lambda a, who: execute_migration(self.bot, a, who)
+        self.bot.run_actions.update({"rollback": self.rollback_button, "verify": self.verify_button,
+                                     "estop": self.estop_button, "logs": self.logs_button,
+                                     "tick": self.tick_button})
 
     async def cog_unload(self) -> None:
-        self.expire_loop.cancel()
-
-    @tasks.loop(seconds=15)
-    async def expire_loop(self) -> None:
-        await self.flow.expire_due()
-
-    @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        await self.reconciler.run("start")
-
-    @commands.Cog.listener()
-    async def on_resumed(self) -> None:
-        await self.reconciler.run("reconnect")
-
-    @commands.Cog.listener()
-    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.flow.on_reaction(payload)
-
-    # --- shared ---------------------------------------------------------------------------
+        self.bot.approval_executors.pop("migrate", None)
+        for action in ("rollback", "verify", "estop", "logs", "tick"):
+            self.bot.run_actions.pop(action, None)
 
     def need(self, interaction: discord.Interaction, role_id: int, what: str) -> None:
         require_role(interaction, role_id, what)
-
-    async def with_progress(
-        self, interaction: discord.Interaction | None, title: str, phase: Callable[[DiscordReporter], Awaitable[Any]],
-        on_run: Callable[[int], Awaitable[None]] | None = None,
-    ) -> tuple[Any, DiscordReporter]:
-        reporter = DiscordReporter(await self.bot.ops_channel(), title, journal=self.engine.journal, on_run=on_run)
-        message = await reporter.start()
-        if interaction is not None:
-            await send_ephemeral(interaction, f"Started: {message.jump_url}")
-        self.bot.active_reporters.add(reporter)
-        try:
-            result = await phase(reporter)
-        except OpsError as exc:
-            await reporter.finish(
-                simple_embed(
-                    f"✘ {title}",
-                    [reporter.steps_text(), "", f"**{exc.message}**", f"→ {exc.hint}" if exc.hint else ""],
-                    ok=False,
-                )
-            )
-            raise
-        finally:
-            self.bot.active_reporters.discard(reporter)
-        return result, reporter
-
-    def actor(self, interaction: discord.Interaction) -> str:
-        return f"{interaction.user.name} ({interaction.user.id})"
 
     # --- autocomplete ---------------------------------------------------------------------
 
@@ -139,10 +98,9 @@ class MigrateCog(
 
     async def run_preflight(self, interaction: discord.Interaction, migration: str,
                             allow_row_loss: tuple[str, ...] = ()) -> preflight.PreflightResult:
-        result, rep = await self.with_progress(
-            interaction,
-            f"Preflight {migration}",
-            lambda r: preflight.run_preflight(self.engine, migration, reporter=r, actor=self.actor(interaction),
+        result, rep = await with_progress(
+            self.bot, interaction, f"Preflight {migration}",
+            lambda r: preflight.run_preflight(self.engine, migration, reporter=r, actor=actor(interaction),
                                               allow_row_loss=allow_row_loss),
         )
         embed, files = preflight_embed(result, f"{'✔' if result.ok else '✘'} Preflight {migration}", rep.steps_text())
@@ -155,10 +113,9 @@ class MigrateCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "take a backup")
         backup.check_label(label)
-        result, rep = await self.with_progress(
-            interaction,
-            f"Backup ({label})",
-            lambda r: backup.run_backup(self.engine, label=label, reporter=r, actor=self.actor(interaction)),
+        result, rep = await with_progress(
+            self.bot, interaction, f"Backup ({label})",
+            lambda r: backup.run_backup(self.engine, label=label, reporter=r, actor=actor(interaction)),
         )
         await rep.finish(
             simple_embed(
@@ -191,7 +148,39 @@ class MigrateCog(
     async def run_cmd(self, interaction: discord.Interaction, migration: str, allow_row_loss: str = "") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "request a migration")
-        await self.flow.request(interaction, migration, parse_table_list(allow_row_loss))
+        allow = parse_table_list(allow_row_loss)
+        target = self.engine.target.name
+        await requests.ensure_can_request(self.engine, self.bot.approvals, target, kind="migrate", what="run")
+        chosen = load(self.engine.migrations_dir, migration)
+        async with self.gate.hold(target, interaction.user.name, what="run a migration"):
+            await self.prepare_and_post(interaction, chosen, allow)
+
+    async def prepare_and_post(self, interaction: discord.Interaction, migration: Migration,
+                               allow_row_loss: tuple[str, ...]) -> None:
+        name = migration.name
+        # A recent preflight is reused only when it was made with the same row-loss allowance.
+        pre = await requests.fresh_preflight(self.engine, name, migration.sha256,
+                                             max_age_s=self.bot.settings.preflight_max_age_s,
+                                             allow_row_loss=migration.row_loss_allowed(allow_row_loss))
+        if pre is None:
+            result = await self.run_preflight(interaction, name, allow_row_loss)
+            if not result.ok:
+                raise OpsError(f"the preflight of {name} failed: {result.error}",
+                               hint="Nothing was requested. Fix the migration and run it again.")
+            pre = {"run_id": result.run_id, **result.to_dict()}
+        approvals = self.bot.approvals
+        approval_id = await approvals.create(
+            target=self.engine.target.name, subject=name, sha256=migration.sha256, fingerprint=pre["fingerprint"],
+            requester_id=interaction.user.id, requester=interaction.user.name,
+            timeout_s=self.bot.settings.approval_timeout_s, preflight_run_id=pre["run_id"],
+            allow_row_loss=allow_row_loss)
+        approval = await approvals.get(approval_id)
+        assert approval is not None
+        embed = request_embed(approval, pre, backup_path(self.engine.db_path, backup_label(migration)),
+                              self.bot.settings.approver_role_id)
+        message = await post_request(self.bot, approvals, await self.bot.ops_channel(), approval_id, embed,
+                                     retry_hint="Run /migrate run again in a minute (the preflight is reused).")
+        await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
 
     @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")
     @app_commands.describe(quick="quick_check instead of integrity_check (faster on large files)")
@@ -201,10 +190,9 @@ class MigrateCog(
         await self.run_verify(interaction, quick)
 
     async def run_verify(self, interaction: discord.Interaction, quick: bool) -> None:
-        result, rep = await self.with_progress(
-            interaction,
-            "Verify",
-            lambda r: verify.run_verify(self.engine, quick=quick, reporter=r, actor=self.actor(interaction)),
+        result, rep = await with_progress(
+            self.bot, interaction, "Verify",
+            lambda r: verify.run_verify(self.engine, quick=quick, reporter=r, actor=actor(interaction)),
         )
         await rep.finish(
             simple_embed(
@@ -225,14 +213,14 @@ class MigrateCog(
     @app_commands.autocomplete(backup=backup_names)
     async def rollback_cmd(self, interaction: discord.Interaction, backup: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.rollbacks.confirm_and_roll_back(interaction, backup)
+        await confirm_and_roll_back(self.bot, interaction, backup)
 
-    async def rollback_button(self, interaction: discord.Interaction, run_id: int) -> None:
+    async def rollback_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         record = await self.engine.journal.backup_for_run(self.engine.target.name, run_id)
-        await self.rollbacks.confirm_and_roll_back(interaction, record.path if record else None, run_id=run_id)
+        await confirm_and_roll_back(self.bot, interaction, record.path if record else None, run_id=run_id)
 
-    async def verify_button(self, interaction: discord.Interaction, run_id: int) -> None:
+    async def verify_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "verify the database")
         await self.run_verify(interaction, quick=False)
@@ -244,15 +232,14 @@ class MigrateCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.emergency_stop(interaction)
 
-    async def estop_button(self, interaction: discord.Interaction, run_id: int) -> None:
+    async def estop_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.emergency_stop(interaction, run_id)
 
     async def emergency_stop(self, interaction: discord.Interaction, run_id: int | None = None) -> None:
         self.need(interaction, self.bot.settings.approver_role_id, "stop the app")
         s = self.bot.settings.engine
-        record = await self.engine.journal.start_run("emergency-stop", self.engine.target.name,
-                                                     self.actor(interaction))
+        record = await self.engine.journal.start_run("emergency-stop", self.engine.target.name, actor(interaction))
         try:
             action = await stop_app(self.engine, stop_command=s.stop_command)
         except OpsError as exc:
@@ -270,7 +257,7 @@ class MigrateCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "start the app")
         s = self.bot.settings.engine
-        record = await self.engine.journal.start_run("start", self.engine.target.name, self.actor(interaction))
+        record = await self.engine.journal.start_run("start", self.engine.target.name, actor(interaction))
         try:
             action = await start_app(self.engine, start_command=s.start_command)
         except OpsError as exc:
@@ -286,16 +273,16 @@ class MigrateCog(
             f"{health}.", allowed_mentions=discord.AllowedMentions.none())
         await send_ephemeral(interaction, f"Started; {health}.")
 
-    async def logs_button(self, interaction: discord.Interaction, run_id: int) -> None:
+    async def logs_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.operator_role_id, "read the app's logs")
         await self.send_logs(interaction, 40)
 
     # --- the people's half of the checklist -----------------------------------------------
 
-    async def tick_button(self, interaction: discord.Interaction, run_id: int, idx: int) -> None:
+    async def tick_button(self, interaction: discord.Interaction, run_id: int, idx: int | None) -> None:
         self.need(interaction, self.bot.settings.operator_role_id, "tick the checklist")
-        ticked = await self.checklist.tick(run_id, idx, interaction.user.name)
+        ticked = await self.checklist.tick(run_id, idx or 0, interaction.user.name)
         items = await self.checklist.items(run_id)
         message = interaction.message
         embed = message.embeds[0] if message and message.embeds else None
@@ -325,26 +312,12 @@ class MigrateCog(
             f"user_version {result.user_version}",
             f"**newest backup** `{result.newest_backup or 'none'}` ({result.backups} in all)",
             f"**running** {result.lock or 'nothing'}",
-            await self.last_change_line(),
+            last_change_line(await appinfo.last_change(self.engine)),
             f"**pending approvals** {', '.join(f'#{a.id} {a.subject}' for a in pending) or 'none'}",
         ]
         if result.error:
             lines.append(f"✘ {result.error}")
         await interaction.followup.send(embed=simple_embed("Status", lines, ok=result.ok), ephemeral=True)
-
-    async def last_change_line(self) -> str:
-        """The newest migrate or rollback, with its outcome: after a restart, status must not say
-        "nothing" about a run that was interrupted."""
-        runs = [r for r in await self.engine.journal.runs(30) if r.phase in ("migrate", "rollback")]
-        if not runs:
-            return "**last change** none"
-        r = runs[0]
-        state = "interrupted: verify before anything else" if r.state == "interrupted" else (
-            "in progress" if r.state == "running" else headline(r.phase, r.outcome or "",
-                                                                ok=r.state == "succeeded"))
-        undone = f", rolled back by run #{r.undone_by}" if r.undone_by else ""
-        return (f"**last change** run #{r.id} `{r.phase}` {r.migration or ''} — {state}{undone} "
-                f"<t:{int(r.started_at)}:R>")
 
     @app_commands.command(name="logs", description="Recent app log lines")
     @app_commands.describe(lines="how many (1-200)")
@@ -377,6 +350,18 @@ class MigrateCog(
             for r in runs
         ] or ["No runs yet."]
         await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)
+
+
+def last_change_line(r: RunRecord | None) -> str:
+    """The newest migrate or rollback, with its outcome: after a restart, status must not say
+    "nothing" about a run that was interrupted."""
+    if r is None:
+        return "**last change** none"
+    state = "interrupted: verify before anything else" if r.state == "interrupted" else (
+        "in progress" if r.state == "running" else headline(r.phase, r.outcome or "", ok=r.state == "succeeded"))
+    undone = f", rolled back by run #{r.undone_by}" if r.undone_by else ""
+    return (f"**last change** run #{r.id} `{r.phase}` {r.migration or ''} — {state}{undone} "
+            f"<t:{int(r.started_at)}:R>")
 
 
 async def setup(bot: OpsBot) -> None:

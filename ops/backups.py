@@ -15,6 +15,7 @@ from typing import Any
 from ops.backup import PARTIAL_SUFFIX
 from ops.context import Engine
 from ops.errors import OpsError
+from ops.journal import BackupRecord
 from ops.sqlite_cli import sh_quote
 
 STAMP_RE = re.compile(r"\.pre-(?P<label>[A-Za-z0-9._-]+?)-(?P<stamp>\d{8}_\d{6})$")
@@ -61,6 +62,30 @@ def parse_listing(db: str, stdout: str) -> list[tuple[str, int]]:
     return found
 
 
+def _entry(path: str, size: int, record: BackupRecord | None) -> BackupEntry | None:
+    match = STAMP_RE.search(path)
+    if not match:
+        return None
+    return BackupEntry(
+        path=path, label=match.group("label"), stamp=match.group("stamp"), bytes=size,
+        verified=record.integrity if record else "", sha256=record.sha256 if record else "",
+        recorded_at=record.created_at if record else 0.0,
+    )
+
+
+def _newest_first(entries: list[BackupEntry]) -> tuple[BackupEntry, ...]:
+    return tuple(sorted(entries, key=lambda e: (e.stamp, e.recorded_at, e.path), reverse=True))
+
+
+async def recorded_backups(engine: Engine) -> BackupsResult:
+    """The backups of this database the journal knows, without asking the host (whose machines may
+    all be stopped): what a rollback confirmation can show before anything is started."""
+    known = await engine.journal.backups(engine.target.name)
+    entries = [_entry(path, record.bytes, record) for path, record in known.items()
+               if path.startswith(engine.db_path + ".pre-")]
+    return BackupsResult(True, engine.db_path, _newest_first([e for e in entries if e is not None]))
+
+
 async def list_backups(engine: Engine) -> BackupsResult:
     db = engine.db_path
     # The quoted prefix is literal; only `.pre-*` is a glob.
@@ -72,18 +97,5 @@ async def list_backups(engine: Engine) -> BackupsResult:
     if not result.ok:
         raise OpsError(f"could not list backups: {result.stderr.strip()[:200]}", hint="Check DB_PATH.")
     known = await engine.journal.backups(engine.target.name)
-    entries = []
-    for path, size in parse_listing(db, result.stdout):
-        match = STAMP_RE.search(path)
-        if not match:
-            continue
-        record = known.get(path)
-        entries.append(
-            BackupEntry(
-                path=path, label=match.group("label"), stamp=match.group("stamp"), bytes=size,
-                verified=record.integrity if record else "", sha256=record.sha256 if record else "",
-                recorded_at=record.created_at if record else 0.0,
-            )
-        )
-    entries.sort(key=lambda e: (e.stamp, e.recorded_at, e.path), reverse=True)
-    return BackupsResult(True, db, tuple(entries))
+    entries = [_entry(path, size, known.get(path)) for path, size in parse_listing(db, result.stdout)]
+    return BackupsResult(True, db, _newest_first([e for e in entries if e is not None]))

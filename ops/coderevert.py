@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ops.approvals import Approval, Approvals
+from ops.context import Engine, PhaseRun
 from ops.errors import OpsError, UsageError
 from ops.redact import register_secret
 from ops.targets.base import ShResult, run_argv
@@ -24,6 +26,13 @@ log = logging.getLogger(__name__)
 
 GIT_TIMEOUT_S = 120.0
 SEP = "\x1f"
+
+
+KIND = "code-revert"  # the journal's phase and the approval kind of a code rollback
+
+
+class BranchMoved(OpsError):
+    """The branch's HEAD is no longer the commit that was approved: nothing was reverted."""
 
 
 @dataclass(frozen=True)
@@ -147,12 +156,13 @@ class CodeRepo:
         return RevertPreview(self.branch, recent[0], recent, tuple(files), len(parents) > 2)
 
     async def revert(self, expected_head: str) -> RevertResult:
+        """Revert HEAD and push, only if HEAD is still the approved commit (else BranchMoved)."""
         if not re.fullmatch(r"[0-9a-f]{40}", expected_head or ""):
             raise UsageError("the approved commit id is malformed", hint="Ask for a new /deploy revert.")
         preview = await self.preview()
         head = preview.head
         if head.id != expected_head:
-            raise OpsError(f"{self.branch} moved since the revert was approved: HEAD is now {head.short} "
+            raise BranchMoved(f"{self.branch} moved since the revert was approved: HEAD is now {head.short} "
                            f"({head.subject[:80]}), not {expected_head[:7]}",
                            hint="Nothing was reverted. Run /deploy revert again to review the new HEAD.")
         if preview.is_merge:
@@ -173,3 +183,30 @@ class CodeRepo:
                            hint="Nothing changed on the remote and the clone is clean. If the branch moved, run "
                            "/deploy revert again; if it is protected, give the deploy key push access.")
         return RevertResult(True, self.branch, head.id, new, f"Revert \"{head.subject}\"", preview.files)
+
+
+@dataclass(frozen=True)
+class ApprovedRevert:
+    """What an approved code-revert request did: ``result`` or ``error``; ``state`` is what the
+    request becomes (``stale`` when the branch moved, so the approval no longer applies)."""
+
+    result: RevertResult | None
+    error: OpsError | None
+    run_id: int | None
+    state: str
+
+
+async def run_approved_revert(engine: Engine, approvals: Approvals, code: CodeRepo, a: Approval,
+                              approver: str) -> ApprovedRevert:
+    """Revert the approved commit, journaled as a run; the request is marked by the outcome."""
+    try:
+        async with PhaseRun(engine, KIND, None, f"{a.requester} ({a.requester_id}) + {approver}",
+                            migration=code.branch, sha256=a.sha256) as run:
+            result = await code.revert(a.sha256)
+            await run.finish(True, result.to_dict())
+    except OpsError as exc:
+        state = "stale" if isinstance(exc, BranchMoved) else "executed"
+        await approvals.executed(a.id, None, state=state)
+        return ApprovedRevert(None, exc, None, state)
+    await approvals.executed(a.id, run.run_id)
+    return ApprovedRevert(result, None, run.run_id, "executed")

@@ -103,6 +103,27 @@ async def test_rollback_while_stopped_starts_a_machine_first(
     assert user_version(engine.db_path) == 7
 
 
+async def test_a_cancelled_rollback_leaves_a_stopped_app_stopped(
+    discord_standin: DiscordStandIn, on_fly: RunningBot, fakefly: FakeFly, engine: Engine
+) -> None:
+    """Nothing is started before the rollback is confirmed: the confirmation is read from the
+    journal's record of the backups and says a machine will be started once confirmed."""
+    done = await approved_run(discord_standin)
+    rec = await discord_standin.send_slash_command("migrate emergency-stop", {}, user_id=c.APPROVER1_ID)
+    await discord_standin.wait_for_followup(rec)
+    assert set(fakefly.machine_states().values()) == {"stopped"}
+    starts_before = sum(a[:2] == ["machine", "start"] for a in fakefly.argvs())
+    asked = await discord_standin.click_button(done.id, button_ids(done)[0], user_id=c.APPROVER1_ID)
+    confirm = await discord_standin.wait_for_followup(asked)
+    assert "the app is stopped; opsbot starts a machine first, once you confirm" in confirm.text()
+    assert set(fakefly.machine_states().values()) == {"stopped"}  # asking started nothing
+    await discord_standin.click_button(confirm.id, button_ids(confirm)[1], user_id=c.APPROVER1_ID)
+    await discord_standin.wait_for_edit(confirm.id, lambda m: "Rollback cancelled" in m.text(), timeout=30)
+    assert set(fakefly.machine_states().values()) == {"stopped"}
+    assert sum(a[:2] == ["machine", "start"] for a in fakefly.argvs()) == starts_before
+    assert user_version(engine.db_path) == 8
+
+
 async def test_failure_after_the_database_changed_offers_the_emergency_steps(
     discord_standin: DiscordStandIn, on_fly: RunningBot, fakefly: FakeFly, engine: Engine, tmp_path: Path
 ) -> None:

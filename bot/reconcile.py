@@ -12,28 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 
+from bot.app import OpsBot
+from bot.approval_desk import ApprovalDesk
 from bot.cards import mark_run_cards
 from bot.render import simple_embed
-from cogs.approval import APPROVE, CANCEL
-from cogs.ui import run_buttons
+from bot.requests import edit_request
+from bot.views import run_buttons
 from ops.journal import RunRecord
 from ops.outcome import headline, icon
-
-if TYPE_CHECKING:
-    from cogs.migrate import MigrateCog
+from ops.requests import APPROVAL_EMOJI, CANCEL
 
 log = logging.getLogger(__name__)
 
-APPROVAL_EMOJI = (APPROVE, CANCEL)
-
 
 class Reconciler:
-    def __init__(self, cog: MigrateCog) -> None:
-        self.cog, self.bot, self.engine = cog, cog.bot, cog.engine
+    def __init__(self, bot: OpsBot, desk: ApprovalDesk) -> None:
+        self.bot, self.engine, self.desk = bot, bot.engine, desk
         self.lock = asyncio.Lock()
 
     async def run(self, why: str) -> None:
@@ -82,28 +79,27 @@ class Reconciler:
         approval = await self.bot.approvals.by_run(run.id)
         if approval is not None and approval.state == "approved":
             await self.bot.approvals.executed(approval.id, run.id)
-            await self.cog.flow.edit_request(approval, f"⚠ Interrupted during run #{run.id}: {note.jump_url}",
-                                             ok=False)
+            await edit_request(self.bot, approval, f"⚠ Interrupted during run #{run.id}: {note.jump_url}",
+                               ok=False)
 
     # --- approved requests the bot never finished ----------------------------------------
 
     async def approved_requests(self) -> None:
-        flow = self.cog.flow
         for a in await self.bot.approvals.approved_without_result():
-            if a.id in flow.executing:
+            if a.id in self.desk.executing:
                 continue  # its run is in flight in this process (a reconnect, not a restart)
             run = await self.engine.journal.run(a.run_id) if a.run_id else None
             if run is None:
                 await self.bot.approvals.executed(a.id, None, state="stale")
-                await flow.edit_request(a, "✘ Interrupted before it ran: opsbot stopped after the approval and "
-                                           "before the migration started. Nothing was changed; request it again.",
-                                        ok=False)
+                await edit_request(self.bot, a, "✘ Interrupted before it ran: opsbot stopped after the approval "
+                                                "and before the migration started. Nothing was changed; request it "
+                                                "again.", ok=False)
             elif run.state in ("succeeded", "failed"):
                 await self.bot.approvals.executed(a.id, run.id)
                 outcome = run.outcome or ("done" if run.state == "succeeded" else "unchanged")
-                await flow.edit_request(a, f"{icon(outcome)} Run #{run.id}: {headline('migrate', outcome)} "
-                                           "(opsbot restarted before it could post the result).",
-                                        ok=outcome == "done")
+                await edit_request(self.bot, a, f"{icon(outcome)} Run #{run.id}: {headline('migrate', outcome)} "
+                                                "(opsbot restarted before it could post the result).",
+                                   ok=outcome == "done")
 
     # --- reactions given while the bot was offline ---------------------------------------
 
@@ -111,7 +107,6 @@ class Reconciler:
         """Discord does not say when a reaction was added, so the order among missed ones is not
         known: every ❌ is decided before any ✅ (a cancel always wins a tie), and a run starts
         only once every missed reaction has been recorded."""
-        flow = self.cog.flow
         missed: list[tuple[int, str, int]] = []
         for a in await self.bot.approvals.pending():
             if not a.message_id or not a.channel_id:
@@ -131,10 +126,10 @@ class Reconciler:
             current = await self.bot.approvals.get(approval_id)
             assert current is not None
             member = await self.member(user_id)
-            if await flow.handle_reaction(current, emoji, user_id, member, late=True, run=False) == "approved":
+            if await self.desk.handle_reaction(current, emoji, user_id, member, late=True, run=False) == "approved":
                 approved.append((current, member.name if member else str(user_id)))
         for current, who in approved:
-            await flow.run_approved(current, who, late=True)
+            await self.desk.run_approved(current, who, late=True)
 
     async def member(self, user_id: int) -> discord.Member | None:
         guild = self.bot.get_guild(self.bot.settings.guild_id)

@@ -1,0 +1,74 @@
+"""Reactions on request cards, for every kind of request: decided by ops.requests, shown here,
+and an approved request handed to the executor its kind registered (``bot.approval_executors``)."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.app import OpsBot, has_role
+from bot.requests import edit_request
+from ops import requests
+from ops.approvals import Approval
+
+log = logging.getLogger(__name__)
+
+
+class ApprovalDesk:
+    def __init__(self, bot: OpsBot) -> None:
+        self.bot = bot
+        self.approvals = bot.approvals
+        self.executing: set[int] = set()  # approved requests whose run is in flight in this process
+
+    def reactor(self, user_id: int, member: discord.Member | None) -> requests.Reactor:
+        return requests.Reactor(user_id, member.name if member else str(user_id),
+                                has_role(member, self.bot.settings.approver_role_id))
+
+    async def on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
+        if self.bot.user and payload.user_id == self.bot.user.id:
+            return
+        approval = await self.approvals.by_message(payload.message_id)
+        if approval is None:
+            return
+        await self.handle_reaction(approval, str(payload.emoji), payload.user_id, payload.member)
+
+    async def handle_reaction(self, approval: Approval, emoji: str, user_id: int,
+                              member: discord.Member | None, *, late: bool = False, run: bool = True) -> str:
+        """One reaction, live or read back after a restart or a reconnect (``late``): the same rules.
+        With ``run=False`` an approval is recorded and the caller starts the run."""
+        who = self.reactor(user_id, member)
+        decision = await requests.react(self.approvals, approval, emoji, who)
+        log.info("%sreaction %s by %s on request #%s: %s", "late " if late else "", emoji, who.name, approval.id,
+                 decision.outcome)
+        if decision.moved_to == "cancelled":
+            await edit_request(self.bot, approval, f"❌ Cancelled by {who.name}.", ok=False)
+        elif decision.moved_to == "expired":
+            await self.show_expired(approval)
+        elif decision.moved_to == "approved" and run:
+            await self.run_approved(approval, who.name, late=late)
+        return decision.outcome
+
+    async def run_approved(self, approval: Approval, who: str, *, late: bool = False) -> None:
+        if late:
+            await (await self.bot.ops_channel()).send(
+                f"✅ {who} approved request #{approval.id} ({approval.subject}) while opsbot was offline; "
+                "running it now.", allowed_mentions=discord.AllowedMentions.none())
+        self.executing.add(approval.id)
+        try:
+            executor = self.bot.approval_executors.get(approval.kind)
+            if executor is None:
+                await edit_request(self.bot, approval, f"✘ Nothing here can run a {approval.kind} request.",
+                                   ok=False)
+                return
+            await executor(approval, who)
+        finally:
+            self.executing.discard(approval.id)
+
+    async def expire_due(self) -> None:
+        for a in await requests.expire_due(self.approvals):
+            await self.show_expired(a)
+
+    async def show_expired(self, a: Approval) -> None:
+        again = "`/migrate run`" if a.kind == "migrate" else "the command that asked for it"
+        await edit_request(self.bot, a, f"⌛ Expired: no decision in time. Request again with {again}.", ok=False)

@@ -1,0 +1,67 @@
+"""An approved migration request, shown: the progress card, then the result card with its health
+check, checklist and Rollback, or the runbook's emergency steps when a failed run changed the
+database. What runs and what the request becomes is ops.requests.run_approved_migration's."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.app import OpsBot
+from bot.progress import with_progress
+from bot.render import migrate_embed, simple_embed
+from bot.reporter import DiscordReporter
+from bot.requests import edit_request
+from bot.views import EMERGENCY_STEPS, checklist_view, emergency_view, run_buttons
+from ops.approvals import Approval
+from ops.outcome import headline, icon
+from ops.requests import ApprovedRun, run_approved_migration
+
+log = logging.getLogger(__name__)
+
+
+async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
+    await edit_request(bot, a, f"✅ Approved by {approver}; running…")
+    title = f"Migrate {a.subject} (request #{a.id}, approved by {approver})"
+    health = bot.settings.engine
+    try:
+        done, rep = await with_progress(bot, None, title, lambda r: run_approved_migration(
+            bot.engine, bot.approvals, a, approver, r, health_url=health.health_url,
+            health_timeout_s=health.health_timeout_s, health_expect=health.health_expect))
+    except Exception:
+        log.exception("migrate run for request #%s crashed", a.id)
+        await edit_request(bot, a, "✘ The run crashed; see the logs and run `/migrate verify`.", ok=False)
+        raise
+    await show_result(bot, done, rep, title)
+
+
+async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, title: str) -> None:
+    a, result, exc = done.approval, done.result, done.error
+    if exc is not None:
+        await rep.finish(simple_embed(
+            f"✘ {title}", [rep.steps_text(), "", f"**{exc.message}**", f"→ {exc.hint}" if exc.hint else ""],
+            ok=False))
+        if done.outcome in ("changed", "unknown"):  # it did start changing the database
+            await edit_request(bot, a, f"{icon(done.outcome)} Run #{done.run_id}: "
+                                       f"{headline('migrate', done.outcome)}: {exc.message}\n→ {exc.hint}", ok=False)
+            if done.run_id:
+                await (await bot.ops_channel()).send(
+                    f"{icon(done.outcome)} Run #{done.run_id} of {a.subject}: {headline('migrate', done.outcome)}.",
+                    view=emergency_view(done.run_id))
+            return
+        await edit_request(bot, a, f"✘ Stopped before anything changed: {exc.message}\n→ {exc.hint}", ok=False)
+        return
+    assert result is not None
+    heading = f"{icon(result.outcome, ok=result.ok)} {title}"
+    if result.ok:
+        people = list(done.checklist)
+        await rep.finish(migrate_embed(result, heading, rep.steps_text(), health_ok=done.health_ok, people=people),
+                         view=checklist_view(result.run_id, people))
+    else:
+        changed = result.outcome in ("changed", "unknown")
+        # Unchanged: there is nothing to roll back, so no Rollback button (only Verify).
+        view = emergency_view(result.run_id) if changed else run_buttons(result.run_id, rollback=False, verify=True)
+        await rep.finish(migrate_embed(result, heading, rep.steps_text(),
+                                       emergency=EMERGENCY_STEPS if changed else ()), view=view)
+    await edit_request(bot, a, f"{'✔ Done' if result.ok else '✘ Failed'}: run #{result.run_id} "
+                               f"{rep.message.jump_url if rep.message else ''}", ok=result.ok)
+

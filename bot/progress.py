@@ -1,0 +1,40 @@
+"""A phase run from Discord: one progress card in the ops channel, edited in place; the invoker
+gets an ephemeral link to it; an expected failure finishes the card before the error is raised."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import discord
+
+from bot.app import OpsBot, send_ephemeral
+from bot.render import simple_embed
+from bot.reporter import DiscordReporter
+from ops.errors import OpsError
+
+T = TypeVar("T")
+
+
+async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, title: str,
+                        phase: Callable[[DiscordReporter], Awaitable[T]]) -> tuple[T, DiscordReporter]:
+    reporter = DiscordReporter(await bot.ops_channel(), title, journal=bot.engine.journal)
+    message = await reporter.start()
+    if interaction is not None:
+        await send_ephemeral(interaction, f"Started: {message.jump_url}")
+    bot.active_reporters.add(reporter)
+    try:
+        result = await phase(reporter)
+    except OpsError as exc:
+        await reporter.finish(simple_embed(
+            f"✘ {title}", [reporter.steps_text(), "", f"**{exc.message}**", f"→ {exc.hint}" if exc.hint else ""],
+            ok=False))
+        raise
+    finally:
+        bot.active_reporters.discard(reporter)
+    return result, reporter
+
+
+def actor(interaction: discord.Interaction) -> str:
+    """Who did it, as the journal records people: name and id."""
+    return f"{interaction.user.name} ({interaction.user.id})"

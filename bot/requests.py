@@ -1,0 +1,101 @@
+"""The Discord side of an approval request, for every kind (migration, code revert): post the card
+so that it is found again after a 5xx, keep one copy, edit its top line when its state changes.
+Who may decide what is ops.requests' business; this module only shows it."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.render import clip
+from ops.approvals import Approval, Approvals
+from ops.errors import OpsError
+from ops.requests import APPROVAL_EMOJI
+
+log = logging.getLogger(__name__)
+
+
+def request_marker(approval_id: int) -> str:
+    """The footer that ties a request message to its journal row (found again after a 5xx)."""
+    return f"opsbot request #{approval_id}"
+
+
+async def post_request(client: discord.Client, approvals: Approvals, channel: discord.abc.Messageable,
+                       approval_id: int, embed: discord.Embed, *, retry_hint: str) -> discord.Message:
+    """Post the request card with its marker and the ✅/❌ reactions; returns the one copy kept."""
+    embed.set_footer(text=request_marker(approval_id))
+    try:
+        message: discord.Message | None = await channel.send(embed=embed)
+    except discord.HTTPException as exc:
+        # A 5xx may come after Discord stored the message: look before calling it lost.
+        message = await posted_copy(client, channel, approval_id)
+        if message is None:
+            await approvals.transition(approval_id, "unposted", f"Discord answered {exc.status}")
+            raise OpsError(f"Discord did not take the request message (HTTP {exc.status}), so nothing was "
+                           "requested", hint=retry_hint) from exc
+    assert message is not None
+    # Attached at once, so a ✅ that arrives while duplicates are looked for still counts.
+    await approvals.attach_message(approval_id, message.channel.id, message.id)
+    kept = await keep_one(client, channel, approval_id, message)
+    if kept.id != message.id:
+        await approvals.attach_message(approval_id, kept.channel.id, kept.id)
+    for emoji in APPROVAL_EMOJI:
+        await kept.add_reaction(emoji)
+    return kept
+
+
+async def posted_copies(client: discord.Client, channel: discord.abc.Messageable,
+                        approval_id: int) -> list[discord.Message]:
+    """The bot's recent messages carrying this request's marker, oldest first."""
+    marker, found = request_marker(approval_id), []
+    async for m in channel.history(limit=25):
+        if client.user and m.author.id == client.user.id and m.embeds and m.embeds[0].footer.text == marker:
+            found.append(m)
+    return sorted(found, key=lambda m: m.id)
+
+
+async def posted_copy(client: discord.Client, channel: discord.abc.Messageable,
+                      approval_id: int) -> discord.Message | None:
+    try:
+        copies = await posted_copies(client, channel, approval_id)
+    except discord.HTTPException as exc:
+        log.warning("could not read the channel back for request #%s: %s", approval_id, exc)
+        return None
+    return copies[0] if copies else None
+
+
+async def keep_one(client: discord.Client, channel: discord.abc.Messageable, approval_id: int,
+                   message: discord.Message) -> discord.Message:
+    """discord.py retries a 5xx: when Discord had stored the first try, the request is in the
+    channel twice. Keep the first one (the one people saw first) and delete the others."""
+    try:
+        copies = await posted_copies(client, channel, approval_id)
+    except discord.HTTPException as exc:
+        log.warning("could not check request #%s for duplicates: %s", approval_id, exc)
+        return message
+    if len(copies) <= 1:
+        return message
+    keep, extra = copies[0], copies[1:]
+    for m in extra:
+        try:
+            await m.delete()
+        except discord.HTTPException as exc:
+            log.warning("could not delete a duplicate of request #%s: %s", approval_id, exc)
+    log.info("request #%s was posted %d times (a retried 5xx); kept %s", approval_id, len(copies), keep.id)
+    return keep
+
+
+async def edit_request(client: discord.Client, a: Approval, line: str, *, ok: bool = True) -> None:
+    """Put the latest decision or outcome at the top of the request message."""
+    if not a.message_id or not a.channel_id:
+        return
+    channel = client.get_partial_messageable(a.channel_id)
+    try:
+        message = await channel.fetch_message(a.message_id)
+        embed = message.embeds[0] if message.embeds else discord.Embed(title=f"{a.kind} {a.subject}")
+        embed.colour = discord.Colour.green() if ok else discord.Colour.red()
+        embed.description = clip(f"{line}\n\n{embed.description or ''}", 4000)
+        await message.edit(embed=embed)
+    except discord.HTTPException as exc:
+        log.warning("could not edit approval message for request #%s: %s", a.id, exc)

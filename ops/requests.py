@@ -1,0 +1,209 @@
+"""The two-person rule, with no Discord in it: who may ask, how a reaction is decided, when a
+request expires, and what an approved migration request runs.
+
+Every decision is a conditional UPDATE in the journal (ops.approvals), so a request made before a
+restart can be approved after it, and two ✅ at once still run the migration exactly once. The bot
+renders what these functions decide; it decides nothing itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ops import migrate
+from ops.approvals import Approval, Approvals
+from ops.checklist import Checklist, Item
+from ops.context import Engine
+from ops.errors import OpsError
+from ops.health import check_health
+from ops.reporter import Reporter, Status
+
+log = logging.getLogger(__name__)
+
+APPROVE, CANCEL = "✅", "❌"
+APPROVAL_EMOJI = (APPROVE, CANCEL)
+
+
+@dataclass(frozen=True)
+class Reactor:
+    """Who reacted, as far as the rules care."""
+
+    user_id: int
+    name: str
+    approver: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # approved | cancelled | ignored: <reason>
+    # The state this reaction moved the request to ("approved", "cancelled", "expired"), or "".
+    moved_to: str = ""
+
+
+class RequestGate:
+    """One request in preparation per target: set before the first await after the checks, so two
+    requests at once cannot both pass while the first one's preflight runs."""
+
+    def __init__(self) -> None:
+        self.preparing: dict[str, str] = {}
+
+    @asynccontextmanager
+    async def hold(self, target: str, who: str, *, what: str) -> AsyncIterator[None]:
+        waiting = self.preparing.get(target)
+        if waiting:
+            raise OpsError(f"{waiting} already asked to {what}; its preflight is still running",
+                           hint="Wait for that request to appear in the ops channel, then approve or cancel it.")
+        self.preparing[target] = who
+        try:
+            yield
+        finally:
+            self.preparing.pop(target, None)
+
+
+async def ensure_can_request(engine: Engine, approvals: Approvals, target: str, *, kind: str,
+                             what: str) -> None:
+    """Refuse a new request while a run holds the target's lock or another request waits."""
+    lock = await engine.journal.lock_for(target)
+    if lock:
+        since = time.strftime("%H:%M:%S UTC", time.gmtime(lock.since))
+        raise OpsError(f"{lock.holder.split(' (')[0]} is running {lock.phase} (run #{lock.run_id}) since {since}",
+                       hint="Wait for it to finish; one backup, migrate or rollback runs at a time.")
+    for waiting in await approvals.pending(target):
+        if not waiting.expired and waiting.kind == kind:
+            raise OpsError(f"{waiting.requester} already asked to {what} {waiting.subject} (request #{waiting.id})",
+                           hint="Approve or cancel that request first (✅/❌ on its message).")
+
+
+async def decide(approvals: Approvals, a: Approval, emoji: str, who: Reactor) -> Decision:
+    """One reaction, by the rules: the requester never approves their own change; only approvers
+    approve; an approver or the requester may cancel; nothing counts once a request is decided
+    or expired."""
+    if a.state != "pending":
+        return Decision(f"ignored: request already {a.state}")
+    if a.expired:
+        moved = await approvals.transition(a.id, "expired", "timeout")
+        return Decision("ignored: request expired", "expired" if moved else "")
+    if emoji == APPROVE:
+        if who.user_id == a.requester_id:
+            return Decision("ignored: the requester cannot approve their own change")
+        if not who.approver:
+            return Decision("ignored: not an approver")
+        if await approvals.transition(a.id, "approved", who.name, require_unexpired=True):
+            return Decision("approved", "approved")
+        return Decision("ignored: already decided")
+    if emoji == CANCEL:
+        if not (who.approver or who.user_id == a.requester_id):
+            return Decision("ignored: only an approver or the requester can cancel")
+        if await approvals.transition(a.id, "cancelled", who.name):
+            return Decision("cancelled", "cancelled")
+        return Decision("ignored: already decided")
+    return Decision("ignored: not an approval emoji")
+
+
+async def react(approvals: Approvals, a: Approval, emoji: str, who: Reactor) -> Decision:
+    """Decide a reaction and record it with its outcome."""
+    decision = await decide(approvals, a, emoji, who)
+    await approvals.record_reaction(a.id, who.user_id, who.name, emoji, decision.outcome)
+    return decision
+
+
+async def expire_due(approvals: Approvals) -> list[Approval]:
+    """Pending requests past their time become expired; returns the ones this call expired."""
+    expired = []
+    for a in await approvals.pending():
+        if a.expired and await approvals.transition(a.id, "expired", "timeout"):
+            expired.append(a)
+    return expired
+
+
+async def fresh_preflight(engine: Engine, name: str, sha256: str, *, max_age_s: float,
+                          allow_row_loss: tuple[str, ...]) -> dict[str, Any] | None:
+    """A recent passing preflight of exactly this file, made with the same row-loss allowance."""
+    record = await engine.journal.latest_preflight(engine.target.name, name, sha256)
+    if record is None or time.time() - record.at > max_age_s:
+        return None
+    run = await engine.journal.run(record.run_id)
+    summary = run.summary if run else {}
+    if not summary or tuple(summary.get("allow_row_loss") or ()) != allow_row_loss:
+        return None
+    return {"run_id": record.run_id, **summary}
+
+
+@dataclass(frozen=True)
+class ApprovedRun:
+    """What an approved migration request did. ``result`` is None when the run stopped with an
+    error before it produced one (``error`` says why; ``outcome`` whether the database changed)."""
+
+    approval: Approval
+    result: migrate.MigrateResult | None
+    error: OpsError | None
+    run_id: int | None
+    outcome: str
+    health_ok: bool | None = None
+    checklist: tuple[Item, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.result.ok
+
+
+class _LinkingReporter:
+    """Passes every event on, and ties the request to its run the moment the run opens (before the
+    database changes), so a restart mid-run knows which request it was."""
+
+    def __init__(self, inner: Reporter, approvals: Approvals, approval_id: int) -> None:
+        self.inner, self.approvals, self.approval_id = inner, approvals, approval_id
+
+    async def run_started(self, run_id: int) -> None:
+        await self.approvals.link_run(self.approval_id, run_id)
+        await self.inner.run_started(run_id)
+
+    def step(self, name: str, status: Status, detail: str = "") -> None:
+        self.inner.step(name, status, detail)
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        self.inner.table(title, columns, rows)
+
+
+async def run_approved_migration(engine: Engine, approvals: Approvals, a: Approval, approver: str,
+                                 reporter: Reporter, *, health_url: str = "", health_timeout_s: float = 10,
+                                 health_expect: str = "") -> ApprovedRun:
+    """Run an approved request's migration, bound to the file, schema and allowance that were
+    approved; then the app's health and the runbook's checklist. The request ends ``executed``
+    when the database changed (or may have), ``stale`` when the run stopped before anything did."""
+    try:
+        result = await migrate.run_migrate(
+            engine, a.subject, confirmed=True, expected_fingerprint=a.fingerprint, allow_row_loss=a.allow_row_loss,
+            expected_sha256=a.sha256, reporter=_LinkingReporter(reporter, approvals, a.id),
+            actor=f"{a.requester} ({a.requester_id}) + {approver}")
+    except OpsError as exc:
+        linked = await approvals.get(a.id)
+        run_id = linked.run_id if linked else None
+        changed = exc.outcome in ("changed", "unknown")
+        await approvals.executed(a.id, run_id, state="executed" if changed else "stale")
+        return ApprovedRun(a, None, exc, run_id, exc.outcome if changed else "unchanged")
+    await approvals.executed(a.id, result.run_id)
+    if not result.ok:
+        return ApprovedRun(a, result, None, result.run_id, result.outcome)
+    health_ok = await health_after_change(reporter, health_url, timeout_s=health_timeout_s, expect=health_expect)
+    items = await Checklist(engine.journal).create(
+        result.run_id, result.manual, automatic_ok=health_ok is not False,
+        extra=() if health_url else ("After: the app started normally",))
+    return ApprovedRun(a, result, None, result.run_id, result.outcome, health_ok, tuple(items))
+
+
+async def health_after_change(reporter: Reporter, url: str, *, timeout_s: float = 10,
+                              expect: str = "") -> bool | None:
+    """The app's health right after the database changed, as a step of the run; None without a URL."""
+    if not url:
+        return None
+    reporter.step("app health", Status.RUNNING)
+    health = await check_health(url, timeout=timeout_s, expect=expect)
+    reporter.step("app health", Status.DONE if health.ok else Status.FAILED,
+                  f"HTTP {health.status} in {health.latency_ms} ms" if health.ok else health.error)
+    return health.ok
