@@ -12,7 +12,7 @@ import sys
 
 from bot.settings import load_bot_settings
 from ops.cli import open_engine
-from ops.errors import UsageError
+from ops.errors import OpsError, UsageError
 from ops.redact import install_log_redaction, register_secret
 
 
@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.message, file=sys.stderr)
         print(f"→ {exc.hint}", file=sys.stderr)
         return 2
+    except OpsError as exc:  # before it could start, e.g. a journal newer than this code
+        print(exc.message, file=sys.stderr)
+        if exc.hint:
+            print(f"→ {exc.hint}", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - a refused token is one line, not a traceback
         import discord
 

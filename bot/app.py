@@ -45,7 +45,6 @@ class OpsBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.scheduler.start()
-        await self.approvals.ensure_schema()
         self.add_dynamic_items(RunAction)
         for ext in self.initial_extensions:
             await self.load_extension(ext)

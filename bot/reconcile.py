@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import discord
 
@@ -22,7 +21,7 @@ from bot.cards import mark_run_cards
 from bot.render import simple_embed
 from bot.requests import edit_request
 from bot.views import run_buttons
-from ops.journal import backup_for_run
+from ops.journal import RunRecord
 from ops.outcome import headline, icon
 from ops.requests import APPROVAL_EMOJI, CANCEL
 
@@ -48,39 +47,39 @@ class Reconciler:
         journal = self.engine.journal
         await journal.mark_interrupted()  # runs of processes that are gone (the CLI's too)
         for run in await journal.unannounced_interrupted():
-            if await journal.mark_announced(run["id"]):
+            if await journal.mark_announced(run.id):
                 await self.post_interrupted(run)
 
-    async def post_interrupted(self, run: dict[str, Any]) -> None:
+    async def post_interrupted(self, run: RunRecord) -> None:
         channel = await self.bot.ops_channel()
-        changes = run["phase"] in ("migrate", "rollback")
+        changes = run.phase in ("migrate", "rollback")
         lines = [
-            f"Run #{run['id']} (`{run['phase']}` {run['migration'] or ''}, started by "
-            f"{run['actor'].split(' (')[0]} <t:{int(run['started_at'])}:R>) was **interrupted**: the process "
+            f"Run #{run.id} (`{run.phase}` {run.migration or ''}, started by "
+            f"{run.who} <t:{int(run.started_at)}:R>) was **interrupted**: the process "
             f"running it stopped before it finished.",
-            f"Last completed step: **{run['last_step'] or 'none'}**.",
+            f"Last completed step: **{run.last_step or 'none'}**.",
         ]
-        if run["phase"] == "migrate":
+        if run.phase == "migrate":
             lines.append("A migration is one transaction: the database is either fully migrated or untouched. "
                          "Verify to see which; roll back if needed.")
-        elif run["phase"] == "rollback":
+        elif run.phase == "rollback":
             lines.append("A restore is one transaction: the database is either the backup or as it was. Verify "
                          "to see which.")
         else:
             lines.append("This phase does not change the database.")
-        rollback = changes and (run["phase"] == "rollback" or await backup_for_run(
-            self.engine.journal, self.engine.target.name, run["id"]) is not None)
+        rollback = changes and (run.phase == "rollback" or await self.engine.journal.backup_for_run(
+            self.engine.target.name, run.id) is not None)
         note = await channel.send(embed=simple_embed("⚠ Interrupted run", lines, ok=False),
-                                  view=run_buttons(run["id"], rollback=rollback, verify=True))
-        await self.engine.journal.add_run_message(run["id"], note.channel.id, note.id)
-        await mark_run_cards(self.bot, await self.engine.journal.run_messages(run["id"]),
+                                  view=run_buttons(run.id, rollback=rollback, verify=True))
+        await self.engine.journal.add_run_message(run.id, note.channel.id, note.id)
+        await mark_run_cards(self.bot, await self.engine.journal.run_messages(run.id),
                              f"⚠ **Interrupted**: the process running this stopped after "
-                             f"**{run['last_step'] or 'no step'}**. See {note.jump_url}",
+                             f"**{run.last_step or 'no step'}**. See {note.jump_url}",
                              colour=discord.Colour.orange(), footer="interrupted", skip=note.id)
-        approval = await self.bot.approvals.by_run(run["id"])
+        approval = await self.bot.approvals.by_run(run.id)
         if approval is not None and approval.state == "approved":
-            await self.bot.approvals.executed(approval.id, run["id"])
-            await edit_request(self.bot, approval, f"⚠ Interrupted during run #{run['id']}: {note.jump_url}",
+            await self.bot.approvals.executed(approval.id, run.id)
+            await edit_request(self.bot, approval, f"⚠ Interrupted during run #{run.id}: {note.jump_url}",
                                ok=False)
 
     # --- approved requests the bot never finished ----------------------------------------
@@ -95,10 +94,10 @@ class Reconciler:
                 await edit_request(self.bot, a, "✘ Interrupted before it ran: opsbot stopped after the approval "
                                                 "and before the migration started. Nothing was changed; request it "
                                                 "again.", ok=False)
-            elif run["state"] in ("succeeded", "failed"):
-                await self.bot.approvals.executed(a.id, run["id"])
-                outcome = run["outcome"] or ("done" if run["state"] == "succeeded" else "unchanged")
-                await edit_request(self.bot, a, f"{icon(outcome)} Run #{run['id']}: {headline('migrate', outcome)} "
+            elif run.state in ("succeeded", "failed"):
+                await self.bot.approvals.executed(a.id, run.id)
+                outcome = run.outcome or ("done" if run.state == "succeeded" else "unchanged")
+                await edit_request(self.bot, a, f"{icon(outcome)} Run #{run.id}: {headline('migrate', outcome)} "
                                                 "(opsbot restarted before it could post the result).",
                                    ok=outcome == "done")
 
@@ -116,7 +115,7 @@ class Reconciler:
                 message = await self.bot.get_partial_messageable(a.channel_id).fetch_message(a.message_id)
             except discord.NotFound:
                 continue
-            seen = {(r["user_id"], r["emoji"]) for r in await self.bot.approvals.reactions(a.id)}
+            seen = {(r.user_id, r.emoji) for r in await self.bot.approvals.reactions(a.id)}
             for reaction in message.reactions:
                 emoji = str(reaction.emoji)
                 if emoji in APPROVAL_EMOJI:

@@ -49,7 +49,6 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         self.monitor = HealthMonitor(bot.engine.journal, self.config, bot.engine.target.name)
 
     async def cog_load(self) -> None:
-        await self.monitor.ensure_schema()
         if self.config.url:
             self.bot.scheduler.add_job(self.tick, "interval", seconds=self.config.interval_s, id=JOB_ID,
                                        max_instances=1, coalesce=True, replace_existing=True)

@@ -34,7 +34,7 @@ from ops.checklist import Checklist
 from ops.emergency import start_app, stop_app
 from ops.errors import OpsError
 from ops.health import check_health
-from ops.journal import backup_for_run
+from ops.journal import RunRecord
 from ops.migrate import backup_label
 from ops.migrations import Migration, list_migrations, load
 from ops.outcome import headline
@@ -56,7 +56,6 @@ class MigrateCog(
         self.checklist = Checklist(self.engine.journal)
 
     async def cog_load(self) -> None:
-        await self.checklist.ensure_schema()
         self.bot.approval_executors["migrate"] = lambda a, who: execute_migration(self.bot, a, who)
         self.bot.run_actions.update({"rollback": self.rollback_button, "verify": self.verify_button,
                                      "estop": self.estop_button, "logs": self.logs_button,
@@ -218,7 +217,7 @@ class MigrateCog(
 
     async def rollback_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        record = await backup_for_run(self.engine.journal, self.engine.target.name, run_id)
+        record = await self.engine.journal.backup_for_run(self.engine.target.name, run_id)
         await confirm_and_roll_back(self.bot, interaction, record.path if record else None, run_id=run_id)
 
     async def verify_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
@@ -346,24 +345,23 @@ class MigrateCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         runs = await self.engine.journal.runs(15)
         lines = [
-            f"#{r['id']} `{r['phase']}` {r['migration'] or ''} — **{r['state']}** by {r['actor'].split(' (')[0]}"
-            f" <t:{int(r['started_at'])}:R>"
+            f"#{r.id} `{r.phase}` {r.migration or ''} — **{r.state}** by {r.who}"
+            f" <t:{int(r.started_at)}:R>"
             for r in runs
         ] or ["No runs yet."]
         await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)
 
 
-def last_change_line(r: dict | None) -> str:
+def last_change_line(r: RunRecord | None) -> str:
     """The newest migrate or rollback, with its outcome: after a restart, status must not say
     "nothing" about a run that was interrupted."""
     if r is None:
         return "**last change** none"
-    state = "interrupted: verify before anything else" if r["state"] == "interrupted" else (
-        "in progress" if r["state"] == "running" else headline(r["phase"], r["outcome"] or "",
-                                                               ok=r["state"] == "succeeded"))
-    undone = f", rolled back by run #{r['undone_by']}" if r["undone_by"] else ""
-    return (f"**last change** run #{r['id']} `{r['phase']}` {r['migration'] or ''} — {state}{undone} "
-            f"<t:{int(r['started_at'])}:R>")
+    state = "interrupted: verify before anything else" if r.state == "interrupted" else (
+        "in progress" if r.state == "running" else headline(r.phase, r.outcome or "", ok=r.state == "succeeded"))
+    undone = f", rolled back by run #{r.undone_by}" if r.undone_by else ""
+    return (f"**last change** run #{r.id} `{r.phase}` {r.migration or ''} — {state}{undone} "
+            f"<t:{int(r.started_at)}:R>")
 
 
 async def setup(bot: OpsBot) -> None:

@@ -10,6 +10,7 @@ from ops import hostfs
 from ops.backups import list_backups
 from ops.context import Engine
 from ops.errors import OpsError
+from ops.journal import RunRecord
 from ops.schema import read_state
 
 ERROR_RE = re.compile(r"\b(error|exception|traceback|fatal|panic|critical)\b", re.IGNORECASE)
@@ -73,7 +74,7 @@ async def run_status(engine: Engine) -> StatusResult:
     )
 
 
-async def last_change(engine: Engine) -> dict[str, Any] | None:
+async def last_change(engine: Engine) -> RunRecord | None:
     """The newest run that changed (or set out to change) the database: a migrate or a rollback."""
-    runs = [r for r in await engine.journal.runs(30) if r["phase"] in ("migrate", "rollback")]
+    runs = [r for r in await engine.journal.runs(30) if r.phase in ("migrate", "rollback")]
     return runs[0] if runs else None

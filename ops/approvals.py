@@ -2,47 +2,20 @@
 
 State changes are single conditional UPDATEs (``… WHERE state='pending'``): two approvers
 reacting at once, or one approving twice, yield exactly one transition, so exactly one run.
+Every time here comes from the ``Approvals`` clock (``time.time`` unless one is passed in), so
+expiry can be tested by moving the clock instead of editing rows.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ops.journal import Journal
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL DEFAULT 'migrate',
-    target TEXT NOT NULL,
-    subject TEXT NOT NULL,          -- the migration file name
-    sha256 TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    requester_id INTEGER NOT NULL,
-    requester TEXT NOT NULL,
-    channel_id INTEGER,
-    message_id INTEGER,
-    state TEXT NOT NULL,            -- pending | approved | cancelled | expired | executed
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    decided_by TEXT,
-    decided_at REAL,
-    run_id INTEGER,
-    preflight_run_id INTEGER,
-    allow_row_loss TEXT NOT NULL DEFAULT ''   -- tables the requester allows to lose rows, comma-separated
-);
-CREATE INDEX IF NOT EXISTS approvals_message ON approvals(message_id);
-CREATE TABLE IF NOT EXISTS reactions (
-    approval_id INTEGER NOT NULL,
-    user_id INTEGER NOT NULL,
-    user_name TEXT NOT NULL,
-    emoji TEXT NOT NULL,
-    outcome TEXT NOT NULL,          -- approved | cancelled | ignored: <reason>
-    at REAL NOT NULL
-);
-"""
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -63,29 +36,34 @@ class Approval:
     decided_by: str | None
     run_id: int | None
     preflight_run_id: int | None
+    read_at: float                  # the Approvals clock when this was read: ``expired`` is as of then
     allow_row_loss: tuple[str, ...] = ()
 
     @property
     def expired(self) -> bool:
-        return time.time() >= self.expires_at
+        return self.read_at >= self.expires_at
+
+
+@dataclass(frozen=True)
+class Reaction:
+    approval_id: int
+    user_id: int
+    user_name: str
+    emoji: str
+    outcome: str                    # approved | cancelled | ignored: <reason>
+    at: float
 
 
 class Approvals:
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, clock: Clock = time.time) -> None:
         self.journal = journal
         self.db = journal.db
-
-    async def ensure_schema(self) -> None:
-        await self.db.executescript(SCHEMA)
-        columns = {row[1] for row in await self.db.execute_fetchall("PRAGMA table_info(approvals)")}
-        if "allow_row_loss" not in columns:  # a journal written before the column existed
-            await self.db.execute("ALTER TABLE approvals ADD COLUMN allow_row_loss TEXT NOT NULL DEFAULT ''")
-        await self.db.commit()
+        self.clock = clock
 
     async def create(self, *, target: str, subject: str, sha256: str, fingerprint: str, requester_id: int,
                      requester: str, timeout_s: float, preflight_run_id: int | None, kind: str = "migrate",
                      allow_row_loss: tuple[str, ...] = ()) -> int:
-        now = time.time()
+        now = self.clock()
         cur = await self.db.execute(
             "INSERT INTO approvals(kind,target,subject,sha256,fingerprint,requester_id,requester,state,created_at,"
             "expires_at,preflight_run_id,allow_row_loss) VALUES(?,?,?,?,?,?,?,'pending',?,?,?,?)",
@@ -112,15 +90,17 @@ class Approvals:
         if target:
             sql, args = sql + " AND target=?", (target,)
         async with self.db.execute(sql + " ORDER BY id", args) as cur:
-            return [_approval(dict(r)) for r in await cur.fetchall()]
+            rows = await cur.fetchall()
+        return [_approval(dict(r), self.clock()) for r in rows]
 
     async def transition(self, approval_id: int, to: str, by: str, *, require_unexpired: bool = False) -> bool:
         """pending → ``to``, once. Returns False when someone else already decided."""
         sql = "UPDATE approvals SET state=?, decided_by=?, decided_at=? WHERE id=? AND state='pending'"
-        args: tuple[Any, ...] = (to, by, time.time(), approval_id)
+        now = self.clock()
+        args: tuple[Any, ...] = (to, by, now, approval_id)
         if require_unexpired:
             sql += " AND expires_at > ?"
-            args += (time.time(),)
+            args += (now,)
         cur = await self.db.execute(sql, args)
         await self.db.commit()
         return cur.rowcount == 1
@@ -138,7 +118,8 @@ class Approvals:
     async def approved_without_result(self) -> list[Approval]:
         """Approved requests whose run never finished here: the bot stopped in between."""
         async with self.db.execute("SELECT * FROM approvals WHERE state='approved' ORDER BY id") as cur:
-            return [_approval(dict(r)) for r in await cur.fetchall()]
+            rows = await cur.fetchall()
+        return [_approval(dict(r), self.clock()) for r in rows]
 
     async def by_run(self, run_id: int) -> Approval | None:
         return await self._one("SELECT * FROM approvals WHERE run_id=?", (run_id,))
@@ -146,28 +127,30 @@ class Approvals:
     async def record_reaction(self, approval_id: int, user_id: int, user_name: str, emoji: str, outcome: str) -> None:
         await self.db.execute(
             "INSERT INTO reactions(approval_id,user_id,user_name,emoji,outcome,at) VALUES(?,?,?,?,?,?)",
-            (approval_id, user_id, user_name, emoji, outcome, time.time()),
+            (approval_id, user_id, user_name, emoji, outcome, self.clock()),
         )
         await self.db.commit()
 
-    async def reactions(self, approval_id: int) -> list[dict[str, Any]]:
+    async def reactions(self, approval_id: int) -> list[Reaction]:
         async with self.db.execute("SELECT * FROM reactions WHERE approval_id=? ORDER BY rowid", (approval_id,)) as c:
-            return [dict(r) for r in await c.fetchall()]
+            rows = await c.fetchall()
+        return [Reaction(r["approval_id"], r["user_id"], r["user_name"], r["emoji"], r["outcome"], r["at"])
+                for r in rows]
 
     async def _one(self, sql: str, args: tuple[Any, ...]) -> Approval | None:
         async with self.db.execute(sql, args) as cur:
             row = await cur.fetchone()
-        return _approval(dict(row)) if row else None
+        return _approval(dict(row), self.clock()) if row else None
 
 
-def _approval(row: dict[str, Any]) -> Approval:
+def _approval(row: dict[str, Any], now: float) -> Approval:
     return Approval(
         id=row["id"], kind=row["kind"], target=row["target"], subject=row["subject"], sha256=row["sha256"],
         fingerprint=row["fingerprint"], requester_id=row["requester_id"], requester=row["requester"],
         channel_id=row["channel_id"], message_id=row["message_id"], state=row["state"],
         created_at=row["created_at"], expires_at=row["expires_at"], decided_by=row["decided_by"],
-        run_id=row["run_id"], preflight_run_id=row["preflight_run_id"],
-        allow_row_loss=tuple(t for t in (row.get("allow_row_loss") or "").split(",") if t),
+        run_id=row["run_id"], preflight_run_id=row["preflight_run_id"], read_at=now,
+        allow_row_loss=tuple(t for t in (row["allow_row_loss"] or "").split(",") if t),
     )
 
 

@@ -11,22 +11,6 @@ from dataclasses import dataclass
 
 from ops.journal import Journal
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS checklist (
-    run_id INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    item TEXT NOT NULL,
-    ticked_by TEXT,
-    ticked_at REAL,
-    PRIMARY KEY (run_id, idx)
-);
-CREATE TABLE IF NOT EXISTS checklist_done (
-    run_id INTEGER PRIMARY KEY,
-    automatic_ok INTEGER NOT NULL,
-    completed_at REAL
-);
-"""
-
 HUMAN_ITEMS = (
     "During: error logs watched",
     "After: the Discord bot works normally",
@@ -50,10 +34,6 @@ class Item:
 class Checklist:
     def __init__(self, journal: Journal) -> None:
         self.db = journal.db
-
-    async def ensure_schema(self) -> None:
-        await self.db.executescript(SCHEMA)
-        await self.db.commit()
 
     async def create(self, run_id: int, manual: tuple[str, ...], *, automatic_ok: bool,
                      extra: tuple[str, ...] = ()) -> list[Item]:

@@ -144,8 +144,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) 
 async def open_engine(settings: Settings) -> Engine:
     journal = await Journal.open(settings.state_db)
     for run in await journal.mark_interrupted():
-        log.warning("run #%s (%s) was interrupted; last completed step: %s", run["id"], run["phase"],
-                    run["last_step"] or "none")
+        log.warning("run #%s (%s) was interrupted; last completed step: %s", run.id, run.phase,
+                    run.last_step or "none")
     return Engine(
         target=build_target(settings), journal=journal, db_path=settings.db_path,
         migrations_dir=settings.migrations_dir, work_dir=settings.work_dir, health_url=settings.health_url,

@@ -1,7 +1,9 @@
 """The journal (aiosqlite): runs, their steps, backups, preflights, and the per-target lock.
 
 It is what makes a restart safe: a run found ``running`` whose process is gone is marked
-``interrupted`` when the journal opens, and its lock is released.
+``interrupted`` when the journal opens, and its lock is released. Its tables (these and the
+approvals', the health monitor's and the checklist's) come from ops.journal_schema, applied
+when any process opens it.
 """
 
 from __future__ import annotations
@@ -19,83 +21,12 @@ from typing import Any
 
 import aiosqlite
 
+from ops import journal_schema
 from ops.errors import OpsError
 from ops.outcome import OUTCOMES
 from ops.redact import redact
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    phase TEXT NOT NULL,
-    target TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    migration TEXT,
-    migration_sha256 TEXT,
-    state TEXT NOT NULL,            -- running | succeeded | failed | interrupted
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    summary TEXT,                   -- JSON of the phase's result
-    error TEXT,
-    pid INTEGER,
-    host TEXT,
-    last_step TEXT
-);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    detail TEXT,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id);
-CREATE TABLE IF NOT EXISTS backups (
-    path TEXT NOT NULL,
-    target TEXT NOT NULL,
-    run_id INTEGER,
-    created_at REAL NOT NULL,
-    bytes INTEGER,
-    sha256 TEXT,
-    integrity TEXT,
-    counts TEXT,
-    fingerprint TEXT,
-    verified_at REAL,
-    PRIMARY KEY (target, path)
-);
-CREATE TABLE IF NOT EXISTS preflights (
-    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
-    target TEXT NOT NULL,
-    migration TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    canon TEXT NOT NULL,
-    ok INTEGER NOT NULL,
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS locks (
-    target TEXT PRIMARY KEY,
-    run_id INTEGER NOT NULL,
-    holder TEXT NOT NULL,
-    phase TEXT NOT NULL,
-    since REAL NOT NULL
-);
-"""
-
-# outcome: done | unchanged (failed, the database as it was) | changed (committed or restored, then a
-# later step failed) | unknown (not known yet: what to run is in the run's hint).
-# announced_at: when the bot posted an interrupted run (a run interrupted while no bot ran is
-# posted by the next bot that starts). undone_by: the rollback run that restored the backup
-# this run took.
-RUN_COLUMNS = (("outcome", "TEXT"), ("announced_at", "REAL"), ("undone_by", "INTEGER"))
-LATER_SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_messages (
-    run_id INTEGER NOT NULL,
-    channel_id INTEGER NOT NULL,
-    message_id INTEGER NOT NULL,
-    PRIMARY KEY (run_id, message_id)
-);
-"""
 
 # Emergency stop and start are not here: they must work while a stuck run holds the lock.
 MUTATING = frozenset({"backup", "migrate", "rollback", "code-revert"})
@@ -108,6 +39,41 @@ class LockInfo:
     holder: str
     phase: str
     since: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a phase, as the journal holds it (summary decoded here, once)."""
+
+    id: int
+    phase: str
+    target: str
+    actor: str                      # "name (discord id)" from the bot, the OS user from the CLI
+    migration: str | None
+    migration_sha256: str | None
+    state: str                      # running | succeeded | failed | interrupted
+    started_at: float
+    finished_at: float | None
+    summary: dict[str, Any]         # the phase's result; {} until it finishes
+    error: str | None
+    last_step: str | None
+    outcome: str | None             # ops.outcome; None for runs finished before outcomes existed
+    announced_at: float | None
+    undone_by: int | None
+
+    @property
+    def who(self) -> str:
+        """The actor without the " (id)" the bot appends."""
+        return self.actor.split(" (")[0]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    run_id: int
+    name: str
+    status: str
+    detail: str
+    at: float
 
 
 @dataclass(frozen=True)
@@ -158,25 +124,17 @@ class Journal:
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA busy_timeout=10000")
-        await db.executescript(SCHEMA)
-        await db.commit()
-        journal = cls(db)
-        await journal.extend_schema()
-        return journal
-
-    async def extend_schema(self) -> None:
-        """Columns and tables added since the first version, for journals written before them."""
-        await self.db.executescript(LATER_SCHEMA)
-        columns = {row[1] for row in await self.db.execute_fetchall("PRAGMA table_info(runs)")}
-        for name, decl in RUN_COLUMNS:
-            if name not in columns:
-                await self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
-        await self.db.commit()
+        try:
+            await journal_schema.upgrade(db, path)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
 
     async def close(self) -> None:
         await self.db.close()
 
-    async def mark_interrupted(self) -> list[dict[str, Any]]:
+    async def mark_interrupted(self) -> list[RunRecord]:
         """Runs left `running` by a process that is gone become `interrupted`; returns them."""
         rows = await self._all("SELECT * FROM runs WHERE state='running'")
         host = socket.gethostname()
@@ -188,7 +146,8 @@ class Journal:
             )
             await self.db.execute("DELETE FROM locks WHERE run_id=?", (r["id"],))
         await self.db.commit()
-        return gone
+        found = [await self.run(r["id"]) for r in gone]
+        return [r for r in found if r is not None]
 
     async def start_run(
         self, phase: str, target: str, actor: str, *, migration: str = "", sha256: str = ""
@@ -243,9 +202,9 @@ class Journal:
         await self.db.execute("DELETE FROM locks WHERE run_id=?", (run_id,))
         await self.db.commit()
 
-    async def unannounced_interrupted(self) -> list[dict[str, Any]]:
+    async def unannounced_interrupted(self) -> list[RunRecord]:
         """Interrupted runs no bot has posted yet (the CLI or an earlier start may have marked them)."""
-        return await self._all("SELECT * FROM runs WHERE state='interrupted' AND announced_at IS NULL ORDER BY id")
+        return await self._runs("SELECT * FROM runs WHERE state='interrupted' AND announced_at IS NULL ORDER BY id")
 
     async def mark_announced(self, run_id: int) -> bool:
         """Once per run, even with two bots starting: True for the one that gets to post it."""
@@ -271,22 +230,30 @@ class Journal:
                                       [(rollback_run_id, r) for r in run_ids])
             await self.db.commit()
 
-    async def changes_since(self, target: str, since: float) -> list[dict[str, Any]]:
+    async def changes_since(self, target: str, since: float) -> list[RunRecord]:
         """Runs that changed the database after ``since`` (what a restore of an older backup undoes)."""
-        return await self._all(
+        return await self._runs(
             "SELECT * FROM runs WHERE target=? AND phase IN ('migrate','rollback') AND started_at > ? "
             "AND (outcome IN ('done','changed','unknown') OR state='interrupted') ORDER BY id", (target, since))
 
-    async def run(self, run_id: int) -> dict[str, Any] | None:
-        return await self._one("SELECT * FROM runs WHERE id=?", (run_id,))
+    async def last_finished(self, target: str, phase: str, since: float) -> RunRecord | None:
+        """The newest run of ``phase`` on ``target`` that finished at or after ``since``."""
+        found = await self._runs("SELECT * FROM runs WHERE phase=? AND target=? AND finished_at >= ? "
+                                 "ORDER BY id DESC LIMIT 1", (phase, target, since))
+        return found[0] if found else None
 
-    async def runs(self, limit: int = 20, *, phase: str = "") -> list[dict[str, Any]]:
+    async def run(self, run_id: int) -> RunRecord | None:
+        found = await self._runs("SELECT * FROM runs WHERE id=?", (run_id,))
+        return found[0] if found else None
+
+    async def runs(self, limit: int = 20, *, phase: str = "") -> list[RunRecord]:
         if phase:
-            return await self._all("SELECT * FROM runs WHERE phase=? ORDER BY id DESC LIMIT ?", (phase, limit))
-        return await self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+            return await self._runs("SELECT * FROM runs WHERE phase=? ORDER BY id DESC LIMIT ?", (phase, limit))
+        return await self._runs("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
 
-    async def steps(self, run_id: int) -> list[dict[str, Any]]:
-        return await self._all("SELECT * FROM steps WHERE run_id=? ORDER BY rowid", (run_id,))
+    async def steps(self, run_id: int) -> list[StepRecord]:
+        rows = await self._all("SELECT * FROM steps WHERE run_id=? ORDER BY rowid", (run_id,))
+        return [StepRecord(r["run_id"], r["name"], r["status"], r["detail"] or "", r["at"]) for r in rows]
 
     async def record_backup(self, target: str, record: BackupRecord) -> None:
         await self.db.execute(
@@ -299,6 +266,12 @@ class Journal:
 
     async def backup(self, target: str, path: str) -> BackupRecord | None:
         row = await self._one("SELECT * FROM backups WHERE target=? AND path=?", (target, path))
+        return _backup_record(row) if row else None
+
+    async def backup_for_run(self, target: str, run_id: int) -> BackupRecord | None:
+        """The backup a run took (a migrate run takes one before it changes anything)."""
+        row = await self._one("SELECT * FROM backups WHERE target=? AND run_id=? ORDER BY created_at DESC LIMIT 1",
+                              (target, run_id))
         return _backup_record(row) if row else None
 
     async def backups(self, target: str) -> dict[str, BackupRecord]:
@@ -325,6 +298,9 @@ class Journal:
         return PreflightRecord(row["run_id"], row["migration"], row["sha256"], row["fingerprint"], row["canon"],
                                bool(row["ok"]), row["at"])
 
+    async def _runs(self, sql: str, args: tuple[Any, ...] = ()) -> list[RunRecord]:
+        return [_run_record(r) for r in await self._all(sql, args)]
+
     async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> dict[str, Any] | None:
         async with self.db.execute(sql, args) as cur:
             row = await cur.fetchone()
@@ -333,6 +309,16 @@ class Journal:
     async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         async with self.db.execute(sql, args) as cur:
             return [dict(r) for r in await cur.fetchall()]
+
+
+def _run_record(row: dict[str, Any]) -> RunRecord:
+    return RunRecord(
+        id=row["id"], phase=row["phase"], target=row["target"], actor=row["actor"], migration=row["migration"],
+        migration_sha256=row["migration_sha256"], state=row["state"], started_at=row["started_at"],
+        finished_at=row["finished_at"], summary=json.loads(row["summary"]) if row["summary"] else {},
+        error=row["error"], last_step=row["last_step"], outcome=row["outcome"], announced_at=row["announced_at"],
+        undone_by=row["undone_by"],
+    )
 
 
 def _backup_record(row: dict[str, Any]) -> BackupRecord:
@@ -363,9 +349,3 @@ async def opened(path: str | Path) -> AsyncIterator[Journal]:
     finally:
         await journal.close()
 
-
-async def backup_for_run(journal: Journal, target: str, run_id: int) -> BackupRecord | None:
-    """The backup a run took (a migrate run takes one before it changes anything)."""
-    row = await journal._one("SELECT * FROM backups WHERE target=? AND run_id=? ORDER BY created_at DESC LIMIT 1",
-                             (target, run_id))
-    return _backup_record(row) if row else None

@@ -9,7 +9,6 @@ incident stays open and is not alerted twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -22,25 +21,6 @@ from ops.journal import Journal
 
 log = logging.getLogger(__name__)
 KEEP_CHECKS = 10_000
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS health_checks (
-    at REAL NOT NULL, ok INTEGER NOT NULL, kind TEXT NOT NULL, status INTEGER, latency_ms REAL, error TEXT
-);
-CREATE TABLE IF NOT EXISTS incidents (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at REAL NOT NULL,          -- the first failed check of the streak
-    kind TEXT NOT NULL, error TEXT NOT NULL,
-    alerted_at REAL, last_alert_at REAL,
-    channel_id INTEGER, message_id INTEGER,
-    watch_run_id INTEGER,
-    resolved_at REAL
-);
-CREATE TABLE IF NOT EXISTS health_pauses (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, by TEXT NOT NULL, since REAL NOT NULL, until REAL NOT NULL,
-    ended_at REAL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -84,10 +64,6 @@ class MonitorEvent:
 class HealthMonitor:
     def __init__(self, journal: Journal, config: MonitorConfig, target_name: str) -> None:
         self.journal, self.db, self.config, self.target_name = journal, journal.db, config, target_name
-
-    async def ensure_schema(self) -> None:
-        await self.db.executescript(SCHEMA)
-        await self.db.commit()
 
     async def check(self) -> HealthResult:
         async with aiohttp.ClientSession() as session:
@@ -230,14 +206,8 @@ class HealthMonitor:
         """A migrate run that changed the database within the watch window, if any."""
         if not self.config.watch_s:
             return None
-        async with self.db.execute(
-            "SELECT id, summary FROM runs WHERE phase='migrate' AND target=? AND finished_at >= ? "
-            "ORDER BY id DESC LIMIT 1", (self.target_name, now - self.config.watch_s)
-        ) as cur:
-            row = await cur.fetchone()
-        if row and row["summary"] and json.loads(row["summary"]).get("committed"):
-            return int(row["id"])
-        return None
+        run = await self.journal.last_finished(self.target_name, "migrate", now - self.config.watch_s)
+        return run.id if run and run.summary.get("committed") else None
 
     async def _incident(self, sql: str, args: tuple[Any, ...]) -> Incident | None:
         async with self.db.execute(sql, args) as cur:

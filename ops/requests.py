@@ -8,7 +8,6 @@ renders what these functions decide; it decides nothing itself.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -129,7 +128,7 @@ async def fresh_preflight(engine: Engine, name: str, sha256: str, *, max_age_s: 
     if record is None or time.time() - record.at > max_age_s:
         return None
     run = await engine.journal.run(record.run_id)
-    summary = json.loads(run["summary"]) if run and run["summary"] else {}
+    summary = run.summary if run else {}
     if not summary or tuple(summary.get("allow_row_loss") or ()) != allow_row_loss:
         return None
     return {"run_id": record.run_id, **summary}

@@ -222,8 +222,8 @@ async def _after_restore(run: Run, entry: BackupEntry, record: BackupRecord, res
 async def _mark_undone(run: Run, record: BackupRecord, entry: BackupEntry) -> list[int]:
     """The runs this restore undid: those that changed the database after the backup was taken."""
     journal = run.engine.journal
-    undone = [r["id"] for r in await journal.changes_since(run.engine.target.name, entry.taken_at - 1)
-              if r["id"] != run.run_id and not r["undone_by"]]
+    undone = [r.id for r in await journal.changes_since(run.engine.target.name, entry.taken_at - 1)
+              if r.id != run.run_id and not r.undone_by]
     if record.run_id:  # the run that took the backup (a migrate) is undone too
         undone.append(record.run_id)
     undone = sorted(set(undone))

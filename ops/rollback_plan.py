@@ -60,16 +60,16 @@ async def history_notes(engine: Engine, chosen: BackupEntry, run_id: int | None)
     notes: list[HistoryNote] = []
     if run_id:
         run = await journal.run(run_id)
-        if run and run["undone_by"]:
-            undo = await journal.run(run["undone_by"])
-            notes.append(HistoryNote("already_undone", run_id, by_run=run["undone_by"],
-                                     at=undo["started_at"] if undo else 0.0,
-                                     who=undo["actor"].split(" (")[0] if undo else ""))
-        elif run and run["phase"] == "migrate" and run["outcome"] == "unchanged":
+        if run and run.undone_by:
+            undo = await journal.run(run.undone_by)
+            notes.append(HistoryNote("already_undone", run_id, by_run=run.undone_by,
+                                     at=undo.started_at if undo else 0.0,
+                                     who=undo.who if undo else ""))
+        elif run and run.phase == "migrate" and run.outcome == "unchanged":
             notes.append(HistoryNote("unchanged", run_id))
     for r in await journal.changes_since(engine.target.name, chosen.taken_at):
-        if r["id"] != run_id and not r["undone_by"] and r["phase"] == "migrate":
-            notes.append(HistoryNote("also_undoes", r["id"], migration=r["migration"] or "", at=r["started_at"]))
+        if r.id != run_id and not r.undone_by and r.phase == "migrate":
+            notes.append(HistoryNote("also_undoes", r.id, migration=r.migration or "", at=r.started_at))
     return tuple(notes)
 
 

@@ -44,6 +44,12 @@ async def start_bot(standin: DiscordStandIn, engine: Engine, *, engine_settings:
     return RunningBot(bot, task)
 
 
+def advance_clock(bot: OpsBot, seconds: float) -> None:
+    """Move the bot's approvals clock forward: expiry is tested by moving time, not by editing rows."""
+    before = bot.approvals.clock
+    bot.approvals.clock = lambda: before() + seconds
+
+
 def user_version(db: str | Path) -> int:
     con = sqlite3.connect(db)
     try:

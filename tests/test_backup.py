@@ -58,7 +58,7 @@ async def test_backup_is_recorded_and_listed_newest_first(engine: Engine, app_db
     assert listing.backups[0].verified == "ok" and listing.backups[0].sha256 == made.sha256
     assert listing.backups[1].verified == "" and listing.backups[1].label == "suspend-removal"
     runs = await engine.journal.runs()
-    assert runs[0]["phase"] == "backup" and runs[0]["state"] == "succeeded"
+    assert runs[0].phase == "backup" and runs[0].state == "succeeded"
 
 
 @pytest.mark.parametrize("label", ["x'; rm -rf / #", "a b", "$(touch pwned)", "../up", "", "a" * 65])
@@ -74,7 +74,7 @@ async def test_refused_before_writing_when_the_volume_is_too_small(engine: Engin
         await run_backup(engine, label="big")
     assert "Nothing was written" in info.value.hint
     assert not list(app_db.parent.glob("*.pre-*"))
-    assert (await engine.journal.runs())[0]["state"] == "failed"
+    assert (await engine.journal.runs())[0].state == "failed"
     assert await engine.journal.lock_for("local") is None
 
 

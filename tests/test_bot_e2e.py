@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from ops.approvals import Reaction
 from ops.context import Engine
-from tests.bot_harness import RunningBot, button_ids, start_bot, user_version
+from tests.bot_harness import RunningBot, advance_clock, button_ids, start_bot, user_version
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.waiting import eventually
@@ -36,11 +37,11 @@ async def request(standin: DiscordStandIn, user_id: int = c.OPERATOR1_ID):  # ty
     return rec, message
 
 
-async def reactions_recorded(running: RunningBot, message_id: int, n: int) -> list[dict]:
+async def reactions_recorded(running: RunningBot, message_id: int, n: int) -> list[Reaction]:
     approval = await running.bot.approvals.by_message(message_id)
     assert approval is not None
 
-    async def check() -> list[dict] | None:
+    async def check() -> list[Reaction] | None:
         found = await running.bot.approvals.reactions(approval.id)
         return found if len(found) >= n else None
 
@@ -60,7 +61,7 @@ async def test_approved_run_applies_only_after_a_valid_approval(
     await discord_standin.add_reaction(message.id, "🎉", user_id=c.APPROVER1_ID)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.OPERATOR1_ID)
     seen = await reactions_recorded(running, message.id, 4)
-    assert [r["outcome"] for r in seen] == [
+    assert [r.outcome for r in seen] == [
         "ignored: not an approver",
         "ignored: the requester cannot approve their own change",
         "ignored: not an approval emoji",
@@ -73,16 +74,16 @@ async def test_approved_run_applies_only_after_a_valid_approval(
     await discord_standin.remove_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     seen = await reactions_recorded(running, message.id, 6)
-    assert [r["outcome"] for r in seen[4:]] == ["approved", "ignored: request already executed"]
+    assert [r.outcome for r in seen[4:]] == ["approved", "ignored: request already executed"]
     assert user_version(engine.db_path) == 8
     text = done.text()
     assert "activity_logs" in text and "→" in text and "dropped" in text
     assert "☑ During: no data loss" in text
-    runs = [r for r in await engine.journal.runs() if r["phase"] == "migrate"]
-    assert len(runs) == 1 and runs[0]["state"] == "succeeded"
+    runs = [r for r in await engine.journal.runs() if r.phase == "migrate"]
+    assert len(runs) == 1 and runs[0].state == "succeeded"
     ids = button_ids(done)
-    assert ids[0] == f"opsbot:rollback:{runs[0]['id']}"
-    assert ids[1:] == [f"opsbot:tick:{runs[0]['id']}:{i}" for i in range(6)], "one button per human checklist item"
+    assert ids[0] == f"opsbot:rollback:{runs[0].id}"
+    assert ids[1:] == [f"opsbot:tick:{runs[0].id}:{i}" for i in range(6)], "one button per human checklist item"
     assert done.max_edits_within(5.0) <= 5, "progress edits must be coalesced under Discord's rate limit"
     edited = discord_standin.message(message.id)
     assert "Approved by" in edited.text() and "Done" in edited.text()
@@ -95,19 +96,17 @@ async def test_cancel_and_expiry_apply_nothing(
     await discord_standin.add_reaction(message.id, "❌", user_id=c.OPERATOR2_ID)  # not requester, not approver
     await discord_standin.add_reaction(message.id, "❌", user_id=c.OPERATOR1_ID)  # the requester cancels
     seen = await reactions_recorded(running, message.id, 2)
-    assert [r["outcome"] for r in seen][1] == "cancelled"
+    assert [r.outcome for r in seen][1] == "cancelled"
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     seen = await reactions_recorded(running, message.id, 3)
-    assert seen[2]["outcome"] == "ignored: request already cancelled"
+    assert seen[2].outcome == "ignored: request already cancelled"
     assert "Cancelled" in discord_standin.message(message.id).text()
     # A second request, left to expire (the clock is moved, not waited for).
     _, second = await request(discord_standin)
-    approval = await running.bot.approvals.by_message(second.id)
-    await engine.journal.db.execute("UPDATE approvals SET expires_at = 0 WHERE id = ?", (approval.id,))
-    await engine.journal.db.commit()
+    advance_clock(running.bot, running.bot.settings.approval_timeout_s + 1)
     await discord_standin.add_reaction(second.id, "✅", user_id=c.APPROVER1_ID)
     seen = await reactions_recorded(running, second.id, 1)
-    assert seen[0]["outcome"] == "ignored: request expired"
+    assert seen[0].outcome == "ignored: request expired"
     assert "Expired" in discord_standin.message(second.id).text()
     assert user_version(engine.db_path) == 7
 

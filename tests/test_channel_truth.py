@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ops.context import Engine
+from ops.journal import RunRecord
 from tests.bot_harness import RunningBot, button_ids, start_bot, user_version
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -115,12 +116,12 @@ async def test_a_second_rollback_of_the_same_run_is_not_done_silently(
     assert con.execute("SELECT count(*) FROM activity_logs WHERE activity='after-rollback'").fetchone()[0] == 1
     con.close()
     # The run's card says it was rolled back and has no live buttons; so does the request.
-    async def rollback_runs() -> list[dict] | None:
-        runs = [r for r in await engine.journal.runs(20) if r["phase"] == "rollback"]
+    async def rollback_runs() -> list[RunRecord] | None:
+        runs = [r for r in await engine.journal.runs(20) if r.phase == "rollback"]
         return runs or None
 
     [rollback_run] = await eventually(rollback_runs)  # one restore, not two
     card = await discord_standin.wait_for_edit(done.id, lambda m: "Rolled back" in m.text(), timeout=30)
-    assert not button_ids(card) and f"(run #{rollback_run['id']})" in card.text()
+    assert not button_ids(card) and f"(run #{rollback_run.id})" in card.text()
     assert "Rolled back" in discord_standin.message(message.id).text()
     assert rolled.id != done.id

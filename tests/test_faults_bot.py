@@ -11,14 +11,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from ops.approvals import Reaction
 from ops.context import Engine
-from tests.bot_harness import RunningBot, button_ids, start_bot, user_version
+from ops.journal import RunRecord
+from tests.bot_harness import RunningBot, advance_clock, button_ids, start_bot, user_version
 from tests.conftest import MIGRATIONS, REPO, dump
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -38,8 +39,8 @@ def is_approval(m: object) -> bool:
     return "Approval needed" in m.text()  # type: ignore[attr-defined]
 
 
-async def migrate_runs(engine: Engine) -> list[dict]:
-    return [r for r in await engine.journal.runs(100) if r["phase"] == "migrate"]
+async def migrate_runs(engine: Engine) -> list[RunRecord]:
+    return [r for r in await engine.journal.runs(100) if r.phase == "migrate"]
 
 
 async def request(standin: DiscordStandIn, user_id: int = c.OPERATOR1_ID, name: str = MIGRATION):  # type: ignore[no-untyped-def]
@@ -146,7 +147,7 @@ async def test_bot_killed_mid_migrate_then_started_again(
     version = assert_all_or_nothing(db)  # fully migrated or untouched, never half
     assert version == (8 if fly else 7)
     [run] = await migrate_runs(engine)
-    assert run["state"] == "running" and run["last_step"] == "verify backup"
+    assert run.state == "running" and run.last_step == "verify backup"
     assert await engine.journal.lock_for(engine.target.name) is not None, "a killed process cannot release it"
 
     last = max(m.id for m in discord_standin.channel_messages())
@@ -154,20 +155,20 @@ async def test_bot_killed_mid_migrate_then_started_again(
     try:
         note = await discord_standin.wait_for_message(lambda m: "Interrupted run" in m.text(), after_id=last,
                                                       timeout=30)
-        assert f"Run #{run['id']}" in note.text() and "either fully migrated or untouched" in note.text()
+        assert f"Run #{run.id}" in note.text() and "either fully migrated or untouched" in note.text()
         assert "Last completed step: **verify backup**" in note.text()
         ids = button_ids(note)
-        assert f"opsbot:verify:{run['id']}" in ids and f"opsbot:rollback:{run['id']}" in ids
+        assert f"opsbot:verify:{run.id}" in ids and f"opsbot:rollback:{run.id}" in ids
         [run] = await migrate_runs(engine)
-        assert run["state"] == "interrupted" and await engine.journal.lock_for(engine.target.name) is None
+        assert run.state == "interrupted" and await engine.journal.lock_for(engine.target.name) is None
         # Verify says which of the two it is.
-        clicked = await discord_standin.click_button(note.id, f"opsbot:verify:{run['id']}", user_id=c.OPERATOR1_ID)
+        clicked = await discord_standin.click_button(note.id, f"opsbot:verify:{run.id}", user_id=c.OPERATOR1_ID)
         await discord_standin.wait_for_ack(clicked)
         verified = await discord_standin.wait_for_message(lambda m: "✔ Verify" in m.text(), after_id=note.id,
                                                           timeout=30)
         assert f"user_version {version}" in verified.text()
         # Rollback restores the backup the killed run took before it changed anything.
-        asked = await discord_standin.click_button(note.id, f"opsbot:rollback:{run['id']}", user_id=c.APPROVER1_ID)
+        asked = await discord_standin.click_button(note.id, f"opsbot:rollback:{run.id}", user_id=c.APPROVER1_ID)
         confirm = await discord_standin.wait_for_followup(asked, timeout=30)
         assert f"pre-{Path(name).stem}" in confirm.text() and "will be lost" in confirm.text()
         await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER1_ID)
@@ -195,11 +196,11 @@ async def outcomes(running: RunningBot, message_id: int, n: int) -> list[str]:
     approval = await running.bot.approvals.by_message(message_id)
     assert approval is not None
 
-    async def enough() -> list[dict] | None:
+    async def enough() -> list[Reaction] | None:
         found = await running.bot.approvals.reactions(approval.id)
         return found if len(found) >= n else None
 
-    return [r["outcome"] for r in await eventually(enough, what=f"{n} reactions recorded")]
+    return [r.outcome for r in await eventually(enough, what=f"{n} reactions recorded")]
 
 
 async def test_two_approvers_at_once_and_late_reactions_run_it_once(
@@ -220,16 +221,14 @@ async def test_two_approvers_at_once_and_late_reactions_run_it_once(
     late = (await outcomes(running, message.id, 4))[2:]
     assert late == ["ignored: request already executed"] * 2
     runs = await migrate_runs(engine)
-    assert len(runs) == 1 and runs[0]["state"] == "succeeded" and user_version(engine.db_path) == 8
+    assert len(runs) == 1 and runs[0].state == "succeeded" and user_version(engine.db_path) == 8
 
 
 async def test_reaction_on_an_expired_request_runs_nothing(
     discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
 ) -> None:
     _, message = await request(discord_standin)
-    approval = await running.bot.approvals.by_message(message.id)
-    await engine.journal.db.execute("UPDATE approvals SET expires_at = ? WHERE id = ?", (time.time() - 1, approval.id))
-    await engine.journal.db.commit()
+    advance_clock(running.bot, running.bot.settings.approval_timeout_s + 1)
     await asyncio.gather(discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID),
                          discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER2_ID))
     seen = await outcomes(running, message.id, 2)
@@ -255,7 +254,7 @@ async def test_two_operators_request_at_once_one_request_or_one_run(
     await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
     await eventually(lambda: _settled(running, requests), what="every request decided")
     runs = await migrate_runs(engine)
-    assert [r["state"] for r in runs].count("succeeded") == 1 and user_version(engine.db_path) == 8
+    assert [r.state for r in runs].count("succeeded") == 1 and user_version(engine.db_path) == 8
     assert all(r.ephemeral for r in replies)
     if len(requests) == 2:  # defence in depth: were both posted, the second must not run again
         states = sorted([(await running.bot.approvals.by_message(m.id)).state for m in requests])
@@ -263,7 +262,7 @@ async def test_two_operators_request_at_once_one_request_or_one_run(
         stopped = [discord_standin.message(m.id).text() for m in requests]
         assert any("Stopped before anything changed" in t for t in stopped)
         # The refused one is journaled as a failed run that changed nothing (lock held, or tables gone).
-        others = [(r["state"], r["error"]) for r in runs if r["state"] != "succeeded"]
+        others = [(r.state, r.error) for r in runs if r.state != "succeeded"]
         assert all(state == "failed" for state, _ in others), others
     else:
         refused = [m for m in replies if "✘" in m.text()]

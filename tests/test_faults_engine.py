@@ -204,7 +204,7 @@ async def test_restart_failing_after_a_good_restore_says_the_rollback_is_complet
     assert "do not run it again" in result.hint and "fly status" in result.hint
     assert dump(db) == backed_up
     [run] = await fly_engine.journal.runs(1, phase="rollback")
-    assert run["state"] == "failed" and run["outcome"] == "changed"
+    assert run.state == "failed" and run.outcome == "changed"
     await assert_released(fly_engine, phase="rollback")
 
 
@@ -228,7 +228,7 @@ async def test_flyctl_fault_during_the_preflight_download(fly_engine: Engine, fa
     assert leftovers(db, "opsbot-snapshot") == [], "the snapshot on the host must be removed"
     assert not [p for p in fly_engine.work_dir.rglob("*") if p.is_file()], "no partial download kept"
     run = (await fly_engine.journal.runs(1, phase="preflight"))[0]
-    assert run["state"] == "failed"
+    assert run.state == "failed"
 
 
 # --- 3. a damaged backup, over flyctl ---------------------------------------------------------
@@ -276,7 +276,7 @@ async def test_two_migrations_at_once_run_exactly_once(engine: Engine, app_db: P
     # No ghost: a refused run leaves no `running` row behind (it would be reported "interrupted"
     # with a Rollback button after the next restart).
     runs = await engine.journal.runs(10, phase="migrate")
-    assert [r["state"] for r in runs] == ["succeeded"]
+    assert [r.state for r in runs] == ["succeeded"]
     assert assert_all_or_nothing(app_db) == 8 and len(backup_names(app_db)) == 1
 
 

@@ -166,7 +166,7 @@ async def test_rollback_refused_before_it_starts_when_the_restore_would_not_fit(
     assert "Nothing was changed" in info.value.hint and "fly volumes extend" in info.value.hint
     assert info.value.outcome == "unchanged" and dump(db) == before
     run = await assert_released(engine, phase="rollback")
-    assert run["outcome"] == "unchanged"
+    assert run.outcome == "unchanged"
 
 
 async def test_a_volume_that_fills_during_the_restore_says_so(engine: Engine, small_volume: Path) -> None:

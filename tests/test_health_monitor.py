@@ -222,7 +222,6 @@ async def test_check_history_is_bounded(engine: Engine, app: App, monkeypatch: p
 
     monkeypatch.setattr(monitor_module, "KEEP_CHECKS", 5)
     monitor = HealthMonitor(engine.journal, MonitorConfig(url=app.url), "local")
-    await monitor.ensure_schema()
     for _ in range(12):
         await monitor.check()
     assert len(await monitor.recent_checks(100)) == 5

@@ -38,8 +38,8 @@ async def test_run_of_a_killed_process_is_marked_interrupted(tmp_path: Path) -> 
     journal = await Journal.open(path)
     try:
         gone = await journal.mark_interrupted()
-        assert [r["phase"] for r in gone] == ["migrate"] and gone[0]["last_step"] == "backup"
-        assert (await journal.runs())[0]["state"] == "interrupted"
+        assert [r.phase for r in gone] == ["migrate"] and gone[0].last_step == "backup"
+        assert (await journal.runs())[0].state == "interrupted"
         assert await journal.lock_for("local") is None
         assert await journal.mark_interrupted() == []
     finally:

@@ -77,7 +77,7 @@ async def test_failure_in_the_last_statement_leaves_the_database_unchanged(
     assert dump(db) == original_dump
     if not wal:
         assert sha(db) == original_bytes, "a rolled-back migration must leave the file byte-for-byte as it was"
-    assert (await engine.journal.runs())[0]["state"] == "failed"
+    assert (await engine.journal.runs())[0].state == "failed"
 
 
 async def test_foreign_key_violation_aborts(engine: Engine, migrations_dir: Path, app_db: Path) -> None:

@@ -87,22 +87,22 @@ async def test_killed_mid_migrate_the_restarted_bot_reports_the_run_and_fixes_it
     await eventually(lambda: no_session(db), timeout=30, what="no sqlite3 session left")
     assert assert_all_or_nothing(db) == 7
     [run] = await migrate_runs(engine)
-    assert run["state"] == "running"  # nobody has looked yet
+    assert run.state == "running"  # nobody has looked yet
 
     last = max(m.id for m in discord_standin.channel_messages())
     await bot_process.start()  # the same state: journal, database, channel
     note = await discord_standin.wait_for_message(lambda m: "Interrupted run" in m.text(), after_id=last, timeout=30)
-    assert f"Run #{run['id']}" in note.text() and "Last completed step: **verify backup**" in note.text()
+    assert f"Run #{run.id}" in note.text() and "Last completed step: **verify backup**" in note.text()
     ids = button_ids(note)
-    assert f"opsbot:verify:{run['id']}" in ids and f"opsbot:rollback:{run['id']}" in ids
+    assert f"opsbot:verify:{run.id}" in ids and f"opsbot:rollback:{run.id}" in ids
     # The card that said "running" and the request that said "running…" now say what happened.
     edited = await discord_standin.wait_for_edit(progress.id, lambda m: "Interrupted" in m.text(), timeout=30)
     assert not button_ids(edited)
     req = await discord_standin.wait_for_edit(approval.id, lambda m: "Interrupted during run" in m.text(), timeout=30)
-    assert f"Interrupted during run #{run['id']}" in req.text() and str(note.id) in req.text()
+    assert f"Interrupted during run #{run.id}" in req.text() and str(note.id) in req.text()
     assert "interrupted" in await status_text(discord_standin)
     [run] = await migrate_runs(engine)
-    assert run["state"] == "interrupted" and run["announced_at"]
+    assert run.state == "interrupted" and run.announced_at
     # Started once more: the run is not posted a second time.
     await bot_process.kill()
     await bot_process.start()
@@ -135,7 +135,7 @@ async def test_an_approval_given_while_the_bot_was_down_runs_after_it_starts(
     assert outcomes[c.APPROVER1_ID] == "approved"
     assert outcomes[c.OPERATOR1_ID] in ("ignored: the requester cannot approve their own change",
                                         "ignored: request already approved")
-    assert len([r for r in await engine.journal.runs(20) if r["phase"] == "migrate"]) == 1
+    assert len([r for r in await engine.journal.runs(20) if r.phase == "migrate"]) == 1
 
 
 async def test_a_refused_token_is_one_line_with_what_to_do(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ops.backups import STAMP_RE
 from ops.context import Engine
+from ops.journal import RunRecord
 from tests.waiting import eventually
 
 SUSPEND_OBJECTS = ("suspend_history", "idx_user_settings_suspended")
@@ -85,9 +86,9 @@ def journal_text(state_db: str | Path) -> str:
         con.close()
 
 
-async def assert_released(engine: Engine, *, phase: str) -> dict:
+async def assert_released(engine: Engine, *, phase: str) -> RunRecord:
     """The run is recorded failed, with its error, and holds no lock."""
     assert await engine.journal.lock_for(engine.target.name) is None
     run = (await engine.journal.runs(1, phase=phase))[0]
-    assert run["state"] == "failed" and run["error"]
+    assert run.state == "failed" and run.error
     return run
