@@ -8,10 +8,12 @@ when any process opens it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -122,9 +124,9 @@ class Journal:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(str(path), timeout=10)
         db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA busy_timeout=10000")
         try:
+            await db.execute("PRAGMA busy_timeout=10000")
+            await _wal(db)
             await journal_schema.upgrade(db, path)
         except BaseException:
             await db.close()
@@ -327,6 +329,20 @@ def _backup_record(row: dict[str, Any]) -> BackupRecord:
         integrity=row["integrity"] or "", counts=json.loads(row["counts"] or "{}"),
         fingerprint=row["fingerprint"] or "", run_id=row["run_id"],
     )
+
+
+async def _wal(db: aiosqlite.Connection, *, tries: int = 50) -> None:
+    """WAL mode, also when another process opens a new journal at the same moment: switching the
+    mode can meet SQLITE_BUSY at once, without the busy handler (SQLite's deadlock rule), so the
+    switch is retried briefly instead of failing the whole start."""
+    for attempt in range(tries):
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or attempt == tries - 1:
+                raise
+            await asyncio.sleep(0.02 * (attempt + 1))
 
 
 def _alive(pid: int | None) -> bool:
