@@ -91,7 +91,7 @@ class ApprovalFlow:
 
     async def fresh_preflight(self, name: str, sha256: str) -> dict | None:
         record = await self.engine.journal.latest_preflight(self.engine.target.name, name, sha256)
-        if record is None or time.time() - record.at > self.bot.settings.preflight_max_age_s:
+        if record is None or time.time() - record.at > self.bot.settings.discord.preflight_max_age_s:
             return None
         run = await self.engine.journal.run(record.run_id)
         return {"run_id": record.run_id, **json.loads(run["summary"])} if run and run["summary"] else None
@@ -99,7 +99,7 @@ class ApprovalFlow:
     async def post_request(self, interaction: discord.Interaction, migration: Migration, pre: dict,
                            allow_row_loss: tuple[str, ...] = ()) -> None:
         name, sha256 = migration.name, migration.sha256
-        timeout = self.bot.settings.approval_timeout_s
+        timeout = self.bot.settings.discord.approval_timeout_s
         approval_id = await self.approvals.create(
             target=self.engine.target.name, subject=name, sha256=sha256, fingerprint=pre["fingerprint"],
             requester_id=interaction.user.id, requester=interaction.user.name, timeout_s=timeout,
@@ -172,7 +172,8 @@ class ApprovalFlow:
         return simple_embed(f"Approval needed: migrate {a.subject}", [
             f"Requested by **{a.requester}** (<@{a.requester_id}>) · sha256 `{a.sha256[:12]}` · schema "
             f"`{a.fingerprint[:12]}`",
-            f"An approver (<@&{self.bot.settings.approver_role_id}>), not the requester, reacts {APPROVE} to run it; "
+            f"An approver (<@&{self.bot.settings.discord.approver_role_id}>), not the requester, reacts {APPROVE} "
+            "to run it; "
             f"{CANCEL} cancels. Expires <t:{int(a.expires_at)}:R>."], ok=True, fields={
             "Preflight row counts (before → after)": counts_block(pre["counts_before"], pre["counts_after"]),
             "Lint": clip(lint), "Checks": clip(checks),
@@ -218,7 +219,7 @@ class ApprovalFlow:
         if a.expired:
             await self.expire(a)
             return "ignored: request expired"
-        approver = has_role(member, self.bot.settings.approver_role_id)
+        approver = has_role(member, self.bot.settings.discord.approver_role_id)
         if emoji == APPROVE:
             if user_id == a.requester_id:
                 return "ignored: the requester cannot approve their own change"
@@ -283,17 +284,17 @@ class ApprovalFlow:
         heading = f"{icon(result.outcome, ok=result.ok)} {title}"
         if result.ok:
             health_ok = None
-            if self.bot.settings.engine.health_url:
+            if self.bot.settings.ops.health.url:
                 rep.step("app health", Status.RUNNING)
-                health = await check_health(self.bot.settings.engine.health_url,
-                                            timeout=self.bot.settings.engine.health_timeout_s,
-                                            expect=self.bot.settings.engine.health_expect)
+                health = await check_health(self.bot.settings.ops.health.url,
+                                            timeout=self.bot.settings.ops.health.timeout_s,
+                                            expect=self.bot.settings.ops.health.expect)
                 health_ok = health.ok
                 rep.step("app health", Status.DONE if health.ok else Status.FAILED,
                          f"HTTP {health.status} in {health.latency_ms} ms" if health.ok else health.error)
             people = await self.cog.checklist.create(
                 result.run_id, result.manual, automatic_ok=health_ok is not False,
-                extra=() if self.bot.settings.engine.health_url else ("After: the app started normally",))
+                extra=() if self.bot.settings.ops.health.url else ("After: the app started normally",))
             await rep.finish(migrate_embed(result, heading, rep.steps_text(), health_ok=health_ok, people=people),
                              view=checklist_view(result.run_id, people))
             return

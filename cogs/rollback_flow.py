@@ -50,7 +50,7 @@ class RollbackFlow:
 
     async def confirm_and_roll_back(self, interaction: discord.Interaction, backup_path: str | None,
                                     run_id: int | None = None) -> None:
-        self.cog.need(interaction, self.bot.settings.approver_role_id, "roll back")
+        self.cog.need(interaction, self.bot.settings.discord.approver_role_id, "roll back")
         started = await ensure_running(self.engine)  # listing and restoring need a running machine
         listing = await backups.list_backups(self.engine)
         chosen = rollback.pick(listing.backups, backup_path)[0]
@@ -69,7 +69,7 @@ class RollbackFlow:
             if view.interaction is not None:
                 await view.interaction.response.edit_message(content="Rollback cancelled; nothing changed.", view=None)
             return
-        self.cog.need(interaction, self.bot.settings.approver_role_id, "roll back")
+        self.cog.need(interaction, self.bot.settings.discord.approver_role_id, "roll back")
         # Someone else may have rolled back (or migrated) while this confirmation was open: what
         # was confirmed is no longer what would happen, so nothing runs without a fresh look.
         now = await self.history_warnings(chosen, run_id)
