@@ -104,7 +104,7 @@ class SshTarget:
             hint="ssh was stopped, but the command may still be running on the host. Check the database "
                  "state before retrying.",
         )
-        return self._checked(result, "`ssh sh -s`")
+        return self._checked(result, f"a shell step on {self.name}")
 
     async def fetch(self, remote: str, local: Path, *, timeout: float | None = None) -> None:
         """Stream a finished file (a `.backup` snapshot) with `cat` into a temporary file beside
