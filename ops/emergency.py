@@ -54,7 +54,7 @@ async def emergency_stop(engine: Engine, *, actor: str, for_run: int | None = No
     except Exception as exc:
         await _failed(engine, run_id, exc)
         raise
-    log.warning("emergency stop by %s on %s: stopped %s", actor, target.name, ", ".join(stopped) or "nothing")
+    log.info("emergency stop by %s on %s: stopped %s", actor, target.name, ", ".join(stopped) or "nothing")
     await engine.journal.finish_run(run_id, "succeeded", {"machines": stopped, "for_run": for_run})
     return MachineAction(True, stopped, target.undo_stop_text(stopped))
 
