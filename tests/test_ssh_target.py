@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.check import report, run_checks
 from ops.errors import OpsError
+from ops.settings import load_settings
 from ops.targets.base import AuthRefused, HostUnreachable, TimedOut
+from tests.bot_harness import bot_settings
 from tests.conftest import REPO, dump, make_db
+from tests.discord_standin.standin import DiscordStandIn
 from tests.fakessh import FakeSsh
 from tests.test_cli import cli
 
@@ -201,3 +205,21 @@ def test_ssh_settings_are_validated(tmp_path: Path) -> None:
     for problem in ("SSH_HOST is empty", "DB_PATH='data/app.db': expected an absolute path", "SSH_KEY=",
                     "SSH_PORT='70000'"):
         assert problem in message, message
+
+
+async def test_bot_check_reads_the_target_from_the_registry(fakessh: FakeSsh, tmp_path: Path,
+                                                            discord_standin: DiscordStandIn) -> None:
+    db = fakessh.host_root / "data" / "app.db"
+    make_db(db, users=5, logs=5)
+    env = {**fakessh.env(), "DB_PATH": str(db), "STATE_DB": str(tmp_path / "state" / "j.db"),
+           "MIGRATIONS_DIR": str(REPO / "migrations")}
+    findings = await run_checks(bot_settings(load_settings(env)))
+    text = report(findings)
+    assert all(f.ok for f in findings), text
+    for expected in ("TARGET=ssh: deploy@app-host:2222", "sqlite3 CLI here for preflight rehearsals",
+                     "reaches deploy@app-host:2222", "(ssh:deploy@app-host) has sqlite3", "user_version 7"):
+        assert expected in text, text
+    fakessh.add_fault("refused")
+    bad = [f.line() for f in await run_checks(bot_settings(load_settings(env))) if not f.ok]
+    assert len(bad) == 2 and "ssh cannot reach deploy@app-host:2222" in bad[0], bad
+    assert bad[1].startswith("✘ sqlite3 and the database on deploy@app-host:2222 were not checked")
