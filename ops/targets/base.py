@@ -113,7 +113,7 @@ class DiskFull(OpsError):
     """A volume (on the app host or here) has no room for what has to be written."""
 
 
-class TimedOut(OpsError):
+class TimedOut(TargetError):
     """An external command ran out of its time and was killed (its process group, here)."""
 
     def __init__(self, message: str, *, hint: str = "", seconds: float = 0.0) -> None:

@@ -112,7 +112,11 @@ class SshTarget:
         if local.exists():
             raise OpsError(f"{local} already exists", hint="Remove it or choose another path.")
         script = f"[ ! -e {shlex.quote(remote + '-wal')} ] || exit {LIVE_WAL}; exec cat -- {shlex.quote(remote)}"
-        fd, partial = tempfile.mkstemp(dir=local.parent, prefix=f".{local.name}.", suffix=".partial")
+        try:
+            fd, partial = tempfile.mkstemp(dir=local.parent, prefix=f".{local.name}.", suffix=".partial")
+        except OSError as exc:
+            raise OpsError(f"cannot write a download into {local.parent}: {exc.strerror}",
+                           hint="Check STATE_DB's directory.") from exc
         try:
             with os.fdopen(fd, "wb") as out:
                 code, err = await self._stream(self._argv("sh -c " + shlex.quote(script)), out, remote,
