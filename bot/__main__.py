@@ -11,7 +11,7 @@ import logging
 import sys
 
 from bot.settings import load_bot_settings
-from ops.cli import open_engine
+from ops.context import Engine
 from ops.errors import OpsError, UsageError
 from ops.redact import install_log_redaction, register_secret
 
@@ -20,12 +20,12 @@ async def run() -> None:
     from bot.app import OpsBot
 
     settings = load_bot_settings()
-    register_secret(settings.discord_token)
-    engine = await open_engine(settings.engine)
+    register_secret(settings.discord.token)
+    engine = await Engine.open(settings.ops)
     bot = OpsBot(settings=settings, engine=engine)
     try:
         async with bot:
-            await bot.start(settings.discord_token)
+            await bot.start(settings.discord.token)
     finally:
         await engine.journal.close()
 

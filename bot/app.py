@@ -50,7 +50,7 @@ class OpsBot(commands.Bot):
             await self.load_extension(ext)
         self.tree.on_error = self.on_tree_error
         self.tree.interaction_check = self.in_our_guild  # type: ignore[method-assign]
-        guild = discord.Object(id=self.settings.guild_id)
+        guild = discord.Object(id=self.settings.discord.guild_id)
         self.tree.copy_global_to(guild=guild)
         await self.tree.sync(guild=guild)
 
@@ -63,14 +63,14 @@ class OpsBot(commands.Bot):
         await super().close()
 
     async def in_our_guild(self, interaction: discord.Interaction) -> bool:
-        if interaction.guild_id != self.settings.guild_id:
+        if interaction.guild_id != self.settings.discord.guild_id:
             raise Refused("opsbot only works in its own server.")
         return True
 
     async def ops_channel(self) -> discord.abc.Messageable:
-        channel = self.get_channel(self.settings.ops_channel_id)
+        channel = self.get_channel(self.settings.discord.ops_channel_id)
         if channel is None:
-            channel = await self.fetch_channel(self.settings.ops_channel_id)
+            channel = await self.fetch_channel(self.settings.discord.ops_channel_id)
         assert isinstance(channel, discord.abc.Messageable)
         return channel
 

@@ -23,7 +23,7 @@ class ApprovalDesk:
 
     def reactor(self, user_id: int, member: discord.Member | None) -> requests.Reactor:
         return requests.Reactor(user_id, member.name if member else str(user_id),
-                                has_role(member, self.bot.settings.approver_role_id))
+                                has_role(member, self.bot.settings.discord.approver_role_id))
 
     async def on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         if self.bot.user and payload.user_id == self.bot.user.id:

@@ -1,9 +1,10 @@
 """`python -m bot check`: is this deployment ready? Checked without starting the bot.
 
-Each check returns findings (✔ or ✘ with what to do). The checks only read: flyctl `version`,
-`status` and `machine list`, `sqlite3 --version` and one read transaction on the app host,
-one GET of HEALTH_URL, a temporary file beside the journal, and Discord REST reads (no
-gateway connection, so a bot already running elsewhere stays connected).
+Each check returns findings (✔ or ✘ with what to do). The checks only read: the target's own
+checks (`Target.doctor`: for fly, flyctl `version`, `status` and `machine list`), `sqlite3 --version`
+and one read transaction on the app host, one GET of HEALTH_URL, a temporary file beside the
+journal, and Discord REST reads (no gateway connection, so a bot already running elsewhere stays
+connected).
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -25,14 +24,13 @@ from ops import hostfs, schema
 from ops import migrations as mig
 from ops.errors import OpsError
 from ops.health import check_health
-from ops.redact import redact, register_secret
-from ops.settings import Settings, build_target
-from ops.targets.base import Target, run_argv
-from ops.targets.fly import FlyTarget
+from ops.redact import register_secret
+from ops.settings import Settings
+from ops.targets.base import Finding, Target, failed, from_error, passed, sqlite_here
+from ops.targets.registry import build_target
 
 log = logging.getLogger(__name__)
 
-FLYCTL_TIMEOUT_S = 20.0
 HOST_TIMEOUT_S = 60.0
 HEALTH_TIMEOUT_S = 10.0
 DISCORD_TIMEOUT_S = 30.0
@@ -48,109 +46,27 @@ CHANNEL_PERMISSIONS = {
     "add_reactions": "Add Reactions",
     "read_message_history": "Read Message History",
 }
-SCALE_ZERO = "never `fly scale count 0`: it destroys the machines and leaves nothing to ssh into"
-
-
-@dataclass(frozen=True)
-class Finding:
-    ok: bool
-    what: str
-    fix: str = ""
-
-    def line(self) -> str:
-        text = f"✔ {self.what}" if self.ok else f"✘ {self.what}" + (f" → {self.fix}" if self.fix else "")
-        return redact(" ".join(text.split()))
-
-
-def passed(what: str) -> Finding:
-    return Finding(True, what)
-
-
-def failed(what: str, fix: str) -> Finding:
-    return Finding(False, what, fix)
-
-
-def from_error(prefix: str, exc: OpsError) -> Finding:
-    return failed(f"{prefix}: {exc.message}", exc.hint or "see the message")
-
-
-# --- flyctl and the app's machines --------------------------------------------------------
-
-
-async def check_flyctl(engine: Settings, target: FlyTarget) -> list[Finding]:
-    """flyctl runs here, and it may read FLY_APP (the token is valid for that app)."""
-    path = shutil.which(engine.flyctl)
-    if path is None:
-        return [failed(f"flyctl not found (FLYCTL={engine.flyctl})",
-                       "install it (https://fly.io/docs/flyctl/install/) or set FLYCTL to its path; "
-                       "the Docker image has it at /usr/local/bin/fly")]
-    try:
-        out = await run_argv([path, "version"], timeout=FLYCTL_TIMEOUT_S, env={**os.environ, "NO_COLOR": "1"},
-                             what="`fly version`", hint="Reinstall flyctl.")
-    except OpsError as exc:
-        return [from_error(f"flyctl at {path} does not run", exc)]
-    if not out.ok:
-        return [failed(f"flyctl at {path} does not run: {out.stderr.strip()[:200]}", "reinstall flyctl")]
-    found = [passed(f"flyctl {out.stdout.strip().splitlines()[0] if out.stdout.strip() else ''} at {path}")]
-    try:
-        await target.status()
-    except OpsError as exc:
-        return [*found, from_error(f"flyctl cannot read the app {engine.fly_app}", exc)]
-    return [*found, passed(f"flyctl is authenticated for {engine.fly_app}")]
-
-
-async def check_machines(engine: Settings, target: FlyTarget) -> list[Finding]:
-    app = engine.fly_app
-    try:
-        machines = await target.machines()
-    except OpsError as exc:
-        return [from_error(f"could not list the machines of {app}", exc)]
-    started = [m for m in machines if m.state == "started"]
-    if engine.fly_machine:
-        pinned = next((m for m in machines if m.id == engine.fly_machine), None)
-        if pinned is None:
-            return [failed(f"FLY_MACHINE={engine.fly_machine} is not a machine of {app}",
-                           f"pick an id from `fly machine list --app {app}` or leave FLY_MACHINE empty")]
-        if pinned.state != "started":
-            return [failed(f"the pinned machine {pinned.id} is {pinned.state}",
-                           f"`fly machine start {pinned.id} --app {app}`; {SCALE_ZERO}")]
-        return [passed(f"{app}: the pinned machine {pinned.id} ({pinned.region}) is started")]
-    if not started:
-        states = ", ".join(f"{m.id} {m.state}" for m in machines) or "no machines at all"
-        first = machines[0].id if machines else "ID"
-        return [failed(f"{app} has no started machine ({states})",
-                       f"`fly machine start {first} --app {app}`; {SCALE_ZERO}")]
-    more = f"; {len(started)} started, opsbot uses the first" if len(started) > 1 else ""
-    return [passed(f"{app} has a started machine: {started[0].id} ({started[0].region}){more}")]
 
 
 # --- the app host: sqlite3 and the database -------------------------------------------------
 
 
-async def check_host(engine: Settings, target: Target) -> list[Finding]:
+async def check_host(settings: Settings, target: Target) -> list[Finding]:
+    db_path = settings.engine.db_path
     try:
         version = await hostfs.sqlite_version(target)
     except OpsError as exc:
         return [from_error(f"the sqlite3 CLI on {target.name}", exc),
-                failed(f"the database {engine.db_path} was not checked", "install sqlite3 on the app host first")]
+                failed(f"the database {db_path} was not checked", "install sqlite3 on the app host first")]
     found = [passed(f"the app host ({target.name}) has sqlite3 {version}")]
     try:
-        state = await schema.read_state(target, engine.db_path, counts=False,
-                                        busy_timeout_ms=engine.busy_timeout_ms, timeout=HOST_TIMEOUT_S)
+        state = await schema.read_state(target, db_path, counts=False,
+                                        busy_timeout_ms=settings.engine.busy_timeout_ms, timeout=HOST_TIMEOUT_S)
     except OpsError as exc:
-        return [*found, from_error(f"the database {engine.db_path}", exc)]
+        return [*found, from_error(f"the database {db_path}", exc)]
     tables = len(state.tables)
-    return [*found, passed(f"the database {engine.db_path}: {tables} tables, user_version {state.user_version}, "
+    return [*found, passed(f"the database {db_path}: {tables} tables, user_version {state.user_version}, "
                            f"{state.journal_mode} mode, {state.bytes // 1024} KiB")]
-
-
-def check_local_sqlite() -> Finding:
-    """Preflight rehearses each migration on this machine: the bot needs sqlite3 here too."""
-    path = shutil.which("sqlite3")
-    if path is None:
-        return failed("no sqlite3 CLI on this machine (preflight rehearses migrations here)",
-                      "apt-get install sqlite3 (the Docker image has it)")
-    return passed(f"sqlite3 CLI here for preflight rehearsals ({path})")
 
 
 # --- migrations, health, journal ---------------------------------------------------------
@@ -180,18 +96,18 @@ def _lint_one(directory: Path, name: str) -> list[Finding]:
     return [passed(f"migration {name} lints clean{note}")]
 
 
-async def check_health_url(engine: Settings) -> Finding:
-    if not engine.health_url:
+async def check_health_url(settings: Settings, target: Target) -> Finding:
+    health = settings.health
+    if not health.url:
         return passed("HEALTH_URL is not set: health check skipped (set it to have runs check the app)")
     try:
-        result = await check_health(engine.health_url, timeout=HEALTH_TIMEOUT_S, attempts=1,
-                                    expect=engine.health_expect)
+        result = await check_health(health.url, timeout=HEALTH_TIMEOUT_S, attempts=1, expect=health.expect)
     except OpsError as exc:
         return from_error("HEALTH_URL", exc)
     if result.ok:
         return passed(f"HEALTH_URL answers: HTTP {result.status} in {result.latency_ms:g} ms")
-    return failed(f"HEALTH_URL {engine.health_url} failed: {result.error}",
-                  f"check the URL and the app (`fly status --app {engine.fly_app}`, `fly logs --app {engine.fly_app}`)")
+    return failed(f"HEALTH_URL {health.url} failed: {result.error}",
+                  f"check the URL and the app ({target.status_text()})")
 
 
 def check_journal(state_db: Path) -> list[Finding]:
@@ -242,8 +158,9 @@ async def check_discord(settings: BotSettings) -> list[Finding]:
         await client.close()
 
 
-async def _discord_findings(client: discord.Client, settings: BotSettings) -> list[Finding]:
-    await client.login(settings.discord_token)
+async def _discord_findings(client: discord.Client, bot_settings: BotSettings) -> list[Finding]:
+    settings = bot_settings.discord
+    await client.login(settings.token)
     assert client.user is not None
     found = [passed(f"Discord accepted the token (bot user {client.user.name})")]
     try:
@@ -300,36 +217,34 @@ async def guarded(what: str, check: Callable[[], Awaitable[list[Finding]]]) -> l
         return [failed(f"{what}: unexpected {type(exc).__name__}: {exc}", "this is an opsbot bug; see the log")]
 
 
-async def check_app_host(engine: Settings, target: Target) -> list[Finding]:
-    """flyctl, then the machines, then the host: each step needs the one before."""
-    if not isinstance(target, FlyTarget):
-        return [passed("TARGET=local: the app host is this machine"), *await check_host(engine, target)]
-    found = [check_local_sqlite(), *await check_flyctl(engine, target)]
-    if all(f.ok for f in found[1:]):
-        found += await check_machines(engine, target)
-    if all(f.ok for f in found[1:]):
-        return [*found, *await check_host(engine, target)]
-    return [*found, failed(f"sqlite3 and the database on {engine.fly_app} were not checked",
-                           "fix the flyctl or machine finding above, then run the check again")]
+async def check_app_host(settings: Settings, target: Target) -> list[Finding]:
+    """The target's own checks (tools, credentials, a machine), then sqlite3 and the database on
+    the host: each needs the one before."""
+    found = [] if target.here else [sqlite_here()]
+    reached = await target.doctor()
+    if all(f.ok for f in reached):
+        return [*found, *reached, *await check_host(settings, target)]
+    return [*found, *reached, failed(f"sqlite3 and the database on {target.describe()} were not checked",
+                                     "fix the finding above, then run the check again")]
 
 
 async def run_checks(settings: BotSettings, *, target: Target | None = None) -> list[Finding]:
-    engine = settings.engine
-    register_secret(settings.discord_token)
-    target = target or build_target(engine)
-    intro = passed(f"settings are valid (TARGET={engine.target}, FLY_APP={engine.fly_app}, DB_PATH={engine.db_path})")
+    ops = settings.ops
+    register_secret(settings.discord.token)
+    target = target or build_target(ops)
+    intro = passed(f"settings are valid (TARGET={ops.target}: {target.describe()}, DB_PATH={ops.engine.db_path})")
 
     async def health() -> list[Finding]:
-        return [await check_health_url(engine)]
+        return [await check_health_url(ops, target)]
 
     async def local(check: Callable[[], list[Finding]]) -> list[Finding]:
         return await asyncio.to_thread(check)
 
     groups = await asyncio.gather(
-        guarded("the app host", lambda: check_app_host(engine, target)),
-        guarded("the migrations", lambda: local(lambda: check_migrations(engine.migrations_dir))),
+        guarded("the app host", lambda: check_app_host(ops, target)),
+        guarded("the migrations", lambda: local(lambda: check_migrations(ops.engine.migrations_dir))),
         guarded("HEALTH_URL", health),
-        guarded("the journal", lambda: local(lambda: check_journal(engine.state_db))),
+        guarded("the journal", lambda: local(lambda: check_journal(ops.engine.state_db))),
         guarded("Discord", lambda: check_discord(settings)),
     )
     return [intro, *(finding for group in groups for finding in group)]

@@ -22,11 +22,9 @@ log = logging.getLogger(__name__)
 async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
     await edit_request(bot, a, f"✅ Approved by {approver}; running…")
     title = f"Migrate {a.subject} (request #{a.id}, approved by {approver})"
-    health = bot.settings.engine
     try:
         done, rep = await with_progress(bot, None, title, lambda r: run_approved_migration(
-            bot.engine, bot.approvals, a, approver, r, health_url=health.health_url,
-            health_timeout_s=health.health_timeout_s, health_expect=health.health_expect))
+            bot.engine, bot.approvals, a, approver, r))
     except Exception:
         log.exception("migrate run for request #%s crashed", a.id)
         await edit_request(bot, a, "✘ The run crashed; see the logs and run `/migrate verify`.", ok=False)

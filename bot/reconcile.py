@@ -132,7 +132,7 @@ class Reconciler:
             await self.desk.run_approved(current, who, late=True)
 
     async def member(self, user_id: int) -> discord.Member | None:
-        guild = self.bot.get_guild(self.bot.settings.guild_id)
+        guild = self.bot.get_guild(self.bot.settings.discord.guild_id)
         if guild is None:
             return None
         try:

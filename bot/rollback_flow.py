@@ -32,7 +32,7 @@ def note_line(n: HistoryNote) -> str:
 
 async def confirm_and_roll_back(bot: OpsBot, interaction: discord.Interaction, backup_path: str | None,
                                 run_id: int | None = None) -> None:
-    require_role(interaction, bot.settings.approver_role_id, "roll back")
+    require_role(interaction, bot.settings.discord.approver_role_id, "roll back")
     engine = bot.engine
     plan = await plan_rollback(engine, backup_path, run_id)
     chosen = plan.backup
@@ -50,7 +50,7 @@ async def confirm_and_roll_back(bot: OpsBot, interaction: discord.Interaction, b
         if view.interaction is not None:
             await view.interaction.response.edit_message(content="Rollback cancelled; nothing changed.", view=None)
         return
-    require_role(interaction, bot.settings.approver_role_id, "roll back")
+    require_role(interaction, bot.settings.discord.approver_role_id, "roll back")
     try:
         await check_current(engine, plan)
     except HistoryChanged as exc:

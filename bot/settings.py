@@ -5,27 +5,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ops.config import load_settings
 from ops.errors import UsageError
-from ops.settings import Settings, environ, load_settings
+from ops.settings import Settings, environ
 
 SNOWFLAKE = re.compile(r"^\d{17,20}$")
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
 
 
 @dataclass(frozen=True)
-class BotSettings:
-    engine: Settings
-    discord_token: str
+class DiscordSettings:
+    token: str
     guild_id: int
     ops_channel_id: int
     operator_role_id: int
     approver_role_id: int
+    alert_role_id: int = 0
     approval_timeout_s: int = 1800
     preflight_max_age_s: int = 1800
-    alert_role_id: int = 0
 
     def __repr__(self) -> str:  # never print the token
-        return f"BotSettings(guild_id={self.guild_id}, ops_channel_id={self.ops_channel_id}, token=[redacted])"
+        return f"DiscordSettings(guild_id={self.guild_id}, ops_channel_id={self.ops_channel_id}, token=[redacted])"
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    ops: Settings
+    discord: DiscordSettings
+
+    def __repr__(self) -> str:
+        return f"BotSettings(target={self.ops.target!r}, discord={self.discord!r})"
 
 
 def _snowflake(env: dict[str, str], name: str, what: str, problems: list[str]) -> int:
@@ -43,9 +52,9 @@ def load_bot_settings(env: dict[str, str] | None = None) -> BotSettings:
     env = dict(environ() if env is None else env)
     problems: list[str] = []
     try:
-        engine = load_settings(env)
+        ops = load_settings(env)
     except UsageError as exc:
-        engine = Settings()
+        ops = Settings()
         problems += [line.strip() for line in exc.message.splitlines()[1:]]
     token = env.get("DISCORD_TOKEN", "").strip()
     if not token:
@@ -53,13 +62,13 @@ def load_bot_settings(env: dict[str, str] | None = None) -> BotSettings:
     elif not TOKEN_SHAPE.match(token):
         problems.append("DISCORD_TOKEN does not look like a bot token (three dot-separated parts); "
                         "copy it again from the Developer Portal → Bot → Reset Token")
-    timeout = env.get("APPROVAL_TIMEOUT_S", "1800").strip() or "1800"
+    default_timeout = str(DiscordSettings.approval_timeout_s)
+    timeout = env.get("APPROVAL_TIMEOUT_S", "").strip() or default_timeout
     if not timeout.isdigit() or not 10 <= int(timeout) <= 7 * 86400:
         problems.append(f"APPROVAL_TIMEOUT_S={timeout!r}: expected whole seconds between 10 and 604800")
-        timeout = "1800"
-    settings = BotSettings(
-        engine=engine,
-        discord_token=token,
+        timeout = default_timeout
+    discord = DiscordSettings(
+        token=token,
         guild_id=_snowflake(env, "DISCORD_GUILD_ID", "server (guild) ID where the commands live", problems),
         ops_channel_id=_snowflake(env, "OPS_CHANNEL_ID", "ID of the ops channel for runs and alerts", problems),
         operator_role_id=_snowflake(env, "OPERATOR_ROLE_ID", "role ID of operators (may run phases)", problems),
@@ -71,4 +80,4 @@ def load_bot_settings(env: dict[str, str] | None = None) -> BotSettings:
     if problems:
         raise UsageError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems),
                          hint="Fix these in the environment or .env (see .env.example).")
-    return settings
+    return BotSettings(ops=ops, discord=discord)

@@ -28,9 +28,9 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
                 group_description="Code rollback of the app's deploy branch"):
     def __init__(self, bot: OpsBot) -> None:
         self.bot = bot
-        s = bot.settings.engine
-        self.code = CodeRepo(url=s.code_repo, branch=s.code_branch, clone_dir=s.state_db.parent / "code",
-                             name=s.code_committer_name, email=s.code_committer_email, deploy_key=s.code_deploy_key)
+        s = bot.settings.ops
+        self.code = CodeRepo(url=s.code.repo, branch=s.code.branch, clone_dir=s.engine.state_db.parent / "code",
+                             name=s.code.committer_name, email=s.code.committer_email, deploy_key=s.code.deploy_key)
 
     async def cog_load(self) -> None:
         self.bot.approval_executors[KIND] = self.execute
@@ -43,7 +43,7 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
     @app_commands.command(name="log", description="The last commits of the deploy branch")
     async def log_cmd(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "read the deploy branch")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "read the deploy branch")
         code = self.repo()
         await code.sync()
         commits = await code.log(5)
@@ -53,14 +53,14 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
     @app_commands.command(name="revert", description="Revert the last commit of the deploy branch (approval needed)")
     async def revert_cmd(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "request a code rollback")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "request a code rollback")
         code = self.repo()
         await ensure_can_request(self.bot.engine, self.bot.approvals, code.target, kind=KIND, what="revert")
         preview = await code.preview()
         approval_id = await self.bot.approvals.create(
             target=code.target, subject=code.branch, sha256=preview.head.id, fingerprint="",
             requester_id=interaction.user.id, requester=interaction.user.name,
-            timeout_s=self.bot.settings.approval_timeout_s, preflight_run_id=None, kind=KIND)
+            timeout_s=self.bot.settings.discord.approval_timeout_s, preflight_run_id=None, kind=KIND)
         approval = await self.bot.approvals.get(approval_id)
         assert approval is not None
         files = "\n".join(f"{path}  +{a} -{r}" for path, a, r in preview.files[:30]) or "(no file changes)"

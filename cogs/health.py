@@ -41,11 +41,11 @@ def ago(seconds: float) -> str:
 class HealthCog(commands.GroupCog, name="health", group_name="health", group_description="The app's health check"):
     def __init__(self, bot: OpsBot) -> None:
         self.bot = bot
-        s = bot.settings.engine
-        self.config = MonitorConfig(url=s.health_url, interval_s=s.health_interval_s, timeout_s=s.health_timeout_s,
-                                    expect=s.health_expect, failure_threshold=s.health_failure_threshold,
-                                    success_threshold=s.health_success_threshold, reminder_s=s.health_reminder_s,
-                                    watch_s=s.health_watch_s)
+        s = bot.settings.ops
+        self.config = MonitorConfig(url=s.health.url, interval_s=s.health.interval_s, timeout_s=s.health.timeout_s,
+                                    expect=s.health.expect, failure_threshold=s.health.failure_threshold,
+                                    success_threshold=s.health.success_threshold, reminder_s=s.health.reminder_s,
+                                    watch_s=s.health.watch_s)
         self.monitor = HealthMonitor(bot.engine.journal, self.config, bot.engine.target.name)
 
     async def cog_load(self) -> None:
@@ -100,7 +100,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         if inc.watch_run_id:
             fields["A migration ran recently"] = (f"Run #{inc.watch_run_id} changed the database within the last "
                                                   f"{ago(self.config.watch_s)}: if it caused this, roll it back.")
-        role = self.bot.settings.alert_role_id
+        role = self.bot.settings.discord.alert_role_id
         view = emergency_view(inc.watch_run_id) if inc.watch_run_id else None
         if inc.watch_run_id:
             fields["Emergency steps (runbook)"] = "\n".join(EMERGENCY_STEPS)
@@ -191,7 +191,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         await interaction.followup.send("Alerts resumed." if ended else "Alerts were not paused.", ephemeral=True)
 
     def need_operator(self, interaction: discord.Interaction) -> None:
-        require_role(interaction, self.bot.settings.operator_role_id, "pause or resume alerts")
+        require_role(interaction, self.bot.settings.discord.operator_role_id, "pause or resume alerts")
 
 
 async def setup(bot: OpsBot) -> None:

@@ -31,9 +31,8 @@ from ops import appinfo, backup, backups, preflight, requests, verify
 from ops.approvals import parse_table_list
 from ops.backup import backup_path
 from ops.checklist import Checklist
-from ops.emergency import start_app, stop_app
+from ops.emergency import emergency_stop, start_app
 from ops.errors import OpsError
-from ops.health import check_health
 from ops.journal import RunRecord
 from ops.migrate import backup_label
 from ops.migrations import Migration, list_migrations, load
@@ -92,7 +91,7 @@ class MigrateCog(
     @app_commands.autocomplete(migration=migration_names)
     async def preflight_cmd(self, interaction: discord.Interaction, migration: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "run a preflight")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "run a preflight")
         load(self.engine.migrations_dir, migration)  # a bad name is refused before anything is posted
         await self.run_preflight(interaction, migration)
 
@@ -111,7 +110,7 @@ class MigrateCog(
     @app_commands.describe(label="letters, digits, . _ - (default: manual)")
     async def backup_cmd(self, interaction: discord.Interaction, label: str = "manual") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "take a backup")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "take a backup")
         backup.check_label(label)
         result, rep = await with_progress(
             self.bot, interaction, f"Backup ({label})",
@@ -132,7 +131,7 @@ class MigrateCog(
     @app_commands.command(name="backups", description="List backups, newest first")
     async def backups_cmd(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "list backups")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "list backups")
         listing = await backups.list_backups(self.engine)
         lines = [
             f"`{b.stamp}` {mib(b.bytes)} {'✅' if b.verified == 'ok' else '❔'} `{b.name}`"
@@ -147,7 +146,7 @@ class MigrateCog(
     @app_commands.autocomplete(migration=migration_names)
     async def run_cmd(self, interaction: discord.Interaction, migration: str, allow_row_loss: str = "") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "request a migration")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "request a migration")
         allow = parse_table_list(allow_row_loss)
         target = self.engine.target.name
         await requests.ensure_can_request(self.engine, self.bot.approvals, target, kind="migrate", what="run")
@@ -160,7 +159,7 @@ class MigrateCog(
         name = migration.name
         # A recent preflight is reused only when it was made with the same row-loss allowance.
         pre = await requests.fresh_preflight(self.engine, name, migration.sha256,
-                                             max_age_s=self.bot.settings.preflight_max_age_s,
+                                             max_age_s=self.bot.settings.discord.preflight_max_age_s,
                                              allow_row_loss=migration.row_loss_allowed(allow_row_loss))
         if pre is None:
             result = await self.run_preflight(interaction, name, allow_row_loss)
@@ -172,12 +171,12 @@ class MigrateCog(
         approval_id = await approvals.create(
             target=self.engine.target.name, subject=name, sha256=migration.sha256, fingerprint=pre["fingerprint"],
             requester_id=interaction.user.id, requester=interaction.user.name,
-            timeout_s=self.bot.settings.approval_timeout_s, preflight_run_id=pre["run_id"],
+            timeout_s=self.bot.settings.discord.approval_timeout_s, preflight_run_id=pre["run_id"],
             allow_row_loss=allow_row_loss)
         approval = await approvals.get(approval_id)
         assert approval is not None
         embed = request_embed(approval, pre, backup_path(self.engine.db_path, backup_label(migration)),
-                              self.bot.settings.approver_role_id)
+                              self.bot.settings.discord.approver_role_id)
         message = await post_request(self.bot, approvals, await self.bot.ops_channel(), approval_id, embed,
                                      retry_hint="Run /migrate run again in a minute (the preflight is reused).")
         await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
@@ -186,7 +185,7 @@ class MigrateCog(
     @app_commands.describe(quick="quick_check instead of integrity_check (faster on large files)")
     async def verify_cmd(self, interaction: discord.Interaction, quick: bool = False) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "verify the database")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "verify the database")
         await self.run_verify(interaction, quick)
 
     async def run_verify(self, interaction: discord.Interaction, quick: bool) -> None:
@@ -222,7 +221,7 @@ class MigrateCog(
 
     async def verify_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "verify the database")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "verify the database")
         await self.run_verify(interaction, quick=False)
 
     # --- emergency actions ----------------------------------------------------------------
@@ -237,51 +236,34 @@ class MigrateCog(
         await self.emergency_stop(interaction, run_id)
 
     async def emergency_stop(self, interaction: discord.Interaction, run_id: int | None = None) -> None:
-        self.need(interaction, self.bot.settings.approver_role_id, "stop the app")
-        s = self.bot.settings.engine
-        record = await self.engine.journal.start_run("emergency-stop", self.engine.target.name, actor(interaction))
-        try:
-            action = await stop_app(self.engine, stop_command=s.stop_command)
-        except OpsError as exc:
-            await self.engine.journal.finish_run(record, "failed", {}, exc.message)
-            raise
-        await self.engine.journal.finish_run(record, "succeeded", {"machines": action.machines, "for_run": run_id})
+        self.need(interaction, self.bot.settings.discord.approver_role_id, "stop the app")
+        action = await emergency_stop(self.engine, actor=actor(interaction), for_run=run_id)
         stopped = ", ".join(action.machines) or "nothing"
+        undo = f"`/migrate start`, or {action.how_to_undo}"
         text = (f"🛑 **Emergency stop** by {interaction.user.mention}: stopped {stopped} "
-                f"(the machines are kept, not destroyed). Start again with {action.how_to_undo}.")
+                f"(the machines are kept, not destroyed). Start again with {undo}.")
         await (await self.bot.ops_channel()).send(text, allowed_mentions=discord.AllowedMentions.none())
-        await send_ephemeral(interaction, "Stopped. " + action.how_to_undo)
+        await send_ephemeral(interaction, "Stopped. " + undo)
 
     @app_commands.command(name="start", description="Start the app's stopped machines and check health")
     async def start_cmd(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "start the app")
-        s = self.bot.settings.engine
-        record = await self.engine.journal.start_run("start", self.engine.target.name, actor(interaction))
-        try:
-            action = await start_app(self.engine, start_command=s.start_command)
-        except OpsError as exc:
-            await self.engine.journal.finish_run(record, "failed", {}, exc.message)
-            raise
-        health = "no HEALTH_URL configured"
-        if s.health_url:
-            result = await check_health(s.health_url, timeout=s.health_timeout_s, expect=s.health_expect)
-            health = f"health {'✅ passing' if result.ok else '❌ ' + result.error}"
-        await self.engine.journal.finish_run(record, "succeeded", {"machines": action.machines, "health": health})
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "start the app")
+        result = await start_app(self.engine, actor=actor(interaction))
         await (await self.bot.ops_channel()).send(
-            f"▶️ {interaction.user.mention} started {', '.join(action.machines) or 'no machine (none was stopped)'}; "
-            f"{health}.", allowed_mentions=discord.AllowedMentions.none())
-        await send_ephemeral(interaction, f"Started; {health}.")
+            f"▶️ {interaction.user.mention} started {', '.join(result.machines) or 'no machine (none was stopped)'}; "
+            f"{result.health_text}.", allowed_mentions=discord.AllowedMentions.none())
+        await send_ephemeral(interaction, f"Started; {result.health_text}.")
 
     async def logs_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "read the app's logs")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "read the app's logs")
         await self.send_logs(interaction, 40)
 
     # --- the people's half of the checklist -----------------------------------------------
 
     async def tick_button(self, interaction: discord.Interaction, run_id: int, idx: int | None) -> None:
-        self.need(interaction, self.bot.settings.operator_role_id, "tick the checklist")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "tick the checklist")
         ticked = await self.checklist.tick(run_id, idx or 0, interaction.user.name)
         items = await self.checklist.items(run_id)
         message = interaction.message
@@ -323,7 +305,7 @@ class MigrateCog(
     @app_commands.describe(lines="how many (1-200)")
     async def logs_cmd(self, interaction: discord.Interaction, lines: app_commands.Range[int, 1, 200] = 30) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        self.need(interaction, self.bot.settings.operator_role_id, "read the app's logs")
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "read the app's logs")
         await self.send_logs(interaction, lines)
 
     async def send_logs(self, interaction: discord.Interaction, lines: int) -> None:

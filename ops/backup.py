@@ -23,7 +23,7 @@ from ops.outcome import DONE, UNCHANGED
 from ops.reporter import Reporter
 from ops.schema import DbState, read_state
 from ops.sqlite_cli import disk_full, dot_quote, require_sqlite, run_sql, sh_quote
-from ops.targets.base import phase_timeout_text
+from ops.targets.base import DiskFull, ShResult, Target, phase_timeout_text
 from ops.units import mib
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,10 @@ async def ensure_space(run: Run, db: str, dest: str) -> tuple[int, int]:
         free = await hostfs.free_bytes(engine.target, dest)
         step.detail = f"{mib(free)} free, {mib(need)} needed"
         if free < need:
-            raise OpsError(
+            raise DiskFull(
                 f"not enough free space for a backup: {mib(free)} free on the volume, about {mib(need)} needed",
-                hint="Delete old backups (`/migrate backups` lists them) or extend the volume "
-                "(`fly volumes extend`), then retry. Nothing was written.",
+                hint=f"Delete old backups (`/migrate backups` lists them) or {engine.target.grow_volume_text()}, "
+                "then retry. Nothing was written.",
             )
     return free, need
 
@@ -105,7 +105,7 @@ async def snapshot(run: Run, db: str, dest: str, *, step_name: str = "backup") -
             sql = await run_sql(
                 engine.target, db, body, busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s
             )
-        except OpsError as exc:  # flyctl timed out or could not reach the host
+        except OpsError as exc:  # the target timed out or could not reach the host
             await _remove_quietly(engine, dest)
             raise OpsError(f".backup did not finish: {phase_timeout_text(exc, engine.phase_timeout_s)}",
                            hint=_unfinished_hint(dest)) from exc
@@ -113,7 +113,8 @@ async def snapshot(run: Run, db: str, dest: str, *, step_name: str = "backup") -
         if not sql.result.ok:
             await _remove_quietly(engine, dest)
             error = sql.error_text or "exit " + str(sql.result.exit_code)
-            raise OpsError(f"sqlite3 .backup failed: {error}", hint=_backup_failure_hint(error, dest))
+            raise OpsError(f"sqlite3 .backup failed: {error}",
+                           hint=_backup_failure_hint(sql.result, error, dest, engine.target))
 
 
 def _unfinished_hint(dest: str) -> str:
@@ -127,12 +128,12 @@ def _unfinished_hint(dest: str) -> str:
             f"write {dest} once more: {leftover}). Check the host (`status`), then retry.")
 
 
-def _backup_failure_hint(error: str, dest: str) -> str:
+def _backup_failure_hint(result: ShResult, error: str, dest: str, target: Target) -> str:
     if disk_full(error):
         return ("The volume ran out of space while the copy was written. The unfinished copy was removed and "
                 "nothing was kept; the live database is unchanged. Delete old backups (`backups` lists them) "
-                "or extend the volume (`fly volumes extend`), then retry.")
-    if "ssh shell:" in error and "Process exited with status" not in error:
+                f"or {target.grow_volume_text()}, then retry.")
+    if result.session_lost:
         return _unfinished_hint(dest)
     return "Nothing was kept; the live database is unchanged. If the database is busy, retry in a quiet moment."
 

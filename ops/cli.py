@@ -16,12 +16,13 @@ from typing import Any
 
 from rich.console import Console
 
+from ops.config import load_settings
 from ops.context import Engine
 from ops.errors import OpsError, UsageError
-from ops.journal import Journal
 from ops.outcome import headline
 from ops.redact import install_log_redaction, redact
-from ops.settings import Settings, build_target, load_settings
+from ops.settings import Settings
+from ops.targets import registry
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,10 @@ class _JsonParser(argparse.ArgumentParser):
 def parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     cls = _JsonParser if json_errors else argparse.ArgumentParser
     p = cls(prog="python -m ops", description="Run the safe-migration runbook, phase by phase.")
-    p.add_argument("--target", choices=["local", "fly"], help="where the app runs (default: TARGET or local)")
+    p.add_argument("--target", choices=registry.names(),
+                   help=f"where the app runs (default: TARGET or {registry.DEFAULT})")
     p.add_argument("--db", help="the database path on the app host (default: DB_PATH)")
-    p.add_argument("--app", help="the Fly app (default: FLY_APP)")
+    p.add_argument("--app", help=f"the app to operate on (default: {' / '.join(registry.app_settings())})")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=cls)
@@ -69,6 +71,10 @@ def parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     s = sub.add_parser("logs", help="recent app log lines")
     s.add_argument("--lines", type=int, default=50)
     sub.add_parser("status", help="machines, database, newest backup, lock")
+    s = sub.add_parser("emergency-stop", help="stop the app now, keeping its machines (takes no lock)")
+    s.add_argument("--yes", action="store_true", help="confirm: the app goes down until it is started again")
+    s.add_argument("--for-run", type=int, metavar="RUN", help="the run whose failure this answers (journaled)")
+    sub.add_parser("start", help="start the app's stopped machines, then check health")
     s = sub.add_parser("demo", help="build a throwaway staging and run every phase against it")
     s.add_argument("--keep", action="store_true", help="keep the demo's temp directory")
     return p
@@ -86,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_demo(out, keep=args.keep))
     try:
-        settings = load_settings(target=args.target, db_path=args.db, fly_app=args.app)
+        app = dict.fromkeys(registry.app_settings(), args.app)
+        settings = load_settings(target=args.target, db_path=args.db, **app)
         result = asyncio.run(_dispatch(args, settings, out))
     except OpsError as exc:
         return _fail(exc, args.json, out)
@@ -106,19 +113,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) -> Any:
-    from ops import appinfo, backup, backups, health, migrate, preflight, rollback, script, verify
+    from ops import appinfo, backup, backups, emergency, health, migrate, preflight, rollback, script, verify
     from ops.console import ConsoleReporter
 
     if args.command == "health":
-        url = args.url or settings.health_url
+        url = args.url or settings.health.url
         if not url:
             raise UsageError("no health URL", hint="Pass --url or set HEALTH_URL.")
-        return await health.check_health(url, expect=settings.health_expect)
+        return await health.check_health(url, expect=settings.health.expect)
+    if args.command == "emergency-stop" and not args.yes:
+        raise UsageError("emergency-stop stops the app and needs confirmation",
+                         hint="Re-run with --yes. The app stays down until `start` (or the target's own start).")
     if getattr(args, "migration", None):
         from ops.migrations import resolve_name
 
-        args.migration = resolve_name(settings.migrations_dir, args.migration)
-    engine = await open_engine(settings)
+        args.migration = resolve_name(settings.engine.migrations_dir, args.migration)
+    engine = await Engine.open(settings)
     rep = ConsoleReporter(out)
     allow = tuple(getattr(args, "allow_row_loss", ()))
     phases: dict[str, Callable[[], Awaitable[Any]]] = {
@@ -134,23 +144,13 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) 
         "rollback": lambda: rollback.run_rollback(engine, confirmed=args.yes, backup=args.backup, reporter=rep),
         "logs": lambda: appinfo.run_logs(engine, lines=args.lines),
         "status": lambda: appinfo.run_status(engine),
+        "emergency-stop": lambda: emergency.emergency_stop(engine, actor="cli", for_run=args.for_run),
+        "start": lambda: emergency.start_app(engine, actor="cli"),
     }
     try:
         return await phases[args.command]()
     finally:
         await engine.journal.close()
-
-
-async def open_engine(settings: Settings) -> Engine:
-    journal = await Journal.open(settings.state_db)
-    for run in await journal.mark_interrupted():
-        log.warning("run #%s (%s) was interrupted; last completed step: %s", run.id, run.phase,
-                    run.last_step or "none")
-    return Engine(
-        target=build_target(settings), journal=journal, db_path=settings.db_path,
-        migrations_dir=settings.migrations_dir, work_dir=settings.work_dir, health_url=settings.health_url,
-        busy_timeout_ms=settings.busy_timeout_ms, phase_timeout_s=settings.phase_timeout_s,
-    )
 
 
 def _fail(exc: OpsError, as_json: bool, out: Console) -> int:
@@ -180,6 +180,15 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
         return
     if command == "preflight" and "script" in data and data["ok"]:
         out.file.write(data["script"])
+        return
+    if command == "emergency-stop":
+        out.print(f"[bold green]✔ stopped[/] {_esc(', '.join(data['machines']) or 'nothing')} (kept, not destroyed)")
+        out.print(f"  → start again with `python -m ops start`, or {_esc(data['how_to_undo'])}")
+        return
+    if command == "start":
+        mark = "[bold green]✔" if data["ok"] else "[bold red]✘"
+        out.print(f"{mark} started[/] {_esc(', '.join(data['machines']) or 'nothing (none was stopped)')}; "
+                  f"{_esc(data['health_text'])}")
         return
     if command in ("health", "status"):
         for key, value in data.items():

@@ -13,27 +13,48 @@ from ops.errors import OpsError
 from ops.journal import Journal
 from ops.redact import redact
 from ops.reporter import NullReporter, Reporter, Status
+from ops.settings import Settings
 from ops.targets.base import Target
+from ops.targets.registry import build_target
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Engine:
-    """The settings a phase needs, with live objects (target, journal) attached."""
+    """The settings a phase needs, with live objects (target, journal) attached.
+
+    The fields are what phases read and tests change; ``settings`` holds the rest (health,
+    the app's commands) as loaded.
+    """
 
     target: Target
     journal: Journal
     db_path: str
     migrations_dir: Path
     work_dir: Path
-    health_url: str = ""
     busy_timeout_ms: int = 10000
     phase_timeout_s: float = 1800.0
     free_space_margin: float = 1.2
     # After a change (COMMIT, .restore) the outcome is read from the database itself; a read that
-    # fails (one dropped flyctl call) is tried again after these pauses before the outcome is unknown.
+    # fails (one dropped connection to the host) is tried again after these pauses before the
+    # outcome is unknown.
     read_retry_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
+    settings: Settings = field(default_factory=Settings)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Engine:
+        """The engine for these settings: the journal opened (runs a dead process left `running`
+        marked interrupted), the target built from the registry."""
+        target = build_target(settings)
+        journal = await Journal.open(settings.engine.state_db)
+        for run in await journal.mark_interrupted():
+            log.warning("run #%s (%s) was interrupted; last completed step: %s", run["id"], run["phase"],
+                        run["last_step"] or "none")
+        e = settings.engine
+        return cls(target=target, journal=journal, db_path=e.db_path, migrations_dir=e.migrations_dir,
+                   work_dir=e.work_dir, busy_timeout_ms=e.busy_timeout_ms, phase_timeout_s=e.phase_timeout_s,
+                   settings=settings)
 
 
 class PhaseResult(Protocol):

@@ -24,6 +24,7 @@ from ops.console import ConsoleReporter
 from ops.context import Engine
 from ops.errors import OpsError
 from ops.journal import Journal
+from ops.settings import HealthSettings, Settings
 from ops.targets.local import LocalTarget
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -87,7 +88,8 @@ async def run_demo(out: Console, *, keep: bool = False) -> int:
         with health_server(db) as url:
             journal = await Journal.open(root / "state" / "opsbot.db")
             engine = Engine(target=LocalTarget(), journal=journal, db_path=str(db), migrations_dir=MIGRATIONS,
-                            work_dir=root / "state" / "work", health_url=url)
+                            work_dir=root / "state" / "work",
+                            settings=Settings(health=HealthSettings(url=url)))
             try:
                 ok = await _phases(engine, out, url)
             finally:

@@ -1,6 +1,6 @@
 """Phase 2.2 of the runbook, done right: migrate online, atomically, after a verified backup.
 
-No `fly scale count 0` (it destroys the machines there would be nothing to ssh into, DESIGN
+No scaling the app to zero (it destroys the machines: there would be nothing to ssh into, DESIGN
 rule 8): the `BEGIN IMMEDIATE` transaction with a busy timeout makes the app's writers wait a
 moment instead. Exit codes are not trusted (rule 7): after a failure the live schema is read
 again to say whether the database is unchanged.
@@ -123,7 +123,7 @@ async def run_migrate(
                     engine.target, engine.db_path, migration, before=before, allow_row_loss=allow_row_loss,
                     busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
             except OpsError as exc:
-                # flyctl timed out, or the host could not be reached: the session's fate is
+                # the target timed out, or the host could not be reached: the session's fate is
                 # unknown here (rule 7), so it is judged below from the database itself.
                 outcome = lost_outcome(phase_timeout_text(exc, engine.phase_timeout_s))
             if not outcome.committed:
@@ -247,7 +247,7 @@ async def _after_failure(run: Run, attempt: Attempt, outcome: ApplyOutcome) -> M
     except OpsError as exc:
         return _unknown_result(run, attempt, outcome, reason, exc)
     if unchanged:
-        hint = _unchanged_hint(outcome, engine.busy_timeout_ms)
+        hint = _unchanged_hint(outcome, engine.busy_timeout_ms, engine.target.grow_volume_text())
     else:
         hint = (f"The database changed although the run did not confirm COMMIT (the connection may have "
                 f"dropped while the remote command finished). Run verify now; to undo, roll back to {backup}.")
@@ -259,13 +259,12 @@ async def _after_failure(run: Run, attempt: Attempt, outcome: ApplyOutcome) -> M
     )
 
 
-def _unchanged_hint(outcome: ApplyOutcome, busy_timeout_ms: int) -> str:
+def _unchanged_hint(outcome: ApplyOutcome, busy_timeout_ms: int, grow_volume: str) -> str:
     """What to do next depends on why the session stopped; the database is as it was either way."""
     checked = "The database is exactly as it was (read again after the failure)."
     if disk_full(outcome.error):
         return (f"{checked} The app host's volume ran out of space while the migration wrote: nothing of it was "
-                "kept. Delete old backups (`backups` lists them) or extend the volume (`fly volumes extend`), "
-                "then run the migration again.")
+                f"kept. Delete old backups (`backups` lists them) or {grow_volume}, then run the migration again.")
     if outcome.failed_step == "begin":
         return (f"{checked} The app held the write lock longer than the busy timeout ({busy_timeout_ms} ms). "
                 "Retry in a quieter moment, or raise BUSY_TIMEOUT_MS (the app's writers wait that long).")

@@ -171,8 +171,7 @@ class _LinkingReporter:
 
 
 async def run_approved_migration(engine: Engine, approvals: Approvals, a: Approval, approver: str,
-                                 reporter: Reporter, *, health_url: str = "", health_timeout_s: float = 10,
-                                 health_expect: str = "") -> ApprovedRun:
+                                 reporter: Reporter) -> ApprovedRun:
     """Run an approved request's migration, bound to the file, schema and allowance that were
     approved; then the app's health and the runbook's checklist. The request ends ``executed``
     when the database changed (or may have), ``stale`` when the run stopped before anything did."""
@@ -190,10 +189,11 @@ async def run_approved_migration(engine: Engine, approvals: Approvals, a: Approv
     await approvals.executed(a.id, result.run_id)
     if not result.ok:
         return ApprovedRun(a, result, None, result.run_id, result.outcome)
-    health_ok = await health_after_change(reporter, health_url, timeout_s=health_timeout_s, expect=health_expect)
+    health = engine.settings.health
+    health_ok = await health_after_change(reporter, health.url, timeout_s=health.timeout_s, expect=health.expect)
     items = await Checklist(engine.journal).create(
         result.run_id, result.manual, automatic_ok=health_ok is not False,
-        extra=() if health_url else ("After: the app started normally",))
+        extra=() if health.url else ("After: the app started normally",))
     return ApprovedRun(a, result, None, result.run_id, result.outcome, health_ok, tuple(items))
 
 

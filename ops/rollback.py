@@ -31,7 +31,7 @@ from ops.sqlite_cli import (
     sql_literal,
     tmp_name,
 )
-from ops.targets.base import phase_timeout_text
+from ops.targets.base import DiskFull, phase_timeout_text
 from ops.units import mib
 
 log = logging.getLogger(__name__)
@@ -151,10 +151,10 @@ async def ensure_restore_space(run: Run, entry: BackupEntry, record: BackupRecor
         need = int(record.bytes * engine.free_space_margin) + 1024 * 1024
         step.detail = f"{mib(free)} free, {mib(need)} needed"
         if free < need:
-            raise OpsError(
+            raise DiskFull(
                 f"not enough free space on the volume to restore {entry.name}: {mib(free)} free, about "
                 f"{mib(need)} needed", hint="Nothing was changed. Delete old backups (`backups` lists "
-                "them) or extend the volume (`fly volumes extend`), then roll back again.")
+                f"them) or {engine.target.grow_volume_text()}, then roll back again.")
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ async def _after_restore(run: Run, entry: BackupEntry, record: BackupRecord, res
                 step.fail(f"integrity {integrity[:200]}")
                 error = f"the database was restored from {entry.name}, but integrity_check fails: {integrity[:200]}"
                 hint = ("Run verify. The backup itself passed integrity_check before the restore; check the volume "
-                        "(`fly volumes list`) before anything else.")
+                        f"({engine.target.status_text()}) before anything else.")
     if restored.app_wrote:
         wrote = ", ".join(f"{t} {n:+d}" for t, n in sorted(restored.app_wrote.items()))
         run.step("app writes", Status.WARNING, f"the app kept writing after the restore ({wrote} rows): those "
@@ -255,7 +255,7 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
         try:
             sql = await run_sql(engine.target, engine.db_path, restore_body(backup_path, tmp), tmpfiles=(tmp,),
                                 busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
-        except OpsError as exc:  # flyctl timed out or the host was unreachable: fate unknown
+        except OpsError as exc:  # the target timed out or the host was unreachable: fate unknown
             failure, locked, full = phase_timeout_text(exc, engine.phase_timeout_s), False, False
         else:
             require_sqlite(sql, "the restore")
@@ -306,9 +306,9 @@ async def confirm_restore(run: Run, backup_path: str, record: BackupRecord, live
                 busy_timeout_ms=int(engine.phase_timeout_s * 1000) if wait else engine.busy_timeout_ms,
                 delays=engine.read_retry_delays)
         except OpsError as exc:
-            first = ("Free space on the volume first (old backups: `backups` lists them; or `fly volumes "
-                     "extend`): until then the database cannot even be read. Then run verify" if full
-                     else "When the host answers, run verify")
+            first = ("Free space on the volume first (old backups: `backups` lists them; or "
+                     f"{engine.target.grow_volume_text()}): until then the database cannot even be read. Then run "
+                     "verify" if full else "When the host answers, run verify")
             raise OpsError(
                 f"{failure}; whether the database was restored is NOT known: it could not be read "
                 f"afterwards ({exc.message})",

@@ -22,13 +22,16 @@ from ops.sqlite_cli import (
     tmp_name,
 )
 from ops.tables import TableInfo, user_tables
-from ops.targets.base import Target
+from ops.targets.base import DiskFull, Target
 from ops.units import mib
 
 READ_TIMEOUT_S = 900.0
-FULL_VOLUME_HINT = ("Free space on the app's volume (old backups: `backups` lists them) or extend it "
-                    "(`fly volumes extend`), then retry.")
 log = logging.getLogger(__name__)
+
+
+def full_volume_hint(target: Target) -> str:
+    return (f"Free space on the app's volume (old backups: `backups` lists them) or {target.grow_volume_text()}, "
+            "then retry.")
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ async def read_state(
     """Read schema, counts and (optionally) integrity in one read transaction.
 
     With ``after_writers``, the read takes the write lock first (BEGIN IMMEDIATE), so it waits
-    for a writer still at work, such as a migration whose flyctl connection dropped while the
+    for a writer still at work, such as a migration whose connection to the host dropped while the
     remote sqlite3 went on: what it reads is the state after that writer finished.
     """
     tmp = tmp_name("state")
@@ -176,8 +179,8 @@ async def read_state(
     if not run.result.ok or not run.first("meta"):
         error = run.error_text or "no output"
         if io_trouble(error) and (free := await hostfs.full_volume(target, db)) is not None:
-            raise OpsError(f"could not read the database {db}: its volume is full ({mib(free)} free; {error})",
-                           hint=FULL_VOLUME_HINT)
+            raise DiskFull(f"could not read the database {db}: its volume is full ({mib(free)} free; {error})",
+                           hint=full_volume_hint(target))
         raise OpsError(
             f"could not read the database {db}: {run.error_text or 'no output'}",
             hint="Check DB_PATH and that the app host can open the file; then retry.",

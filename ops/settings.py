@@ -1,52 +1,107 @@
-"""The engine's settings, from the environment and `.env` (the environment wins)."""
+"""The engine's settings, from the environment and `.env` (the environment wins).
+
+One frozen section per concern. Each field names its environment variable next to its default
+(written once, here). `ops.config.load_settings` reads every section the same way, then asks the
+target registry what the chosen target needs; this module knows no target.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 from dotenv import dotenv_values
 
-from ops.errors import UsageError
-from ops.redact import register_url_credentials
-from ops.targets.base import Target
+T = TypeVar("T")
+
+
+def setting(env: str, default: Any, *, minimum: int = 0, maximum: int | None = None, strip: bool = True,
+            keep_empty: bool = False) -> Any:
+    """A field read from ``env``. An empty value means the default unless ``keep_empty`` (then it is
+    kept, for validation to name); numbers are whole and at least ``minimum``."""
+    return field(default=default, metadata={"env": env, "minimum": minimum, "maximum": maximum, "strip": strip,
+                                            "keep_empty": keep_empty})
 
 
 @dataclass(frozen=True)
-class Settings:
-    target: str = "local"
-    db_path: str = "/data/app.db"
-    fly_app: str = "timelogger-staging"
-    flyctl: str = "fly"
-    fly_api_token: str = ""
-    fly_machine: str = ""
-    migrations_dir: Path = Path("migrations")
-    state_db: Path = Path("state/opsbot.db")
-    health_url: str = ""
-    health_expect: str = ""
-    health_interval_s: int = 60
-    health_timeout_s: int = 10
-    health_failure_threshold: int = 3
-    health_success_threshold: int = 2
-    health_reminder_s: int = 1800
-    health_watch_s: int = 900
-    busy_timeout_ms: int = 10000
-    phase_timeout_s: float = 1800.0
-    restart_command: str = ""
-    app_log_file: str = ""
-    pause_app: str = "none"
-    code_repo: str = ""
-    code_branch: str = "develop"
-    code_committer_name: str = "opsbot"
-    code_committer_email: str = "opsbot@localhost"
-    code_deploy_key: str = ""
-    stop_command: str = ""
-    start_command: str = ""
+class EngineSettings:
+    db_path: str = setting("DB_PATH", "/data/app.db", keep_empty=True)
+    migrations_dir: Path = setting("MIGRATIONS_DIR", Path("migrations"))
+    state_db: Path = setting("STATE_DB", Path("state/opsbot.db"))
+    busy_timeout_ms: int = setting("BUSY_TIMEOUT_MS", 10000, minimum=100)
+    phase_timeout_s: float = setting("PHASE_TIMEOUT_S", 1800.0, minimum=10)
+    pause_app: str = setting("PAUSE_APP", "none")
 
     @property
     def work_dir(self) -> Path:
         return self.state_db.parent / "work"
+
+
+@dataclass(frozen=True)
+class FlySettings:
+    app: str = setting("FLY_APP", "timelogger-staging", keep_empty=True)
+    flyctl: str = setting("FLYCTL", "fly")
+    api_token: str = setting("FLY_API_TOKEN", "")
+    machine: str = setting("FLY_MACHINE", "")
+
+    def __repr__(self) -> str:  # never print the token
+        return f"FlySettings(app={self.app!r}, flyctl={self.flyctl!r}, machine={self.machine!r})"
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    host: str = setting("SSH_HOST", "")
+    port: int = setting("SSH_PORT", 0, maximum=65535)  # 0: ssh's own default (its config, or 22)
+    key: str = setting("SSH_KEY", "")
+    ssh: str = setting("SSH", "ssh")
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    url: str = setting("HEALTH_URL", "")
+    expect: str = setting("HEALTH_EXPECT", "", strip=False)
+    interval_s: int = setting("HEALTH_INTERVAL_S", 60, minimum=5)
+    timeout_s: int = setting("HEALTH_TIMEOUT_S", 10, minimum=1)
+    failure_threshold: int = setting("HEALTH_FAILURE_THRESHOLD", 3, minimum=1)
+    success_threshold: int = setting("HEALTH_SUCCESS_THRESHOLD", 2, minimum=1)
+    reminder_s: int = setting("HEALTH_REMINDER_S", 1800)
+    watch_s: int = setting("HEALTH_WATCH_S", 900)
+
+
+@dataclass(frozen=True)
+class CodeSettings:
+    repo: str = setting("CODE_REPO", "")
+    branch: str = setting("CODE_BRANCH", "develop")
+    committer_name: str = setting("CODE_COMMITTER_NAME", "opsbot")
+    committer_email: str = setting("CODE_COMMITTER_EMAIL", "opsbot@localhost")
+    deploy_key: str = setting("CODE_DEPLOY_KEY", "", strip=False)
+
+    def __repr__(self) -> str:  # never print the key
+        return f"CodeSettings(repo={self.repo!r}, branch={self.branch!r})"
+
+
+@dataclass(frozen=True)
+class LocalCommands:
+    """How the app is restarted, stopped, started and logged on its host (not on Fly)."""
+
+    restart_command: str = setting("RESTART_COMMAND", "")
+    stop_command: str = setting("STOP_COMMAND", "")
+    start_command: str = setting("START_COMMAND", "")
+    app_log_file: str = setting("APP_LOG_FILE", "")
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str = ""  # TARGET: a name in ops.targets.registry; "" is the registry's default
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    fly: FlySettings = field(default_factory=FlySettings)
+    ssh: SshSettings = field(default_factory=SshSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
+    code: CodeSettings = field(default_factory=CodeSettings)
+    local: LocalCommands = field(default_factory=LocalCommands)
 
 
 def environ(env_file: str | Path = ".env") -> dict[str, str]:
@@ -56,82 +111,34 @@ def environ(env_file: str | Path = ".env") -> dict[str, str]:
     return values
 
 
-def _int(env: dict[str, str], name: str, default: int, problems: list[str], minimum: int = 0) -> int:
+def _int(env: dict[str, str], name: str, default: int, problems: list[str], minimum: int = 0,
+         maximum: int | None = None) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < minimum:
-        problems.append(f"{name}={raw!r}: expected a whole number ≥ {minimum}")
+    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
+        upto = f" and ≤ {maximum}" if maximum is not None else ""
+        problems.append(f"{name}={raw!r}: expected a whole number ≥ {minimum}{upto}")
         return default
     return int(raw)
 
 
-def load_settings(env: dict[str, str] | None = None, **overrides: str | None) -> Settings:
-    """Read and validate; every problem is collected, then reported at once."""
-    env = dict(environ() if env is None else env)
-    env.update({k.upper(): v for k, v in overrides.items() if v is not None})
-    problems: list[str] = []
-    target = env.get("TARGET", "local").strip() or "local"
-    if target not in ("local", "fly"):
-        problems.append(f"TARGET={target!r}: expected 'local' or 'fly'")
-    db_path = env.get("DB_PATH", "/data/app.db").strip()
-    if not db_path.startswith("/") and target == "fly":
-        problems.append(f"DB_PATH={db_path!r}: expected an absolute path on the app host, e.g. /data/app.db")
-    fly_app = env.get("FLY_APP", "timelogger-staging").strip()
-    if target == "fly" and not fly_app:
-        problems.append("FLY_APP is empty: name the Fly app to operate on, e.g. timelogger-staging")
-    pause = env.get("PAUSE_APP", "none").strip() or "none"
-    if pause == "scale-to-zero":
-        problems.append(
-            "PAUSE_APP=scale-to-zero is refused: `fly scale count 0` destroys the machines, so there is nothing "
-            "left to ssh into for the migration. opsbot migrates online (BEGIN IMMEDIATE with a busy timeout "
-            "makes the app's writers wait a moment); use PAUSE_APP=none or an app-level maintenance switch"
-        )
-    elif pause != "none":
-        problems.append(f"PAUSE_APP={pause!r}: expected 'none'")
-    settings = Settings(
-        target=target,
-        db_path=db_path,
-        fly_app=fly_app,
-        flyctl=env.get("FLYCTL", "fly").strip() or "fly",
-        fly_api_token=env.get("FLY_API_TOKEN", "").strip(),
-        fly_machine=env.get("FLY_MACHINE", "").strip(),
-        migrations_dir=Path(env.get("MIGRATIONS_DIR", "migrations").strip() or "migrations"),
-        state_db=Path(env.get("STATE_DB", "state/opsbot.db").strip() or "state/opsbot.db"),
-        health_url=env.get("HEALTH_URL", "").strip(),
-        health_expect=env.get("HEALTH_EXPECT", ""),
-        health_interval_s=_int(env, "HEALTH_INTERVAL_S", 60, problems, minimum=5),
-        health_timeout_s=_int(env, "HEALTH_TIMEOUT_S", 10, problems, minimum=1),
-        health_failure_threshold=_int(env, "HEALTH_FAILURE_THRESHOLD", 3, problems, minimum=1),
-        health_success_threshold=_int(env, "HEALTH_SUCCESS_THRESHOLD", 2, problems, minimum=1),
-        health_reminder_s=_int(env, "HEALTH_REMINDER_S", 1800, problems, minimum=0),
-        health_watch_s=_int(env, "HEALTH_WATCH_S", 900, problems, minimum=0),
-        busy_timeout_ms=_int(env, "BUSY_TIMEOUT_MS", 10000, problems, minimum=100),
-        phase_timeout_s=float(_int(env, "PHASE_TIMEOUT_S", 1800, problems, minimum=10)),
-        restart_command=env.get("RESTART_COMMAND", "").strip(),
-        app_log_file=env.get("APP_LOG_FILE", "").strip(),
-        pause_app=pause,
-        code_repo=env.get("CODE_REPO", "").strip(),
-        code_branch=env.get("CODE_BRANCH", "develop").strip() or "develop",
-        code_committer_name=env.get("CODE_COMMITTER_NAME", "opsbot").strip() or "opsbot",
-        code_committer_email=env.get("CODE_COMMITTER_EMAIL", "opsbot@localhost").strip() or "opsbot@localhost",
-        code_deploy_key=env.get("CODE_DEPLOY_KEY", ""),
-        stop_command=env.get("STOP_COMMAND", "").strip(),
-        start_command=env.get("START_COMMAND", "").strip(),
-    )
-    register_url_credentials(settings.health_url)
-    if problems:
-        raise UsageError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems),
-                         hint="Fix these in the environment or .env (see .env.example).")
-    return settings
-
-
-def build_target(settings: Settings) -> Target:
-    if settings.target == "fly":
-        from ops.targets.fly import FlyTarget
-
-        return FlyTarget(settings.fly_app, flyctl=settings.flyctl, api_token=settings.fly_api_token,
-                         machine=settings.fly_machine)
-    from ops.targets.local import LocalTarget
-
-    return LocalTarget(restart_command=settings.restart_command, log_file=settings.app_log_file)
+def read_section(cls: type[T], env: dict[str, str], problems: list[str]) -> T:
+    """One section from the environment: every field that names a variable, by its type."""
+    types = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        meta = f.metadata
+        if "env" not in meta:
+            continue
+        kind = types[f.name]
+        if kind in (int, float):
+            values[f.name] = kind(_int(env, meta["env"], int(f.default), problems, meta["minimum"], meta["maximum"]))
+            continue
+        raw = env.get(meta["env"])
+        if raw is None:
+            continue
+        text = raw.strip() if meta["strip"] else raw
+        if text or meta["keep_empty"]:
+            values[f.name] = kind(text) if kind is Path else text
+    return cls(**values)

@@ -184,7 +184,7 @@ async def run_sql(
     if NO_DB_MARK in result.stderr and not result.ok:
         raise NoDatabase(
             f"there is no database at {db} on {target.name}",
-            hint="Check DB_PATH (and FLY_APP for the fly target). Nothing was created or changed.",
+            hint=f"Check DB_PATH (and that {target.describe()} is the app host). Nothing was created or changed.",
         )
     return SqlRun(parse_events(result.stdout), result, body_offset=1)
 

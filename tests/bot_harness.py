@@ -8,20 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import OpsBot
-from bot.settings import BotSettings
+from bot.settings import BotSettings, DiscordSettings
 from ops.context import Engine
 from ops.settings import Settings
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 
 
-def bot_settings(**overrides: Any) -> BotSettings:
+def bot_settings(ops: Settings | None = None, **discord: Any) -> BotSettings:
+    """The stand-in's Discord IDs; ``discord`` overrides DiscordSettings fields."""
     values: dict[str, Any] = dict(
-        engine=Settings(), discord_token=c.BOT_TOKEN, guild_id=c.GUILD_ID, ops_channel_id=c.OPS_CHANNEL_ID,
+        token=c.BOT_TOKEN, guild_id=c.GUILD_ID, ops_channel_id=c.OPS_CHANNEL_ID,
         operator_role_id=c.OPERATOR_ROLE_ID, approver_role_id=c.APPROVER_ROLE_ID, approval_timeout_s=1800,
     )
-    values.update(overrides)
-    return BotSettings(**values)
+    values.update(discord)
+    return BotSettings(ops=ops or Settings(), discord=DiscordSettings(**values))
 
 
 class RunningBot:
@@ -35,9 +36,7 @@ class RunningBot:
 
 async def start_bot(standin: DiscordStandIn, engine: Engine, *, engine_settings: Settings | None = None,
                     **settings: Any) -> RunningBot:
-    if engine_settings is not None:
-        settings["engine"] = engine_settings
-    bot = OpsBot(settings=bot_settings(**settings), engine=engine, guild_ready_timeout=0.05)
+    bot = OpsBot(settings=bot_settings(engine_settings, **settings), engine=engine, guild_ready_timeout=0.05)
     await bot.login(c.BOT_TOKEN)
     task = asyncio.create_task(bot.connect(reconnect=False))
     await asyncio.wait_for(bot.wait_until_ready(), timeout=10)

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from bot.check import Finding, missing_permissions, report, run_checks
-from ops.settings import load_settings
+from ops.config import load_settings
 from ops.targets.base import Target
 from tests.bot_harness import bot_settings
 from tests.conftest import REPO
@@ -77,7 +77,7 @@ def fly_env(env: dict[str, str], fakefly: FakeFly, monkeypatch: pytest.MonkeyPat
 
 
 async def check(env: dict[str, str], *, target: Target | None = None, **discord: Any) -> list[Finding]:
-    return await run_checks(bot_settings(engine=load_settings(env), **discord), target=target)
+    return await run_checks(bot_settings(load_settings(env), **discord), target=target)
 
 
 def failures(findings: list[Finding]) -> list[str]:
@@ -271,7 +271,7 @@ def test_missing_permissions_names_each_one() -> None:
 
 async def test_bad_discord_token(env: dict[str, str], discord_standin: DiscordStandIn) -> None:
     wrong = "MTIwMDAwMDAwMDAwMDAwMDAwMQ.GhIjKl.not-the-bots-token-0000000000000"
-    line = only_failure(await check(env, discord_token=wrong))
+    line = only_failure(await check(env, token=wrong))
     assert line == ("✘ Discord refused the token → Developer Portal → your application → Bot → Reset Token, "
                     "then set DISCORD_TOKEN (on Fly: `fly secrets set DISCORD_TOKEN=…`)")
     assert [p for p in discord_standin.problems() if "401" in p]

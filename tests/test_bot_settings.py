@@ -24,7 +24,7 @@ GOOD = {
 
 def test_good_settings() -> None:
     s = load_bot_settings(dict(GOOD))
-    assert s.guild_id == 1200000000000000100 and s.approval_timeout_s == 1800
+    assert s.discord.guild_id == 1200000000000000100 and s.discord.approval_timeout_s == 1800
     assert GOOD["DISCORD_TOKEN"] not in repr(s)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ops.settings import load_settings
+from ops.config import load_settings
 from tests.conftest import REPO
 
 
@@ -86,7 +86,7 @@ def test_env_is_a_valid_fly_target_configuration() -> None:
     assert not [name for name in env if name.startswith("FLY_")]  # Fly reserves these in [env]
     assert not {"DISCORD_TOKEN", "FLY_API_TOKEN"} & set(env)  # secrets go through `fly secrets set`
     settings = load_settings(dict(env))
-    assert settings.target == "fly" and settings.fly_app == "timelogger-staging"
+    assert settings.target == "fly" and settings.fly.app == "timelogger-staging"
 
 
 def test_the_process_runs_the_bot() -> None:

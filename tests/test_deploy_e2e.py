@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ops.context import Engine
-from ops.settings import Settings
+from ops.settings import CodeSettings, EngineSettings, Settings
 from tests.bot_harness import start_bot
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -19,8 +19,8 @@ async def test_revert_needs_approval_then_pushes(
     discord_standin: DiscordStandIn, engine: Engine, tmp_path: Path, remote: tuple[Path, Path]  # noqa: F811
 ) -> None:
     bare, dev = remote
-    settings = Settings(state_db=tmp_path / "state" / "j.db", code_repo=str(bare), code_branch="develop",
-                        code_deploy_key=KEY)
+    settings = Settings(engine=EngineSettings(state_db=tmp_path / "state" / "j.db"),
+                        code=CodeSettings(repo=str(bare), branch="develop", deploy_key=KEY))
     bot = await start_bot(discord_standin, engine, engine_settings=settings)
     try:
         log = await discord_standin.send_slash_command("deploy log", {}, user_id=c.OPERATOR1_ID)
@@ -56,7 +56,7 @@ async def test_moved_branch_stops_and_asks_again(
     discord_standin: DiscordStandIn, engine: Engine, tmp_path: Path, remote: tuple[Path, Path]  # noqa: F811
 ) -> None:
     bare, dev = remote
-    settings = Settings(state_db=tmp_path / "state" / "j.db", code_repo=str(bare))
+    settings = Settings(engine=EngineSettings(state_db=tmp_path / "state" / "j.db"), code=CodeSettings(repo=str(bare)))
     bot = await start_bot(discord_standin, engine, engine_settings=settings)
     try:
         await discord_standin.send_slash_command("deploy revert", {}, user_id=c.OPERATOR1_ID)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ops.context import Engine
-from ops.emergency import ensure_running, start_app, stop_app
+from ops.emergency import emergency_stop, ensure_running, start_app
 from ops.errors import OpsError
 from ops.targets.local import LocalTarget
 
@@ -19,15 +19,16 @@ def touch(path: Path) -> str:
 
 async def test_unconfigured_stop_is_refused_with_the_setting_to_set(engine: Engine) -> None:
     with pytest.raises(OpsError, match="no STOP_COMMAND is configured") as info:
-        await stop_app(engine)
+        await emergency_stop(engine, actor="test")
     assert "Set STOP_COMMAND" in info.value.hint
 
 
 async def test_stop_and_start_run_their_commands(engine: Engine, tmp_path: Path) -> None:
     stopped, started = tmp_path / "stopped", tmp_path / "started"
-    action = await stop_app(engine, stop_command=touch(stopped))
+    engine.target = LocalTarget(stop_command=touch(stopped), start_command=touch(started))
+    action = await emergency_stop(engine, actor="test")
     assert stopped.exists() and "START_COMMAND" in action.how_to_undo
-    await start_app(engine, start_command=touch(started))
+    await start_app(engine, actor="test")
     assert started.exists()
 
 
@@ -35,7 +36,8 @@ async def test_a_failing_command_says_so(engine: Engine, tmp_path: Path) -> None
     # No shell: the `;` is an argument to false, not a second command.
     marker = tmp_path / "ran"
     with pytest.raises(OpsError, match="STOP_COMMAND exited 1"):
-        await stop_app(engine, stop_command=f"false ; touch {marker}")
+        engine.target = LocalTarget(stop_command=f"false ; touch {marker}")
+        await emergency_stop(engine, actor="test")
     assert not marker.exists()
 
 

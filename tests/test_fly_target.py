@@ -101,8 +101,8 @@ async def test_exact_argv_and_env_of_every_command(fakefly: FakeFly, tmp_path: P
     await target.restart()
     await target.logs(5)
     await target.status()
-    await target.stop_machines([MID])
-    await target.start_machines([MID])
+    await target.stop([MID])
+    await target.start([MID])
 
     assert fakefly.argvs() == [
         ["machine", "list", "--app", APP, "--json"],
@@ -188,9 +188,9 @@ async def test_machine_stopped_since_pinning_is_chosen_again(fakefly: FakeFly) -
 async def test_stop_and_start_machines_keep_them(fakefly: FakeFly) -> None:
     fakefly.set_machines([{"id": "m1", "state": "started"}, {"id": "m2", "state": "started"}])
     target = fakefly.target()
-    assert await target.stop_machines() == ["m1", "m2"]
+    assert await target.stop() == ["m1", "m2"]
     assert fakefly.machine_states() == {"m1": "stopped", "m2": "stopped"}
-    assert await target.start_machines() == ["m1", "m2"]
+    assert await target.start() == ["m1", "m2"]
     assert fakefly.machine_states() == {"m1": "started", "m2": "started"}
     assert not any("scale" in argv for argv in fakefly.argvs())
 

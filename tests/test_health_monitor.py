@@ -17,7 +17,7 @@ from aiohttp import web
 from cogs.health import JOB_ID, HealthCog
 from ops.context import Engine
 from ops.reporter import ListReporter, Status
-from ops.settings import Settings
+from ops.settings import HealthSettings, Settings
 from ops.targets.local import LocalTarget
 from tests.bot_harness import RunningBot, button_ids, start_bot
 from tests.discord_standin import constants as c
@@ -56,10 +56,10 @@ async def app() -> AsyncIterator[App]:
 
 
 def settings_for(app: App, **kw: Any) -> Settings:
-    values = dict(health_url=app.url, health_interval_s=60, health_timeout_s=2, health_failure_threshold=3,
-                  health_success_threshold=2, health_reminder_s=1800, health_watch_s=900)
+    values = dict(url=app.url, interval_s=60, timeout_s=2, failure_threshold=3,
+                  success_threshold=2, reminder_s=1800, watch_s=900)
     values.update(kw)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(health=HealthSettings(**values))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -233,7 +233,7 @@ async def test_a_password_in_the_health_url_is_never_posted(
     """Basic auth in HEALTH_URL: the alert names the URL without its credentials."""
     secret = "s3cret-health-pass"
     url = app.url.replace("http://", f"http://opsbot:{secret}@")
-    bot = await start_bot(discord_standin, engine, engine_settings=settings_for(app, health_url=url))
+    bot = await start_bot(discord_standin, engine, engine_settings=settings_for(app, url=url))
     try:
         app.status = 500
         assert await ticks(bot, 3) == ["alert"]

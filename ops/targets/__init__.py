@@ -1,4 +1,5 @@
-"""How to reach the app host: ``local`` (this machine) and ``fly`` (flyctl)."""
+"""How to reach the app host: one module per target (``local``: this machine, ``fly``: flyctl,
+``ssh``: OpenSSH, experimental), listed in ops.targets.registry."""
 
 from ops.targets.base import Machine, ShResult, Target
 

@@ -4,17 +4,36 @@ for the demo and the tests."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import shlex
 import shutil
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ops.errors import OpsError
-from ops.targets.base import DEFAULT_TIMEOUT_S, Machine, ShResult, run_argv, script_for_stdin
+from ops.targets.base import (
+    DEFAULT_TIMEOUT_S,
+    DiskFull,
+    Finding,
+    Machine,
+    ShResult,
+    TargetSpec,
+    passed,
+    run_argv,
+    script_for_stdin,
+)
+
+if TYPE_CHECKING:
+    from ops.settings import Settings
 
 SCRIPT_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "TZ")
+MACHINE_ID = "local"
+
+log = logging.getLogger(__name__)
 
 
 def script_env() -> dict[str, str]:
@@ -22,8 +41,6 @@ def script_env() -> dict[str, str]:
     env = {k: os.environ[k] for k in SCRIPT_ENV_KEYS if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     return env
-
-log = logging.getLogger(__name__)
 
 
 async def run_app_command(command: str, *, name: str, verb: str, timeout: float = 120.0) -> None:
@@ -39,11 +56,16 @@ async def run_app_command(command: str, *, name: str, verb: str, timeout: float 
 
 
 class LocalTarget:
+    here = True
+
     def __init__(
-        self, *, restart_command: str = "", log_file: str = "", sh: str = "/bin/sh"
+        self, *, restart_command: str = "", stop_command: str = "", start_command: str = "", log_file: str = "",
+        sh: str = "/bin/sh",
     ) -> None:
         self.name = "local"
         self.restart_command = restart_command
+        self.stop_command = stop_command
+        self.start_command = start_command
         self.log_file = log_file
         self._sh = sh
 
@@ -76,6 +98,9 @@ class LocalTarget:
             raise OpsError(f"copying {remote} took longer than {timeout:g}s", hint="Check the disk.") from exc
         except OSError as exc:
             local.unlink(missing_ok=True)
+            if exc.errno == errno.ENOSPC:
+                raise DiskFull(f"no room for a copy of {remote} at {local}",
+                               hint="Free space under STATE_DB's directory, then retry.") from exc
             raise OpsError(f"could not copy {remote}: {exc.strerror}", hint="Check the path.") from exc
 
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
@@ -84,8 +109,17 @@ class LocalTarget:
         await run_app_command(self.restart_command, name="RESTART_COMMAND", verb="restart", timeout=timeout)
         return "restarted with RESTART_COMMAND"
 
+    async def stop(self, ids: list[str] | None = None) -> list[str]:
+        await run_app_command(self.stop_command, name="STOP_COMMAND", verb="stop")
+        return [MACHINE_ID]
+
+    async def start(self, ids: list[str] | None = None) -> list[str]:
+        await run_app_command(self.start_command, name="START_COMMAND", verb="start")
+        return [MACHINE_ID]
+
     async def machines(self) -> list[Machine]:
-        return [Machine(id="local", state="started", region="local", name="this machine")]
+        # The app's own state is not known here: this machine is up, so the host is "started".
+        return [Machine(id=MACHINE_ID, state="started", region="local", name="this machine")]
 
     async def logs(self, lines: int, *, timeout: float = 30.0) -> list[str]:
         if not self.log_file:
@@ -101,3 +135,30 @@ class LocalTarget:
     def _tail(self, lines: int) -> list[str]:
         with open(self.log_file, encoding="utf-8", errors="replace") as fh:
             return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
+
+    # --- wording ---------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        return "this machine"
+
+    def undo_stop_text(self, stopped: Sequence[str]) -> str:
+        return "START_COMMAND by hand"
+
+    def grow_volume_text(self) -> str:
+        # Beside the app on a Fly machine, the disk is a Fly volume.
+        return "grow the volume (`fly volumes extend` when it is a Fly volume)"
+
+    def status_text(self) -> str:
+        return "the app's logs on this machine" + (f" ({self.log_file})" if self.log_file else "")
+
+    async def doctor(self) -> list[Finding]:
+        return [passed("TARGET=local: the app host is this machine")]
+
+
+def build(settings: Settings) -> LocalTarget:
+    c = settings.local
+    return LocalTarget(restart_command=c.restart_command, stop_command=c.stop_command,
+                       start_command=c.start_command, log_file=c.app_log_file)
+
+
+SPEC = TargetSpec(name="local", build=build)

@@ -3,7 +3,7 @@
     python -m tests.live.bot_main API_BASE GATEWAY_URL
 
 Only the two URLs discord.py has no setting for are swapped (as the test plugin's
-`discord_pointed_at` does); everything else — settings from the environment, `open_engine`,
+`discord_pointed_at` does); everything else — settings from the environment, `Engine.open`,
 the journal, OpsBot, the cogs — is what `python -m bot` runs on a server.
 """
 
