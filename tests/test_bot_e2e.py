@@ -103,7 +103,7 @@ async def test_cancel_and_expiry_apply_nothing(
     assert "Cancelled" in discord_standin.message(message.id).text()
     # A second request, left to expire (the clock is moved, not waited for).
     _, second = await request(discord_standin)
-    advance_clock(running.bot, running.bot.settings.approval_timeout_s + 1)
+    advance_clock(running.bot, running.bot.settings.discord.approval_timeout_s + 1)
     await discord_standin.add_reaction(second.id, "✅", user_id=c.APPROVER1_ID)
     seen = await reactions_recorded(running, second.id, 1)
     assert seen[0].outcome == "ignored: request expired"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ops.journal import Journal
+from ops.journal import Journal, RunRecord
 from tests.conftest import REPO
 from tests.fakefly.plugin import FakeFly
 from tests.test_bot_check import dead_url
@@ -34,7 +34,7 @@ def ops_json(*args: str, env: dict[str, str], cwd: Path, code: int = 0) -> dict[
     return json.loads(out.stdout)
 
 
-async def runs(state_db: Path, phase: str) -> list[dict[str, Any]]:
+async def runs(state_db: Path, phase: str) -> list[RunRecord]:
     journal = await Journal.open(state_db)
     try:
         return await journal.runs(phase=phase)
@@ -51,7 +51,7 @@ async def test_emergency_stop_needs_yes_then_runs_stop_command(tmp_path: Path) -
     assert stopped == {"ok": True, "machines": ["local"], "how_to_undo": "START_COMMAND by hand"}
     assert (tmp_path / "stopped").exists() and not (tmp_path / "started").exists()
     [run] = await runs(tmp_path / "state" / "j.db", "emergency-stop")
-    assert run["state"] == "succeeded" and run["actor"] == "cli" and json.loads(run["summary"])["for_run"] == 7
+    assert run.state == "succeeded" and run.actor == "cli" and run.summary["for_run"] == 7
 
 
 async def test_emergency_stop_works_while_a_stuck_run_holds_the_lock(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ async def test_start_runs_start_command_and_checks_health(tmp_path: Path) -> Non
                          code=1)
     assert unhealthy["ok"] is False and unhealthy["health_ok"] is False
     assert unhealthy["health_text"].startswith("health ❌ connection failed")
-    assert [r["state"] for r in await runs(tmp_path / "state" / "j.db", "start")] == ["succeeded", "succeeded"]
+    assert [r.state for r in await runs(tmp_path / "state" / "j.db", "start")] == ["succeeded", "succeeded"]
     text = cli("start", env=env, cwd=tmp_path)
     assert text.returncode == 0 and "started local; no HEALTH_URL configured" in text.stdout
 
@@ -88,7 +88,7 @@ async def test_a_failing_stop_command_is_a_failed_run(tmp_path: Path) -> None:
     failed = ops_json("emergency-stop", "--yes", env=env, cwd=tmp_path, code=1)
     assert "STOP_COMMAND exited 1" in failed["error"]["message"]
     [run] = await runs(tmp_path / "state" / "j.db", "emergency-stop")
-    assert run["state"] == "failed" and "STOP_COMMAND exited 1" in run["error"]
+    assert run.state == "failed" and "STOP_COMMAND exited 1" in run.error
     unset = ops_json("start", env={**env, "START_COMMAND": ""}, cwd=tmp_path, code=1)
     assert "no START_COMMAND is configured" in unset["error"]["message"]
     text = cli("emergency-stop", "--yes", env=env, cwd=tmp_path)

@@ -228,7 +228,7 @@ async def test_reaction_on_an_expired_request_runs_nothing(
     discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
 ) -> None:
     _, message = await request(discord_standin)
-    advance_clock(running.bot, running.bot.settings.approval_timeout_s + 1)
+    advance_clock(running.bot, running.bot.settings.discord.approval_timeout_s + 1)
     await asyncio.gather(discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID),
                          discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER2_ID))
     seen = await outcomes(running, message.id, 2)

@@ -34,8 +34,8 @@ async def test_done_records_ok_error_outcome_and_summary(engine: Engine, result:
         run.outcome_on_error = "unknown"
         await run.done(result)
     [row] = await engine.journal.runs(1)
-    assert (row["state"], row["outcome"], row["error"] or "") == (state, outcome, result.error)
-    assert json.loads(row["summary"]) == result.to_dict()
+    assert (row.state, row.outcome, row.error or "") == (state, outcome, result.error)
+    assert row.summary == result.to_dict()
 
 
 async def test_an_exception_fails_the_run_with_what_it_meant(engine: Engine) -> None:
@@ -44,11 +44,11 @@ async def test_an_exception_fails_the_run_with_what_it_meant(engine: Engine) -> 
             run.outcome_on_error = "changed"
             raise OpsError("it broke", hint="look")
     [row] = await engine.journal.runs(1)
-    assert (row["state"], row["outcome"], row["error"]) == ("failed", "changed", "it broke")
+    assert (row.state, row.outcome, row.error) == ("failed", "changed", "it broke")
 
 
 async def test_a_phase_result_finishes_its_own_run(engine: Engine) -> None:
     result = await run_verify(engine)
     [row] = await engine.journal.runs(1)
-    assert result.ok and (row["state"], row["outcome"], row["error"]) == ("succeeded", "done", None)
-    assert json.loads(row["summary"]) == json.loads(json.dumps(result.to_dict()))
+    assert result.ok and (row.state, row.outcome, row.error) == ("succeeded", "done", None)
+    assert row.summary == json.loads(json.dumps(result.to_dict()))
