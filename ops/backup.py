@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ops import hostfs
-from ops.context import Engine, PhaseRun, Run, Step
+from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
 from ops.outcome import DONE, UNCHANGED
@@ -27,6 +27,8 @@ from ops.targets.base import DiskFull, ShResult, Target, phase_timeout_text
 from ops.units import mib
 
 log = logging.getLogger(__name__)
+
+BACKUP = Phase("backup", takes_lock=True)  # writes a copy on the volume: one at a time with migrate and rollback
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PARTIAL_SUFFIX = ".opsbot-partial"
@@ -208,7 +210,7 @@ async def remove_stale_partials(engine: Engine, db: str) -> None:
 async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporter | None = None,
                      actor: str = "cli") -> BackupResult:
     check_label(label)
-    async with PhaseRun(engine, "backup", reporter, actor) as run:
+    async with PhaseRun(engine, BACKUP, reporter, actor) as run:
         record, free, user_version = await take_backup(run, label)
         result = BackupResult(
             ok=True, path=record.path, bytes=record.bytes, sha256=record.sha256, integrity=record.integrity,

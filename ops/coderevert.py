@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.approvals import Approval, Approvals
-from ops.context import Engine, PhaseRun
+from ops.context import Engine, Phase, PhaseRun
 from ops.errors import OpsError, UsageError
 from ops.redact import register_secret
 from ops.targets.base import ShResult, run_argv
@@ -28,7 +28,8 @@ GIT_TIMEOUT_S = 120.0
 SEP = "\x1f"
 
 
-KIND = "code-revert"  # the journal's phase and the approval kind of a code rollback
+KIND = "code-revert"  # the approval kind of a code rollback
+CODE_REVERT = Phase(KIND, takes_lock=True)  # one push to the branch at a time
 
 
 class BranchMoved(OpsError):
@@ -208,7 +209,7 @@ async def run_approved_revert(engine: Engine, approvals: Approvals, code: CodeRe
                               approver: str) -> ApprovedRevert:
     """Revert the approved commit, journaled as a run; the request is marked by the outcome."""
     try:
-        async with PhaseRun(engine, KIND, None, f"{a.requester} ({a.requester_id}) + {approver}",
+        async with PhaseRun(engine, CODE_REVERT, None, f"{a.requester} ({a.requester_id}) + {approver}",
                             migration=code.branch, sha256=a.sha256) as run:
             result = await code.revert(a.sha256)
             await run.done(result)

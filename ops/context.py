@@ -57,6 +57,16 @@ class Engine:
                    settings=settings)
 
 
+@dataclass(frozen=True)
+class Phase:
+    """A runbook phase as its journal runs record it. ``takes_lock``: it changes (or copies) the
+    app's database, so it holds the target's lock while it runs and runs one at a time; phases
+    that only read run beside it, and the emergency ones must work while a stuck run holds it."""
+
+    name: str
+    takes_lock: bool
+
+
 class PhaseResult(Protocol):
     """What a phase returns, as its journal run records it (``Run.done``)."""
 
@@ -81,7 +91,7 @@ class Run:
     """One phase run: progress goes to the reporter and, step by step, to the journal."""
 
     engine: Engine
-    phase: str
+    phase: Phase
     reporter: Reporter = field(default_factory=NullReporter)
     actor: str = "cli"
     run_id: int = 0
@@ -93,8 +103,8 @@ class Run:
 
     async def start(self, *, migration: str = "", sha256: str = "") -> int:
         self.run_id = await self.engine.journal.start_run(
-            self.phase, self.engine.target.name, self.actor, migration=migration, sha256=sha256
-        )
+            self.phase.name, self.engine.target.name, self.actor, lock=self.phase.takes_lock, migration=migration,
+            sha256=sha256)
         await self.reporter.run_started(self.run_id)  # the bot links its progress message to the run
         return self.run_id
 
@@ -165,13 +175,13 @@ class Step:
 
 
 class PhaseRun:
-    """``async with PhaseRun(engine, "backup", reporter, actor) as run:`` opens a journal run
-    (taking the target's lock for mutating phases); an exception marks it failed."""
+    """``async with PhaseRun(engine, BACKUP, reporter, actor) as run:`` opens a journal run (taking
+    the target's lock when the phase says it takes it); an exception marks it failed."""
 
     def __init__(
         self,
         engine: Engine,
-        phase: str,
+        phase: Phase,
         reporter: Reporter | None,
         actor: str,
         *,
@@ -188,7 +198,7 @@ class PhaseRun:
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is not None:
             if not isinstance(exc, OpsError):
-                log.exception("%s run #%s crashed", self.run.phase, self.run.run_id, exc_info=exc)
+                log.exception("%s run #%s crashed", self.run.phase.name, self.run.run_id, exc_info=exc)
             else:
                 exc.outcome = exc.outcome or self.run.outcome_on_error
             await self.run.fail(exc)

@@ -11,15 +11,16 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ops.context import Engine
+from ops.context import Engine, Phase
 from ops.errors import OpsError
 from ops.health import check_health
 from ops.targets.base import NoMachine
 
 log = logging.getLogger(__name__)
 
-STOP_PHASE = "emergency-stop"
-START_PHASE = "start"
+# Neither takes the lock: they must work while a stuck run holds it.
+EMERGENCY_STOP = Phase("emergency-stop", takes_lock=False)
+START = Phase("start", takes_lock=False)
 NO_HEALTH_URL = "no HEALTH_URL configured"
 
 
@@ -48,7 +49,7 @@ class StartResult:
 async def emergency_stop(engine: Engine, *, actor: str, for_run: int | None = None) -> MachineAction:
     """Stop the app now. ``for_run``: the run whose failure this answers (journaled with it)."""
     target = engine.target
-    run_id = await engine.journal.start_run(STOP_PHASE, target.name, actor)
+    run_id = await engine.journal.start_run(EMERGENCY_STOP.name, target.name, actor, lock=EMERGENCY_STOP.takes_lock)
     try:
         stopped = tuple(await target.stop())
     except Exception as exc:
@@ -62,7 +63,7 @@ async def emergency_stop(engine: Engine, *, actor: str, for_run: int | None = No
 async def start_app(engine: Engine, *, actor: str) -> StartResult:
     """Start what is stopped, then check health (HEALTH_URL) when it is set."""
     target = engine.target
-    run_id = await engine.journal.start_run(START_PHASE, target.name, actor)
+    run_id = await engine.journal.start_run(START.name, target.name, actor, lock=START.takes_lock)
     try:
         started = tuple(await target.start())
         health_ok, health_text = await _health(engine)

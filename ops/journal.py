@@ -30,8 +30,6 @@ from ops.redact import redact
 
 log = logging.getLogger(__name__)
 
-# Emergency stop and start are not here: they must work while a stuck run holds the lock.
-MUTATING = frozenset({"backup", "migrate", "rollback", "code-revert"})
 
 
 @dataclass(frozen=True)
@@ -152,8 +150,10 @@ class Journal:
         return [r for r in found if r is not None]
 
     async def start_run(
-        self, phase: str, target: str, actor: str, *, migration: str = "", sha256: str = ""
+        self, phase: str, target: str, actor: str, *, lock: bool, migration: str = "", sha256: str = ""
     ) -> int:
+        """Open a run. With ``lock`` (the phase declares it: ops.context.Phase) it holds the target's
+        lock until it finishes, or LockHeld is raised and no run is left behind."""
         cur = await self.db.execute(
             "INSERT INTO runs(phase,target,actor,migration,migration_sha256,state,started_at,pid,host)"
             " VALUES(?,?,?,?,?,'running',?,?,?)",
@@ -161,7 +161,7 @@ class Journal:
         )
         run_id = cur.lastrowid
         assert run_id is not None
-        if phase in MUTATING:
+        if lock:
             try:
                 await self.db.execute(
                     "INSERT INTO locks(target,run_id,holder,phase,since) VALUES(?,?,?,?,?)",
@@ -175,7 +175,7 @@ class Journal:
                 await self.db.commit()
                 lock = await self.lock_for(target)
                 if lock is None:  # released in between: try once more
-                    return await self.start_run(phase, target, actor, migration=migration, sha256=sha256)
+                    return await self.start_run(phase, target, actor, lock=lock, migration=migration, sha256=sha256)
                 raise LockHeld(lock) from None
         await self.db.commit()
         return run_id

@@ -14,7 +14,7 @@ from typing import Any
 
 from ops.apply import ApplyOutcome, apply_migration, describe_failure
 from ops.backup import take_backup
-from ops.context import Engine, PhaseRun, Run, Step
+from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
 from ops.migrations import Migration, load
@@ -25,6 +25,8 @@ from ops.sqlite_cli import disk_full
 from ops.targets.base import phase_timeout_text
 
 log = logging.getLogger(__name__)
+
+MIGRATE = Phase("migrate", takes_lock=True)  # changes the database
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ async def run_migrate(
     if expected_sha256 and migration.sha256 != expected_sha256:
         raise OpsError(f"{name} changed since it was approved (sha256 {migration.sha256[:12]})",
                        hint="Run preflight again and ask for a new approval.")
-    async with PhaseRun(engine, "migrate", reporter, actor, migration=migration.name,
+    async with PhaseRun(engine, MIGRATE, reporter, actor, migration=migration.name,
                         sha256=migration.sha256) as run:
         report_reading(run, migration)
         for warning in migration.warnings:

@@ -20,7 +20,7 @@ from typing import Any
 from ops import hostfs
 from ops.apply import apply_migration, describe_failure
 from ops.backup import ensure_space, snapshot
-from ops.context import Engine, PhaseRun, Run, Step
+from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError
 from ops.journal import PreflightRecord
 from ops.migrations import Migration, load, parse_version
@@ -32,6 +32,8 @@ from ops.targets.local import LocalTarget
 from ops.units import mib
 
 log = logging.getLogger(__name__)
+
+PREFLIGHT = Phase("preflight", takes_lock=False)  # reads a consistent snapshot and rehearses here
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ async def run_preflight(
     allow_row_loss: tuple[str, ...] = (),
 ) -> PreflightResult:
     migration = load(engine.migrations_dir, name)
-    async with PhaseRun(engine, "preflight", reporter, actor, migration=migration.name,
+    async with PhaseRun(engine, PREFLIGHT, reporter, actor, migration=migration.name,
                         sha256=migration.sha256) as run:
         report_reading(run, migration)
         for finding in migration.findings:

@@ -15,7 +15,7 @@ from typing import Any
 from ops import hostfs
 from ops.backup import verify_file
 from ops.backups import BackupEntry, list_backups
-from ops.context import Engine, PhaseRun, Run, Step
+from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
 from ops.reporter import Reporter, Status
@@ -35,6 +35,8 @@ from ops.targets.base import DiskFull, phase_timeout_text
 from ops.units import mib
 
 log = logging.getLogger(__name__)
+
+ROLLBACK = Phase("rollback", takes_lock=True)  # changes the database
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
     if not confirmed:
         raise UsageError("rollback overwrites the live database and needs confirmation",
                          hint="Re-run with --yes. Writes made after the backup will be lost.")
-    async with PhaseRun(engine, "rollback", reporter, actor) as run:
+    async with PhaseRun(engine, ROLLBACK, reporter, actor) as run:
         listing = await list_backups(engine)
         entry, record, skipped = await choose_good_backup(run, pick(listing.backups, backup), listing.backups)
         if skipped:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ops.context import Engine, PhaseRun, Step
+from ops.context import Engine, Phase, PhaseRun, Step
 from ops.outcome import DONE, UNCHANGED
 from ops.reporter import Reporter
 from ops.schema import read_state
+
+VERIFY = Phase("verify", takes_lock=False)  # reads the database, beside anything else
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class VerifyResult:
 async def run_verify(engine: Engine, *, quick: bool = False, reporter: Reporter | None = None,
                      actor: str = "cli") -> VerifyResult:
     check = "quick_check" if quick else "integrity_check"
-    async with PhaseRun(engine, "verify", reporter, actor) as run:
+    async with PhaseRun(engine, VERIFY, reporter, actor) as run:
         async with Step(run, "verify", f"counts, {check}, foreign_key_check") as step:
             state = await read_state(engine.target, engine.db_path, integrity="quick" if quick else "full",
                                      busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)

@@ -187,7 +187,7 @@ async def test_changed_file_after_approval_stops_and_asks_again(
 async def test_request_refused_while_a_mutating_run_holds_the_lock(
     discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
 ) -> None:
-    await engine.journal.start_run("backup", "local", "carol (7)")
+    await engine.journal.start_run("backup", "local", "carol (7)", lock=True)
     rec = await discord_standin.send_slash_command("migrate run", {"migration": MIGRATION}, user_id=c.OPERATOR1_ID)
     reply = await discord_standin.wait_for_followup(rec)
     assert "carol is running backup" in reply.text() and "since" in reply.text()

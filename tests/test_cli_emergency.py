@@ -57,7 +57,7 @@ async def test_emergency_stop_needs_yes_then_runs_stop_command(tmp_path: Path) -
 async def test_emergency_stop_works_while_a_stuck_run_holds_the_lock(tmp_path: Path) -> None:
     env = local_env(tmp_path)
     journal = await Journal.open(tmp_path / "state" / "j.db")
-    stuck = await journal.start_run("migrate", "local", "someone")  # this process is alive: it stays
+    stuck = await journal.start_run("migrate", "local", "someone", lock=True)  # this process is alive: it stays
     await journal.close()
     ops_json("emergency-stop", "--yes", env=env, cwd=tmp_path)
     assert (tmp_path / "stopped").exists()

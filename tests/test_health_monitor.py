@@ -130,7 +130,7 @@ async def test_a_timeout_is_a_failure(discord_standin: DiscordStandIn, running: 
 async def test_alerts_held_during_a_migrate_run_then_resumed(
     discord_standin: DiscordStandIn, running: RunningBot, app: App, engine: Engine
 ) -> None:
-    run_id = await engine.journal.start_run("migrate", "local", "alice (1)")
+    run_id = await engine.journal.start_run("migrate", "local", "alice (1)", lock=True)
     progress = Notes()
     running.bot.active_reporters.add(progress)
     app.status = 502

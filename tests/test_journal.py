@@ -8,18 +8,38 @@ from pathlib import Path
 
 import pytest
 
+from ops.backup import BACKUP
+from ops.coderevert import CODE_REVERT
+from ops.context import Phase
+from ops.emergency import EMERGENCY_STOP, START
 from ops.journal import Journal, LockHeld
+from ops.migrate import MIGRATE
+from ops.preflight import PREFLIGHT
+from ops.rollback import ROLLBACK
+from ops.verify import VERIFY
+
+
+async def start(journal: Journal, phase: Phase, target: str, actor: str) -> int:
+    return await journal.start_run(phase.name, target, actor, lock=phase.takes_lock)
 
 
 async def test_lock_is_per_target_and_released(journal: Journal) -> None:
-    first = await journal.start_run("migrate", "fly:a", "alice")
+    first = await start(journal, MIGRATE, "fly:a", "alice")
     with pytest.raises(LockHeld) as info:
-        await journal.start_run("backup", "fly:a", "bob")
+        await start(journal, BACKUP, "fly:a", "bob")
     assert "alice is already running migrate" in info.value.message and "since" in info.value.message
-    await journal.start_run("backup", "fly:b", "bob")  # another target is free
-    await journal.start_run("verify", "fly:a", "bob")  # read-only phases take no lock
+    await start(journal, BACKUP, "fly:b", "bob")  # another target is free
+    await start(journal, VERIFY, "fly:a", "bob")  # read-only phases take no lock
     await journal.finish_run(first, "succeeded", {})
-    await journal.start_run("backup", "fly:a", "bob")
+    await start(journal, BACKUP, "fly:a", "bob")
+
+
+def test_each_phase_declares_whether_it_takes_the_lock() -> None:
+    """What changes or copies the database runs one at a time; what reads, and the emergency
+    actions (which must work while a stuck run holds the lock), take none."""
+    assert {p.name for p in (BACKUP, MIGRATE, ROLLBACK, CODE_REVERT) if p.takes_lock} == {
+        "backup", "migrate", "rollback", "code-revert"}
+    assert not any(p.takes_lock for p in (PREFLIGHT, VERIFY, EMERGENCY_STOP, START))
 
 
 async def test_run_of_a_killed_process_is_marked_interrupted(tmp_path: Path) -> None:
@@ -29,7 +49,7 @@ async def test_run_of_a_killed_process_is_marked_interrupted(tmp_path: Path) -> 
         "from ops.journal import Journal\n"
         "async def main():\n"
         f"    j = await Journal.open({str(path)!r})\n"
-        "    rid = await j.start_run('migrate', 'local', 'alice', migration='m.sql')\n"
+        "    rid = await j.start_run('migrate', 'local', 'alice', migration='m.sql', lock=True)\n"
         "    await j.add_step(rid, 'backup', 'done', '')\n"
         "    os._exit(9)  # dies without finishing, like SIGKILL\n"
         "asyncio.run(main())\n"
@@ -47,5 +67,5 @@ async def test_run_of_a_killed_process_is_marked_interrupted(tmp_path: Path) -> 
 
 
 async def test_a_live_run_of_this_process_is_not_interrupted(journal: Journal) -> None:
-    await journal.start_run("migrate", "local", "alice")
+    await journal.start_run("migrate", "local", "alice", lock=True)
     assert await journal.mark_interrupted() == []

@@ -163,6 +163,6 @@ async def test_app_holding_the_write_lock(engine: Engine, app_db: Path) -> None:
 
 
 async def test_one_mutating_run_at_a_time(engine: Engine) -> None:
-    await engine.journal.start_run("rollback", "local", "alice")
+    await engine.journal.start_run("rollback", "local", "alice", lock=True)
     with pytest.raises(OpsError, match="alice is already running rollback"):
         await run_migrate(engine, MIGRATION, confirmed=True)

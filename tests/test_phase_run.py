@@ -10,7 +10,7 @@ import pytest
 
 from ops.context import Engine, PhaseRun
 from ops.errors import OpsError
-from ops.verify import run_verify
+from ops.verify import VERIFY, run_verify
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Result:
 ])
 async def test_done_records_ok_error_outcome_and_summary(engine: Engine, result: Result, state: str,
                                                          outcome: str) -> None:
-    async with PhaseRun(engine, "verify", None, "test") as run:
+    async with PhaseRun(engine, VERIFY, None, "test") as run:
         run.outcome_on_error = "unknown"
         await run.done(result)
     [row] = await engine.journal.runs(1)
@@ -40,7 +40,7 @@ async def test_done_records_ok_error_outcome_and_summary(engine: Engine, result:
 
 async def test_an_exception_fails_the_run_with_what_it_meant(engine: Engine) -> None:
     with pytest.raises(OpsError):
-        async with PhaseRun(engine, "verify", None, "test") as run:
+        async with PhaseRun(engine, VERIFY, None, "test") as run:
             run.outcome_on_error = "changed"
             raise OpsError("it broke", hint="look")
     [row] = await engine.journal.runs(1)
