@@ -113,7 +113,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) -> Any:
-    from ops import appinfo, backup, backups, emergency, health, migrate, preflight, rollback, script, verify
+    from ops import (
+        appinfo,
+        backup,
+        backups,
+        emergency,
+        health,
+        migrate,
+        preflight,
+        rollback,
+        rollback_plan,
+        script,
+        verify,
+    )
     from ops.console import ConsoleReporter
 
     if args.command == "health":
@@ -141,7 +153,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) 
                                                expected_fingerprint=args.fingerprint, reporter=rep,
                                                allow_row_loss=allow),
         "verify": lambda: verify.run_verify(engine, quick=args.quick, reporter=rep),
-        "rollback": lambda: rollback.run_rollback(engine, confirmed=args.yes, backup=args.backup, reporter=rep),
+        # Refused without --yes (before anything is started); confirmed, a stopped app is started first.
+        "rollback": lambda: (rollback_plan.start_then_roll_back(engine, backup=args.backup, actor="cli", reporter=rep)
+                             if args.yes else rollback.run_rollback(engine, confirmed=False, backup=args.backup)),
         "logs": lambda: appinfo.run_logs(engine, lines=args.lines),
         "status": lambda: appinfo.run_status(engine),
         "emergency-stop": lambda: emergency.emergency_stop(engine, actor="cli", for_run=args.for_run),

@@ -100,8 +100,14 @@ async def roll_back_as_planned(engine: Engine, plan: RollbackPlan, *, actor: str
     """The confirmed rollback: refused when the history moved since the plan, then a stopped app is
     started (a restore needs a running machine), then the backup is restored."""
     await check_current(engine, plan)
+    return await start_then_roll_back(engine, backup=plan.backup.path, actor=actor, reporter=reporter)
+
+
+async def start_then_roll_back(engine: Engine, *, backup: str | None, actor: str,
+                               reporter: Reporter) -> rollback.RollbackResult:
+    """A confirmed rollback (the channel's confirmation, the CLI's --yes): a stopped app is started
+    first, since a restore needs a running machine, then the backup is restored."""
     started = await ensure_running(engine)
     if started:
         reporter.step("start machine", Status.DONE, started)
-    return await rollback.run_rollback(engine, confirmed=True, backup=plan.backup.path, reporter=reporter,
-                                       actor=actor)
+    return await rollback.run_rollback(engine, confirmed=True, backup=backup, reporter=reporter, actor=actor)

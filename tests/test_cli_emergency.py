@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from ops.journal import Journal, RunRecord
-from tests.conftest import REPO
+from tests.conftest import MIGRATIONS, REPO, dump, make_db
 from tests.fakefly.plugin import FakeFly
 from tests.test_bot_check import dead_url
 from tests.test_cli import cli
 
 APP = "timelogger-staging"
+MIGRATION = "0001_remove_suspend.sql"
 
 
 def touch(path: Path) -> str:
@@ -123,3 +124,25 @@ def test_on_fly_machines_are_stopped_and_started_never_scaled(fakefly: FakeFly, 
     shown = " ".join(text.stdout.split())  # rich wraps long lines
     assert text.returncode == 0 and "stopped m1, m2 (kept, not destroyed)" in shown
     assert f"`fly machine start m1 --app {APP}`" in shown and fakefly.token not in text.stdout + text.stderr
+
+
+def test_cli_rollback_of_a_stopped_app_starts_a_machine_only_once_confirmed(fakefly: FakeFly, tmp_path: Path) -> None:
+    """The CLI and the channel agree: after an emergency stop, `rollback` without --yes starts
+    nothing; with --yes a machine is started first (a restore needs one), then the backup restored."""
+    db = tmp_path / "vol" / "app.db"
+    make_db(db)
+    original = dump(db)
+    fakefly.set_machines([{"id": "m1", "state": "started"}])
+    env = {**fly_env(fakefly, tmp_path), "DB_PATH": str(db), "MIGRATIONS_DIR": str(MIGRATIONS)}
+    assert ops_json("backup", "--label", "before", env=env, cwd=tmp_path)["ok"]
+    assert ops_json("migrate", MIGRATION, "--yes", env=env, cwd=tmp_path)["ok"]
+    assert dump(db) != original
+    ops_json("emergency-stop", "--yes", env=env, cwd=tmp_path)
+    assert fakefly.machine_states() == {"m1": "stopped"}
+    refused = ops_json("rollback", env=env, cwd=tmp_path, code=2)
+    assert "needs confirmation" in refused["error"]["message"]
+    assert fakefly.machine_states() == {"m1": "stopped"}  # refused: nothing was started
+    rolled = ops_json("rollback", "--yes", env=env, cwd=tmp_path)
+    assert rolled["ok"] and fakefly.machine_states() == {"m1": "started"}
+    assert ["machine", "start", "m1", "--app", APP] in fakefly.argvs()
+    assert rolled["outcome"] == "done" and dump(db) == original
