@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 
 from bot.app import OpsBot
-from bot.progress import with_progress
-from bot.render import migrate_embed, simple_embed
+from bot.progress import failure_card, with_progress
+from bot.render import migrate_embed
 from bot.reporter import DiscordReporter
 from bot.requests import edit_request
 from bot.views import EMERGENCY_STEPS, checklist_view, emergency_view, run_buttons
@@ -35,9 +35,7 @@ async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
 async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, title: str) -> None:
     a, result, exc = done.approval, done.result, done.error
     if exc is not None:
-        await rep.finish(simple_embed(
-            f"✘ {title}", [rep.steps_text(), "", f"**{exc.message}**", f"→ {exc.hint}" if exc.hint else ""],
-            ok=False))
+        await rep.finish(failure_card(title, rep, exc))
         if done.outcome in ("changed", "unknown"):  # it did start changing the database
             await edit_request(bot, a, f"{icon(done.outcome)} Run #{done.run_id}: "
                                        f"{headline('migrate', done.outcome)}: {exc.message}\n→ {exc.hint}", ok=False)

@@ -26,13 +26,17 @@ async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, ti
     try:
         result = await phase(reporter)
     except OpsError as exc:
-        await reporter.finish(simple_embed(
-            f"✘ {title}", [reporter.steps_text(), "", f"**{exc.message}**", f"→ {exc.hint}" if exc.hint else ""],
-            ok=False))
+        await reporter.finish(failure_card(title, reporter, exc))
         raise
     finally:
         bot.active_reporters.discard(reporter)
     return result, reporter
+
+
+def failure_card(title: str, reporter: DiscordReporter, exc: OpsError) -> discord.Embed:
+    """A phase that stopped with an expected error: its steps, what happened, what to do."""
+    return simple_embed(f"✘ {title}", [reporter.steps_text(), "", f"**{exc.message}**",
+                                      f"→ {exc.hint}" if exc.hint else ""], ok=False)
 
 
 def actor(interaction: discord.Interaction) -> str:

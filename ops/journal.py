@@ -40,6 +40,11 @@ class LockInfo:
     phase: str
     since: float
 
+    @property
+    def who(self) -> str:
+        """The holder without the " (id)" the journal records people with."""
+        return self.holder.split(" (")[0]
+
 
 @dataclass(frozen=True)
 class RunRecord:

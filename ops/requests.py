@@ -71,7 +71,7 @@ async def ensure_can_request(engine: Engine, approvals: Approvals, target: str, 
     lock = await engine.journal.lock_for(target)
     if lock:
         since = time.strftime("%H:%M:%S UTC", time.gmtime(lock.since))
-        raise OpsError(f"{lock.holder.split(' (')[0]} is running {lock.phase} (run #{lock.run_id}) since {since}",
+        raise OpsError(f"{lock.who} is running {lock.phase} (run #{lock.run_id}) since {since}",
                        hint="Wait for it to finish; one backup, migrate or rollback runs at a time.")
     for waiting in await approvals.pending(target):
         if not waiting.expired and waiting.kind == kind:
