@@ -159,10 +159,10 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         open_inc = next((i for i in incidents if i.resolved_at is None), None)
         state = f"🚨 incident #{open_inc.id} open since <t:{int(open_inc.started_at)}:R>" if open_inc else \
             "✅ no open incident"
-        alerts = f"paused by {pause['by']} until <t:{int(pause['until'])}:t>" if pause else "on"
+        alerts = f"paused by {pause.by} until <t:{int(pause.until)}:t>" if pause else "on"
         lines = [f"**URL** `{shown_url(self.config.url) or 'not set: monitor off'}` every {self.config.interval_s}s",
                  f"**State** {state}", f"**Alerts** {alerts}",
-                 "**Last checks** " + (" ".join("✅" if c["ok"] else "❌" for c in reversed(checks)) or "none yet")]
+                 "**Last checks** " + (" ".join("✅" if c.ok else "❌" for c in reversed(checks)) or "none yet")]
         for inc in incidents:
             state = f"resolved after {ago(inc.duration_s)}" if inc.resolved_at else "open"
             lines.append(f"#{inc.id} <t:{int(inc.started_at)}:f> {inc.kind}: {inc.error[:80]} — {state}")

@@ -167,26 +167,27 @@ class HealthMonitor:
         async with self.db.execute("SELECT * FROM incidents ORDER BY id DESC LIMIT ?", (limit,)) as cur:
             return [_incident(dict(r)) for r in await cur.fetchall()]
 
-    async def recent_checks(self, limit: int = 10) -> list[dict[str, Any]]:
+    async def recent_checks(self, limit: int = 10) -> list[CheckRecord]:
         async with self.db.execute("SELECT * FROM health_checks ORDER BY rowid DESC LIMIT ?", (limit,)) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+            return [CheckRecord(r["at"], bool(r["ok"]), r["kind"], r["status"], r["latency_ms"], r["error"])
+                    for r in await cur.fetchall()]
 
     async def hold_reason(self, now: float) -> str:
         pause = await self.active_pause(now)
         if pause:
-            return f"alerts paused by {pause['by']} until <t:{int(pause['until'])}:t>"
+            return f"alerts paused by {pause.by} until <t:{int(pause.until)}:t>"
         lock = await self.journal.lock_for(self.target_name)
         if lock and lock.phase in ("migrate", "rollback"):
             return f"{lock.phase} run #{lock.run_id} in progress"
         return ""
 
-    async def active_pause(self, now: float | None = None) -> dict[str, Any] | None:
+    async def active_pause(self, now: float | None = None) -> Pause | None:
         now = time.time() if now is None else now
         async with self.db.execute(
             "SELECT * FROM health_pauses WHERE ended_at IS NULL AND until > ? ORDER BY id DESC LIMIT 1", (now,)
         ) as cur:
             row = await cur.fetchone()
-        return dict(row) if row else None
+        return Pause(row["id"], row["by"], row["since"], row["until"]) if row else None
 
     async def pause(self, by: str, minutes: int) -> float:
         now = time.time()
@@ -213,6 +214,28 @@ class HealthMonitor:
         async with self.db.execute(sql, args) as cur:
             row = await cur.fetchone()
         return _incident(dict(row)) if row else None
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One health check as the journal recorded it."""
+
+    at: float
+    ok: bool
+    kind: str
+    status: int | None
+    latency_ms: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A hold on alerts for planned maintenance, until ``until`` unless resumed first."""
+
+    id: int
+    by: str
+    since: float
+    until: float
 
 
 def _incident(row: dict[str, Any]) -> Incident:

@@ -206,7 +206,7 @@ async def test_health_commands_and_schedule(discord_standin: DiscordStandIn, run
     text = (await discord_standin.wait_for_followup(rec)).text()
     assert "incident #1 open" in text and "❌" in text
     checks = await cog(running).monitor.recent_checks(3)
-    assert json.dumps([ch["kind"] for ch in checks]) == '["status", "status", "status"]'
+    assert json.dumps([ch.kind for ch in checks]) == '["status", "status", "status"]'
 
 
 async def test_scheduler_shuts_down_with_the_bot(discord_standin: DiscordStandIn, engine: Engine, app: App) -> None:
