@@ -178,10 +178,10 @@ class Journal:
                 # run), and a rollback could discard another coroutine's pending writes.
                 await self.db.execute("DELETE FROM runs WHERE id=?", (run_id,))
                 await self.db.commit()
-                lock = await self.lock_for(target)
-                if lock is None:  # released in between: try once more
-                    return await self.start_run(phase, target, actor, lock=lock, migration=migration, sha256=sha256)
-                raise LockHeld(lock) from None
+                held = await self.lock_for(target)
+                if held is None:  # released in between: try once more, taking the lock again
+                    return await self.start_run(phase, target, actor, lock=True, migration=migration, sha256=sha256)
+                raise LockHeld(held) from None
         await self.db.commit()
         return run_id
 

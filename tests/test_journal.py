@@ -12,7 +12,7 @@ from ops.backup import BACKUP
 from ops.coderevert import CODE_REVERT
 from ops.context import Phase
 from ops.emergency import EMERGENCY_STOP, START
-from ops.journal import Journal, LockHeld
+from ops.journal import Journal, LockHeld, LockInfo
 from ops.migrate import MIGRATE
 from ops.preflight import PREFLIGHT
 from ops.rollback import ROLLBACK
@@ -32,6 +32,30 @@ async def test_lock_is_per_target_and_released(journal: Journal) -> None:
     await start(journal, VERIFY, "fly:a", "bob")  # read-only phases take no lock
     await journal.finish_run(first, "succeeded", {})
     await start(journal, BACKUP, "fly:a", "bob")
+
+
+async def test_a_lock_released_while_starting_is_taken_again(tmp_path: Path) -> None:
+    """The holder finishes between our failed lock insert and our look at the lock: the retry must
+    take the lock itself (control: a retry without it would leave a migrate running unlocked, and
+    the backup below would start beside it)."""
+    holder = await Journal.open(tmp_path / "j.db")
+
+    class Racing(Journal):
+        async def lock_for(self, target: str) -> LockInfo | None:
+            await holder.finish_run(first, "succeeded", {})  # the release races in here
+            return await super().lock_for(target)
+
+    first = await start(holder, MIGRATE, "fly:a", "alice")
+    racing = Racing((await Journal.open(tmp_path / "j.db")).db)
+    try:
+        second = await start(racing, MIGRATE, "fly:a", "bob")
+        held = await Journal.lock_for(racing, "fly:a")
+        assert held is not None and held.run_id == second
+        with pytest.raises(LockHeld):
+            await start(holder, BACKUP, "fly:a", "carol")
+    finally:
+        await racing.close()
+        await holder.close()
 
 
 def test_each_phase_declares_whether_it_takes_the_lock() -> None:
