@@ -31,6 +31,10 @@ class OpsBot(commands.Bot):
     def __init__(self, *, settings: BotSettings, engine: Engine, extensions: tuple[str, ...] = EXTENSIONS,
                  **kwargs: Any) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=discord.Intents.default(), **kwargs)
+        if settings.ops != engine.settings:
+            # One source: the ops settings the engine was built from are what every cog reads
+            # (bot.engine.settings); a second, different copy would be silently ignored.
+            raise ValueError("the bot's ops settings differ from the ones its engine was built with")
         self.settings = settings
         self.engine = engine
         self.approvals = Approvals(engine.journal)

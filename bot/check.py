@@ -26,6 +26,7 @@ from ops.errors import OpsError
 from ops.health import check_health
 from ops.redact import register_secret
 from ops.settings import Settings
+from ops.targets import registry
 from ops.targets.base import Finding, Target, failed, from_error, passed, sqlite_here
 from ops.targets.registry import build_target
 
@@ -232,7 +233,8 @@ async def run_checks(settings: BotSettings, *, target: Target | None = None) -> 
     ops = settings.ops
     register_secret(settings.discord.token)
     target = target or build_target(ops)
-    intro = passed(f"settings are valid (TARGET={ops.target}: {target.describe()}, DB_PATH={ops.engine.db_path})")
+    name = registry.spec(ops.target).name
+    intro = passed(f"settings are valid (TARGET={name}: {target.describe()}, DB_PATH={ops.engine.db_path})")
 
     async def health() -> list[Finding]:
         return [await check_health_url(ops, target)]

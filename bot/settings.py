@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ops.config import load_settings
 from ops.errors import UsageError
 from ops.settings import Settings, environ
+from ops.targets import registry
 
 SNOWFLAKE = re.compile(r"^\d{17,20}$")
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
@@ -34,7 +35,7 @@ class BotSettings:
     discord: DiscordSettings
 
     def __repr__(self) -> str:
-        return f"BotSettings(target={self.ops.target!r}, discord={self.discord!r})"
+        return f"BotSettings(target={registry.spec(self.ops.target).name!r}, discord={self.discord!r})"
 
 
 def _snowflake(env: dict[str, str], name: str, what: str, problems: list[str]) -> int:

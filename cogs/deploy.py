@@ -28,7 +28,7 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
                 group_description="Code rollback of the app's deploy branch"):
     def __init__(self, bot: OpsBot) -> None:
         self.bot = bot
-        s = bot.settings.ops
+        s = bot.engine.settings
         self.code = CodeRepo(url=s.code.repo, branch=s.code.branch, clone_dir=s.engine.state_db.parent / "code",
                              name=s.code.committer_name, email=s.code.committer_email, deploy_key=s.code.deploy_key)
 

@@ -41,7 +41,7 @@ def ago(seconds: float) -> str:
 class HealthCog(commands.GroupCog, name="health", group_name="health", group_description="The app's health check"):
     def __init__(self, bot: OpsBot) -> None:
         self.bot = bot
-        s = bot.settings.ops
+        s = bot.engine.settings
         self.config = MonitorConfig(url=s.health.url, interval_s=s.health.interval_s, timeout_s=s.health.timeout_s,
                                     expect=s.health.expect, failure_threshold=s.health.failure_threshold,
                                     success_threshold=s.health.success_threshold, reminder_s=s.health.reminder_s,

@@ -245,3 +245,19 @@ async def test_a_password_in_the_health_url_is_never_posted(
         assert not [m for m in discord_standin.channel_messages() if secret in m.text()]
     finally:
         await bot.stop()
+
+
+async def test_an_approved_migration_checks_the_apps_health_from_the_bots_settings(
+    discord_standin: DiscordStandIn, running: RunningBot, app: App
+) -> None:
+    """HEALTH_URL reaches the post-migration check through the settings the bot was started with:
+    a failing app shows on the run's card and leaves the checklist's automatic half unticked."""
+    from tests.test_bot_e2e import request
+
+    app.status = 503
+    _, message = await request(discord_standin)
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    done = await discord_standin.wait_for_message(
+        lambda m: "Migrate 0001" in m.text() and "app health" in m.text() and bool(button_ids(m)), timeout=60)
+    assert "❌ **app health**" in done.text() and "503" in done.text()
+    assert "☒ After: app healthy (health check)" in done.text()  # tick(False): the check ran and failed
