@@ -209,8 +209,9 @@ async def run_approved_revert(engine: Engine, approvals: Approvals, code: CodeRe
                               approver: str) -> ApprovedRevert:
     """Revert the approved commit, journaled as a run; the request is marked by the outcome."""
     try:
+        # Locked on the branch, where the request was checked (one push to it at a time).
         async with PhaseRun(engine, CODE_REVERT, None, f"{a.requester} ({a.requester_id}) + {approver}",
-                            migration=code.branch, sha256=a.sha256) as run:
+                            migration=code.branch, sha256=a.sha256, target_name=code.target) as run:
             result = await code.revert(a.sha256)
             await run.done(result)
     except OpsError as exc:

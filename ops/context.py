@@ -94,6 +94,9 @@ class Run:
     phase: Phase
     reporter: Reporter = field(default_factory=NullReporter)
     actor: str = "cli"
+    # What the run works on and locks: the app's target unless the phase works on something else
+    # (a code revert works on its git branch).
+    target_name: str = ""
     run_id: int = 0
     started: float = field(default_factory=time.monotonic)
     # What an exception raised now means for the database: a phase sets "unknown" just before it
@@ -103,8 +106,8 @@ class Run:
 
     async def start(self, *, migration: str = "", sha256: str = "") -> int:
         self.run_id = await self.engine.journal.start_run(
-            self.phase.name, self.engine.target.name, self.actor, lock=self.phase.takes_lock, migration=migration,
-            sha256=sha256)
+            self.phase.name, self.target_name or self.engine.target.name, self.actor, lock=self.phase.takes_lock,
+            migration=migration, sha256=sha256)
         await self.reporter.run_started(self.run_id)  # the bot links its progress message to the run
         return self.run_id
 
@@ -187,8 +190,9 @@ class PhaseRun:
         *,
         migration: str = "",
         sha256: str = "",
+        target_name: str = "",
     ) -> None:
-        self.run = Run(engine, phase, reporter or NullReporter(), actor)
+        self.run = Run(engine, phase, reporter or NullReporter(), actor, target_name=target_name)
         self.migration, self.sha256 = migration, sha256
 
     async def __aenter__(self) -> Run:

@@ -48,6 +48,10 @@ async def test_revert_needs_approval_then_pushes(
         assert new != before and new[:12] in done.text() and git(bare, "rev-parse", "develop~1") == before
         assert git(bare, "show", "develop:app.py") == "SUSPEND = True"
         assert "secret-deploy-key-material" not in discord_standin.dump()
+        # The run worked on (and locked) the branch the request was checked against, not the app.
+        [run] = await engine.journal.runs(phase="code-revert")
+        assert run.state == "succeeded" and run.target == bot.bot.get_cog("deploy").code.target  # type: ignore[union-attr]
+        assert await engine.journal.lock_for(run.target) is None
     finally:
         await bot.stop()
 
