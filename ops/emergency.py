@@ -11,9 +11,8 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ops.context import Engine, Phase
-from ops.errors import OpsError
-from ops.health import check_health
+from ops.context import Engine, Phase, PhaseRun
+from ops.health import check_configured
 from ops.targets.base import NoMachine
 
 log = logging.getLogger(__name__)
@@ -49,30 +48,25 @@ class StartResult:
 async def emergency_stop(engine: Engine, *, actor: str, for_run: int | None = None) -> MachineAction:
     """Stop the app now. ``for_run``: the run whose failure this answers (journaled with it)."""
     target = engine.target
-    run_id = await engine.journal.start_run(EMERGENCY_STOP.name, target.name, actor, lock=EMERGENCY_STOP.takes_lock)
-    try:
+    async with PhaseRun(engine, EMERGENCY_STOP, None, actor) as run:
         stopped = tuple(await target.stop())
-    except Exception as exc:
-        await _failed(engine, run_id, exc)
-        raise
-    log.info("emergency stop by %s on %s: stopped %s", actor, target.name, ", ".join(stopped) or "nothing")
-    await engine.journal.finish_run(run_id, "succeeded", {"machines": stopped, "for_run": for_run})
+        log.info("emergency stop by %s on %s: stopped %s", actor, target.name, ", ".join(stopped) or "nothing")
+        await run.finish(True, {"machines": stopped, "for_run": for_run})
     return MachineAction(True, stopped, target.undo_stop_text(stopped))
 
 
 async def start_app(engine: Engine, *, actor: str) -> StartResult:
-    """Start what is stopped, then check health (HEALTH_URL) when it is set."""
-    target = engine.target
-    run_id = await engine.journal.start_run(START.name, target.name, actor, lock=START.takes_lock)
-    try:
-        started = tuple(await target.start())
-        health_ok, health_text = await _health(engine)
-    except Exception as exc:
-        await _failed(engine, run_id, exc)
-        raise
-    await engine.journal.finish_run(run_id, "succeeded", {"machines": started, "health": health_text})
-    return StartResult(health_ok is not False, started, health_ok, health_text,
-                       how_to_undo="an emergency stop (`emergency-stop`) stops it again")
+    """Start what is stopped, then check health (HEALTH_URL) when it is set. A start whose health
+    check fails is a failed run, as it is a failed command (exit 1)."""
+    async with PhaseRun(engine, START, None, actor) as run:
+        started = tuple(await engine.target.start())
+        health = await check_configured(engine.settings.health)
+        text = NO_HEALTH_URL if health is None else f"health {'✅ passing' if health.ok else '❌ ' + health.error}"
+        result = StartResult(health is None or health.ok, started, None if health is None else health.ok, text,
+                             how_to_undo="an emergency stop (`emergency-stop`) stops it again")
+        await run.finish(result.ok, {"machines": started, "health": text},
+                         "" if result.ok else f"started, but the app is unhealthy: {text}")
+    return result
 
 
 async def ensure_running(engine: Engine) -> str:
@@ -88,16 +82,3 @@ async def ensure_running(engine: Engine) -> str:
                         hint=f"Deploy the app first, then check it: {target.status_text()}.")
     await target.start(stopped[:1])
     return f"started machine {stopped[0]} first: a restore needs a running machine"
-
-
-async def _health(engine: Engine) -> tuple[bool | None, str]:
-    health = engine.settings.health
-    if not health.url:
-        return None, NO_HEALTH_URL
-    result = await check_health(health.url, timeout=health.timeout_s, expect=health.expect)
-    return result.ok, f"health {'✅ passing' if result.ok else '❌ ' + result.error}"
-
-
-async def _failed(engine: Engine, run_id: int, exc: Exception) -> None:
-    message = exc.message if isinstance(exc, OpsError) else f"unexpected error: {exc!r}"
-    await engine.journal.finish_run(run_id, "failed", {}, message)

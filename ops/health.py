@@ -13,6 +13,7 @@ import aiohttp
 
 from ops.errors import UsageError
 from ops.redact import redact, shown_url
+from ops.settings import HealthSettings
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +69,10 @@ async def check_health(url: str, *, timeout: float = 10.0, attempts: int = 3, ba
                 await asyncio.sleep(backoff * 2 ** (attempt - 1))
     assert result is not None
     return result
+
+
+async def check_configured(health: HealthSettings) -> HealthResult | None:
+    """The app's health with the configured URL, timeout and expectation; None without HEALTH_URL."""
+    if not health.url:
+        return None
+    return await check_health(health.url, timeout=health.timeout_s, expect=health.expect)

@@ -20,7 +20,7 @@ from ops.approvals import Approval, Approvals
 from ops.checklist import Checklist, Item
 from ops.context import Engine
 from ops.errors import OpsError
-from ops.health import check_health
+from ops.health import check_configured
 from ops.reporter import Reporter, Status
 
 log = logging.getLogger(__name__)
@@ -189,21 +189,20 @@ async def run_approved_migration(engine: Engine, approvals: Approvals, a: Approv
     await approvals.executed(a.id, result.run_id)
     if not result.ok:
         return ApprovedRun(a, result, None, result.run_id, result.outcome)
-    health = engine.settings.health
-    health_ok = await health_after_change(reporter, health.url, timeout_s=health.timeout_s, expect=health.expect)
+    health_ok = await health_after_change(engine, reporter)
     items = await Checklist(engine.journal).create(
         result.run_id, result.manual, automatic_ok=health_ok is not False,
-        extra=() if health.url else ("After: the app started normally",))
+        extra=() if engine.settings.health.url else ("After: the app started normally",))
     return ApprovedRun(a, result, None, result.run_id, result.outcome, health_ok, tuple(items))
 
 
-async def health_after_change(reporter: Reporter, url: str, *, timeout_s: float = 10,
-                              expect: str = "") -> bool | None:
+async def health_after_change(engine: Engine, reporter: Reporter) -> bool | None:
     """The app's health right after the database changed, as a step of the run; None without a URL."""
-    if not url:
+    if not engine.settings.health.url:
         return None
     reporter.step("app health", Status.RUNNING)
-    health = await check_health(url, timeout=timeout_s, expect=expect)
+    health = await check_configured(engine.settings.health)
+    assert health is not None
     reporter.step("app health", Status.DONE if health.ok else Status.FAILED,
                   f"HTTP {health.status} in {health.latency_ms} ms" if health.ok else health.error)
     return health.ok

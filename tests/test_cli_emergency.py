@@ -79,7 +79,10 @@ async def test_start_runs_start_command_and_checks_health(tmp_path: Path) -> Non
                          code=1)
     assert unhealthy["ok"] is False and unhealthy["health_ok"] is False
     assert unhealthy["health_text"].startswith("health ❌ connection failed")
-    assert [r.state for r in await runs(tmp_path / "state" / "j.db", "start")] == ["succeeded", "succeeded"]
+    # The journal says what the exit code says: an unhealthy start is a failed run (newest first).
+    recorded = await runs(tmp_path / "state" / "j.db", "start")
+    assert [r.state for r in recorded] == ["failed", "succeeded"]
+    assert recorded[0].error.startswith("started, but the app is unhealthy: health ❌ connection failed")
     text = cli("start", env=env, cwd=tmp_path)
     assert text.returncode == 0 and "started local; no HEALTH_URL configured" in text.stdout
 
