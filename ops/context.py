@@ -48,9 +48,13 @@ class Engine:
         marked interrupted), the target built from the registry."""
         target = build_target(settings)
         journal = await Journal.open(settings.engine.state_db)
-        for run in await journal.mark_interrupted():
-            log.warning("run #%s (%s) was interrupted; last completed step: %s", run.id, run.phase,
-                        run.last_step or "none")
+        try:
+            for run in await journal.mark_interrupted():
+                log.warning("run #%s (%s) was interrupted; last completed step: %s", run.id, run.phase,
+                            run.last_step or "none")
+        except BaseException:
+            await journal.close()
+            raise
         e = settings.engine
         return cls(target=target, journal=journal, db_path=e.db_path, migrations_dir=e.migrations_dir,
                    work_dir=e.work_dir, busy_timeout_ms=e.busy_timeout_ms, phase_timeout_s=e.phase_timeout_s,

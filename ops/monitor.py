@@ -18,6 +18,7 @@ import aiohttp
 
 from ops.health import HealthResult, check_once
 from ops.journal import Journal
+from ops.outcome import CHANGED_DATABASE
 
 log = logging.getLogger(__name__)
 KEEP_CHECKS = 10_000
@@ -208,7 +209,7 @@ class HealthMonitor:
         if not self.config.watch_s:
             return None
         run = await self.journal.last_finished(self.target_name, "migrate", now - self.config.watch_s)
-        return run.id if run and run.summary.get("committed") else None
+        return run.id if run and run.outcome in CHANGED_DATABASE else None
 
     async def _incident(self, sql: str, args: tuple[Any, ...]) -> Incident | None:
         async with self.db.execute(sql, args) as cur:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 DONE, UNCHANGED, CHANGED, UNKNOWN = "done", "unchanged", "changed", "unknown"
 OUTCOMES = (DONE, UNCHANGED, CHANGED, UNKNOWN)
+# A migrate or rollback with one of these did change the database (and "unknown" may have).
+CHANGED_DATABASE = frozenset({DONE, CHANGED})
 
 _CHANGE = {"migrate": "the migration committed", "rollback": "the backup was restored"}
 

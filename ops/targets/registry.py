@@ -7,6 +7,7 @@ import importlib
 from functools import cache
 from typing import TYPE_CHECKING
 
+from ops.errors import UsageError
 from ops.targets.base import Target, TargetSpec
 
 if TYPE_CHECKING:
@@ -32,7 +33,11 @@ def names() -> list[str]:
 
 def spec(name: str) -> TargetSpec:
     """The target called ``name``; "" is the default one."""
-    return specs()[name or DEFAULT]
+    found = specs().get(name or DEFAULT)
+    if found is None:
+        raise UsageError(f"TARGET={name!r}: expected one of {', '.join(repr(n) for n in names())}",
+                         hint="Set TARGET (or --target) to a target opsbot knows.")
+    return found
 
 
 def problems(settings: Settings) -> list[str]:
