@@ -50,7 +50,7 @@ async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, titl
     heading = f"{icon(result.outcome, ok=result.ok)} {title}"
     if result.ok:
         people = list(done.checklist)
-        await rep.finish(migrate_embed(result, heading, rep.steps_text(), health_ok=done.health_ok, people=people),
+        await rep.finish(migrate_embed(result, heading, rep.steps_text(), health_ok=result.health_ok, people=people),
                          view=checklist_view(result.run_id, people))
     else:
         changed = result.outcome in ("changed", "unknown")

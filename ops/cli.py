@@ -149,9 +149,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) 
                                                            allow_row_loss=allow)),
         "backup": lambda: backup.run_backup(engine, label=args.label, reporter=rep),
         "backups": lambda: backups.list_backups(engine),
-        "migrate": lambda: migrate.run_migrate(engine, args.migration, confirmed=args.yes,
-                                               expected_fingerprint=args.fingerprint, reporter=rep,
-                                               allow_row_loss=allow),
+        "migrate": lambda: migrate.migrate_and_check(engine, args.migration, confirmed=args.yes,
+                                                     expected_fingerprint=args.fingerprint, reporter=rep,
+                                                     allow_row_loss=allow),
         "verify": lambda: verify.run_verify(engine, quick=args.quick, reporter=rep),
         # Refused without --yes (before anything is started); confirmed, a stopped app is started first.
         "rollback": lambda: (rollback_plan.start_then_roll_back(engine, backup=args.backup, actor="cli", reporter=rep)
@@ -214,6 +214,9 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
             out.print(f"    {_esc(line)}")
         if command == "preflight":
             out.print(f"  schema fingerprint before: {data['fingerprint']}")
+        if data.get("health_ok") is False:
+            out.print("[bold yellow]⚠ the migration is applied, but the app's health check fails[/]: "
+                      "read the logs; roll back if the migration caused it")
     else:
         outcome = headline(command, str(data.get("outcome") or ""), ok=False) if "outcome" in data else "failed"
         out.print(f"[bold red]✘ {command}: {_esc(outcome)}:[/] {_esc(str(data.get('error', '')))}")

@@ -13,6 +13,7 @@ import aiohttp
 
 from ops.errors import UsageError
 from ops.redact import redact, shown_url
+from ops.reporter import Reporter, Status
 from ops.settings import HealthSettings
 
 log = logging.getLogger(__name__)
@@ -76,3 +77,15 @@ async def check_configured(health: HealthSettings) -> HealthResult | None:
     if not health.url:
         return None
     return await check_health(health.url, timeout=health.timeout_s, expect=health.expect)
+
+
+async def after_change(health: HealthSettings, reporter: Reporter) -> bool | None:
+    """The app's health right after the database changed, as a step of the run; None without a URL."""
+    if not health.url:
+        return None
+    reporter.step("app health", Status.RUNNING)
+    result = await check_health(health.url, timeout=health.timeout_s, expect=health.expect)
+    reporter.step("app health", Status.DONE if result.ok else Status.FAILED,
+                  f"HTTP {result.status} in {result.latency_ms} ms" if result.ok else result.error)
+    return result.ok
+

@@ -9,13 +9,14 @@ again to say whether the database is unchanged.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ops.apply import ApplyOutcome, apply_migration, describe_failure
 from ops.backup import take_backup
 from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
+from ops.health import after_change
 from ops.journal import BackupRecord
 from ops.migrations import Migration, load
 from ops.preflight import report_reading
@@ -58,6 +59,8 @@ class MigrateResult:
     notes: tuple[str, ...] = ()
     allow_row_loss: tuple[str, ...] = ()
     outcome: str = ""  # done | unchanged | changed | unknown (ops.outcome.OUTCOMES)
+    # The app's health right after the change (ops.health.after_change): None when not checked.
+    health_ok: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -289,3 +292,12 @@ def _unknown_result(run: Run, attempt: Attempt, outcome: ApplyOutcome, reason: s
               f"user_version {before.user_version} and schema {before.fingerprint[:12]} mean untouched; "
               f"anything else means it committed, and rollback to {backup} undoes it."),
     )
+
+
+async def migrate_and_check(engine: Engine, name: str, *, reporter: Reporter, **options: Any) -> MigrateResult:
+    """A migration, then the app's health when it committed: what the CLI and an approved request
+    both run (the result carries ``health_ok``)."""
+    result = await run_migrate(engine, name, reporter=reporter, **options)
+    if not result.ok:
+        return result
+    return replace(result, health_ok=await after_change(engine.settings.health, reporter))

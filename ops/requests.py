@@ -20,7 +20,6 @@ from ops.approvals import Approval, Approvals
 from ops.checklist import Checklist, Item
 from ops.context import Engine
 from ops.errors import OpsError
-from ops.health import check_configured
 from ops.reporter import Reporter, Status
 
 log = logging.getLogger(__name__)
@@ -144,7 +143,6 @@ class ApprovedRun:
     error: OpsError | None
     run_id: int | None
     outcome: str
-    health_ok: bool | None = None
     checklist: tuple[Item, ...] = ()
 
     @property
@@ -176,7 +174,7 @@ async def run_approved_migration(engine: Engine, approvals: Approvals, a: Approv
     approved; then the app's health and the runbook's checklist. The request ends ``executed``
     when the database changed (or may have), ``stale`` when the run stopped before anything did."""
     try:
-        result = await migrate.run_migrate(
+        result = await migrate.migrate_and_check(
             engine, a.subject, confirmed=True, expected_fingerprint=a.fingerprint, allow_row_loss=a.allow_row_loss,
             expected_sha256=a.sha256, reporter=_LinkingReporter(reporter, approvals, a.id),
             actor=f"{a.requester} ({a.requester_id}) + {approver}")
@@ -189,20 +187,7 @@ async def run_approved_migration(engine: Engine, approvals: Approvals, a: Approv
     await approvals.executed(a.id, result.run_id)
     if not result.ok:
         return ApprovedRun(a, result, None, result.run_id, result.outcome)
-    health_ok = await health_after_change(engine, reporter)
     items = await Checklist(engine.journal).create(
-        result.run_id, result.manual, automatic_ok=health_ok is not False,
+        result.run_id, result.manual, automatic_ok=result.health_ok is not False,
         extra=() if engine.settings.health.url else ("After: the app started normally",))
-    return ApprovedRun(a, result, None, result.run_id, result.outcome, health_ok, tuple(items))
-
-
-async def health_after_change(engine: Engine, reporter: Reporter) -> bool | None:
-    """The app's health right after the database changed, as a step of the run; None without a URL."""
-    if not engine.settings.health.url:
-        return None
-    reporter.step("app health", Status.RUNNING)
-    health = await check_configured(engine.settings.health)
-    assert health is not None
-    reporter.step("app health", Status.DONE if health.ok else Status.FAILED,
-                  f"HTTP {health.status} in {health.latency_ms} ms" if health.ok else health.error)
-    return health.ok
+    return ApprovedRun(a, result, None, result.run_id, result.outcome, tuple(items))

@@ -149,3 +149,20 @@ def test_cli_rollback_of_a_stopped_app_starts_a_machine_only_once_confirmed(fake
     assert rolled["ok"] and fakefly.machine_states() == {"m1": "started"}
     assert ["machine", "start", "m1", "--app", APP] in fakefly.argvs()
     assert rolled["outcome"] == "done" and dump(db) == original
+
+
+def test_cli_migrate_checks_the_apps_health_as_the_bot_does(tmp_path: Path) -> None:
+    """The post-migration health check is an ops function: the CLI runs it too, after COMMIT."""
+    env = local_env(tmp_path)
+    make_db(tmp_path / "vol" / "app.db")
+    env.update(MIGRATIONS_DIR=str(MIGRATIONS), HEALTH_URL=dead_url(), HEALTH_TIMEOUT_S="2")
+    done = ops_json("migrate", MIGRATION, "--yes", env=env, cwd=tmp_path)
+    assert done["ok"] and done["committed"] and done["health_ok"] is False  # applied; the app is not healthy
+    text = cli("rollback", "--yes", env=env, cwd=tmp_path)
+    assert text.returncode == 0, text.stdout + text.stderr
+    shown = " ".join(cli("migrate", MIGRATION, "--yes", env=env, cwd=tmp_path).stdout.split())
+    assert "✔ migrate succeeded" in shown and "⚠ the migration is applied, but the app's health check fails" in shown
+    unchecked = ops_json("rollback", "--yes", env={**env, "HEALTH_URL": ""}, cwd=tmp_path)
+    assert unchecked["ok"]
+    again = ops_json("migrate", MIGRATION, "--yes", env={**env, "HEALTH_URL": ""}, cwd=tmp_path)
+    assert again["ok"] and again["health_ok"] is None  # no HEALTH_URL: nothing was checked
