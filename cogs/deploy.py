@@ -13,9 +13,9 @@ from bot.app import OpsBot, require_role, send_ephemeral
 from bot.render import clip, simple_embed
 from bot.requests import edit_request, post_request
 from ops.approvals import Approval
-from ops.coderevert import KIND, CodeRepo, Commit, run_approved_revert
+from ops.coderevert import KIND, CodeRepo, Commit, request_revert, run_approved_revert
 from ops.errors import OpsError
-from ops.requests import APPROVE, CANCEL, ensure_can_request
+from ops.requests import APPROVE, CANCEL
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,9 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "request a code rollback")
         code = self.repo()
-        await ensure_can_request(self.bot.engine, self.bot.approvals, code.target, kind=KIND, what="revert")
-        preview = await code.preview()
-        approval_id = await self.bot.approvals.create(
-            target=code.target, subject=code.branch, sha256=preview.head.id, fingerprint="",
-            requester_id=interaction.user.id, requester=interaction.user.name,
-            timeout_s=self.bot.settings.discord.approval_timeout_s, preflight_run_id=None, kind=KIND)
-        approval = await self.bot.approvals.get(approval_id)
-        assert approval is not None
+        approval, preview = await request_revert(
+            self.bot.engine, self.bot.approvals, code, requester_id=interaction.user.id,
+            requester=interaction.user.name, timeout_s=self.bot.settings.discord.approval_timeout_s)
         files = "\n".join(f"{path}  +{a} -{r}" for path, a, r in preview.files[:30]) or "(no file changes)"
         warn = ["⚠ HEAD is a merge commit: it cannot be reverted automatically."] if preview.is_merge else []
         embed = simple_embed(f"Approval needed: revert {preview.head.short} on {code.branch}", [
@@ -73,7 +68,7 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
             f"What `git revert HEAD` changes (+{preview.added} -{preview.removed})": f"```\n{clip(files, 990)}\n```",
             "Bound to": f"commit `{preview.head.id}`: if {code.branch} moves first, nothing is reverted.",
         })
-        message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), approval_id, embed,
+        message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), approval.id, embed,
                                      retry_hint="Run /deploy revert again in a minute.")
         await send_ephemeral(interaction, f"Code rollback requested: {message.jump_url}")
 

@@ -29,13 +29,10 @@ from bot.rollback_flow import confirm_and_roll_back
 from bot.views import checklist_view
 from ops import appinfo, backup, backups, preflight, requests, verify
 from ops.approvals import parse_table_list
-from ops.backup import backup_path
 from ops.checklist import Checklist
 from ops.emergency import emergency_stop, start_app
-from ops.errors import OpsError
 from ops.journal import RunRecord
-from ops.migrate import backup_label
-from ops.migrations import Migration, list_migrations, load
+from ops.migrations import list_migrations, load
 from ops.outcome import headline
 from ops.units import mib
 
@@ -148,37 +145,15 @@ class MigrateCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "request a migration")
         allow = parse_table_list(allow_row_loss)
-        target = self.engine.target.name
-        await requests.ensure_can_request(self.engine, self.bot.approvals, target, kind="migrate", what="run")
-        chosen = load(self.engine.migrations_dir, migration)
-        async with self.gate.hold(target, interaction.user.name, what="run a migration"):
-            await self.prepare_and_post(interaction, chosen, allow)
-
-    async def prepare_and_post(self, interaction: discord.Interaction, migration: Migration,
-                               allow_row_loss: tuple[str, ...]) -> None:
-        name = migration.name
-        # A recent preflight is reused only when it was made with the same row-loss allowance.
-        pre = await requests.fresh_preflight(self.engine, name, migration.sha256,
-                                             max_age_s=self.bot.settings.discord.preflight_max_age_s,
-                                             allow_row_loss=migration.row_loss_allowed(allow_row_loss))
-        if pre is None:
-            result = await self.run_preflight(interaction, name, allow_row_loss)
-            if not result.ok:
-                raise OpsError(f"the preflight of {name} failed: {result.error}",
-                               hint="Nothing was requested. Fix the migration and run it again.")
-            pre = {"run_id": result.run_id, **result.to_dict()}
-        approvals = self.bot.approvals
-        approval_id = await approvals.create(
-            target=self.engine.target.name, subject=name, sha256=migration.sha256, fingerprint=pre["fingerprint"],
-            requester_id=interaction.user.id, requester=interaction.user.name,
-            timeout_s=self.bot.settings.discord.approval_timeout_s, preflight_run_id=pre["run_id"],
-            allow_row_loss=allow_row_loss)
-        approval = await approvals.get(approval_id)
-        assert approval is not None
-        embed = request_embed(approval, pre, backup_path(self.engine.db_path, backup_label(migration)),
-                              self.bot.settings.discord.approver_role_id)
-        message = await post_request(self.bot, approvals, await self.bot.ops_channel(), approval_id, embed,
-                                     retry_hint="Run /migrate run again in a minute (the preflight is reused).")
+        discord_settings = self.bot.settings.discord
+        made = await requests.request_migration(
+            self.engine, self.bot.approvals, self.gate, migration, requester_id=interaction.user.id,
+            requester=interaction.user.name, allow_row_loss=allow, timeout_s=discord_settings.approval_timeout_s,
+            preflight_max_age_s=discord_settings.preflight_max_age_s,
+            preflight=lambda: self.run_preflight(interaction, migration, allow))
+        embed = request_embed(made.approval, made.preflight, made.backup_path, discord_settings.approver_role_id)
+        message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), made.approval.id,
+                                     embed, retry_hint="Run /migrate run again in a minute (the preflight is reused).")
         await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
 
     @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from ops import migrate
 from ops.approvals import Approval, Approvals
+from ops.backup import backup_path
 from ops.checklist import Checklist, Item
 from ops.context import Engine
 from ops.errors import OpsError
+from ops.migrations import load
+from ops.preflight import PreflightResult
 from ops.reporter import Reporter, Status
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,46 @@ async def fresh_preflight(engine: Engine, name: str, sha256: str, *, max_age_s: 
     if not summary or tuple(summary.get("allow_row_loss") or ()) != allow_row_loss:
         return None
     return {"run_id": record.run_id, **summary}
+
+
+@dataclass(frozen=True)
+class MigrationRequest:
+    """A request made: the pending approval, the passing preflight it rests on (its journaled
+    result), and the backup the run will take first."""
+
+    approval: Approval
+    preflight: dict[str, Any]
+    backup_path: str
+
+
+async def request_migration(engine: Engine, approvals: Approvals, gate: RequestGate, name: str, *,
+                            requester_id: int, requester: str, allow_row_loss: tuple[str, ...],
+                            timeout_s: float, preflight_max_age_s: float,
+                            preflight: Callable[[], Awaitable[PreflightResult]]) -> MigrationRequest:
+    """Ask for a migration: refused while a run holds the lock or another request waits; a passing
+    preflight of exactly this file from the last ``preflight_max_age_s`` is reused, else
+    ``preflight()`` runs one (the caller shows its progress); a failed one requests nothing."""
+    target = engine.target.name
+    await ensure_can_request(engine, approvals, target, kind="migrate", what="run")
+    migration = load(engine.migrations_dir, name)
+    async with gate.hold(target, requester, what="run a migration"):
+        # A recent preflight is reused only when it was made with the same row-loss allowance.
+        pre = await fresh_preflight(engine, name, migration.sha256, max_age_s=preflight_max_age_s,
+                                    allow_row_loss=migration.row_loss_allowed(allow_row_loss))
+        if pre is None:
+            result = await preflight()
+            if not result.ok:
+                raise OpsError(f"the preflight of {name} failed: {result.error}",
+                               hint="Nothing was requested. Fix the migration and run it again.")
+            pre = {"run_id": result.run_id, **result.to_dict()}
+        # Pending from here on, so a second request is refused by ensure_can_request.
+        approval_id = await approvals.create(
+            target=target, subject=name, sha256=migration.sha256, fingerprint=pre["fingerprint"],
+            requester_id=requester_id, requester=requester, timeout_s=timeout_s, preflight_run_id=pre["run_id"],
+            allow_row_loss=allow_row_loss)
+    approval = await approvals.get(approval_id)
+    assert approval is not None
+    return MigrationRequest(approval, pre, backup_path(engine.db_path, migrate.backup_label(migration)))
 
 
 @dataclass(frozen=True)
