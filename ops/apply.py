@@ -20,6 +20,7 @@ from ops.sqlite_cli import (
     CANON_EXPR,
     USER_TABLE_SQL,
     SqlRun,
+    busy,
     emit,
     error_line,
     event_sql,
@@ -234,7 +235,7 @@ def outcome_from_run(run: SqlRun, migration: Migration, session: Session) -> App
         seconds=run.result.seconds,
         tables_after=tuple(str(e["names"]) for e in run.of("tables_after")),
         tables_predicted=session.tables_after,
-        sqlite_reported=committed or line is not None or "database is locked" in run.result.stderr,
+        sqlite_reported=committed or line is not None or busy(run.result.stderr),
     )
 
 

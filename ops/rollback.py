@@ -22,6 +22,7 @@ from ops.reporter import Reporter, Status
 from ops.schema import DbState, read_state, read_state_retrying, state_from_events, state_sql
 from ops.sqlite_cli import (
     SqlRun,
+    busy,
     disk_full,
     dot_quote,
     emit,
@@ -276,7 +277,7 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
                 raise OpsError(failure, hint="Run verify now and compare with the backup's row counts; do not roll "
                                              "back again before you know what the database holds.")
             failure = f".restore failed: {_sqlite_error(sql)}"
-            locked = "database is locked" in sql.result.stderr
+            locked = busy(sql.result.stderr)
             full = disk_full(sql.result.stderr) or (io_trouble(sql.result.stderr) and await hostfs.full_volume(
                 engine.target, engine.db_path, below=record.bytes) is not None)
             if full:

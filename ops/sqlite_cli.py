@@ -189,6 +189,13 @@ async def run_sql(
     return SqlRun(parse_events(result.stdout), result, body_offset=1)
 
 
+# The sqlite3 CLI reports errors only as text on stderr: these three functions are the one place that
+# reads it (as ops.targets.flyctl is for flyctl's), so nothing else branches on an error's words.
+def busy(text: str) -> bool:
+    """sqlite3 gave up waiting for a lock (SQLITE_BUSY, after the busy timeout)."""
+    return "database is locked" in text
+
+
 def disk_full(text: str) -> bool:
     """sqlite3 (SQLITE_FULL) or the shell (ENOSPC) says the volume is full."""
     return "database or disk is full" in text or "No space left on device" in text
