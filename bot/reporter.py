@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,9 +37,9 @@ class StepLine:
 
 class DiscordReporter:
     def __init__(self, channel: discord.abc.Messageable, title: str, *, min_interval: float = 1.5,
-                 journal: Journal | None = None, on_run: Callable[[int], Awaitable[None]] | None = None) -> None:
+                 journal: Journal | None = None) -> None:
         self.channel, self.title, self.min_interval = channel, title, min_interval
-        self.journal, self.on_run = journal, on_run
+        self.journal = journal
         self.run_id = 0
         self.lines: list[StepLine] = []
         self.tables: list[tuple[str, list[str], list[list[Any]]]] = []
@@ -61,8 +60,6 @@ class DiscordReporter:
         self.run_id = run_id
         if self.journal is not None and self.message is not None:
             await self.journal.add_run_message(run_id, self.message.channel.id, self.message.id)
-        if self.on_run is not None:
-            await self.on_run(run_id)
 
     def step(self, name: str, status: Status, detail: str = "") -> None:
         detail = redact(detail)

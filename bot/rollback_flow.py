@@ -43,7 +43,8 @@ async def confirm_and_roll_back(bot: OpsBot, interaction: discord.Interaction, b
              *(note_line(n) for n in plan.notes)]
     if plan.start_first:
         lines.append("Note: the app is stopped; opsbot starts a machine first, once you confirm "
-                     "(a restore needs a running machine).")
+                     "(a restore needs a running machine). The backup is chosen from opsbot's records; the file "
+                     "itself is checked on the host once a machine runs.")
     await interaction.followup.send("\n".join(lines), view=view, ephemeral=True)
     await view.wait()
     if not view.confirmed or view.interaction is None:

@@ -25,7 +25,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: str | None) ->
     pause = settings.engine.pause_app
     if pause == "scale-to-zero":
         problems.append(
-            "PAUSE_APP=scale-to-zero is refused: scaling the app to zero destroys the machines, so there is nothing "
+            "PAUSE_APP=scale-to-zero is refused: `fly scale count 0` destroys the machines, so there is nothing "
             "left to ssh into for the migration. opsbot migrates online (BEGIN IMMEDIATE with a busy timeout "
             "makes the app's writers wait a moment); use PAUSE_APP=none or an app-level maintenance switch"
         )
