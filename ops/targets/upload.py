@@ -125,12 +125,9 @@ async def finish(target: Target, upload: Upload) -> None:
     if word == "done":
         log.info("put %s to %s (%d bytes, sha256 %s)", upload.local, upload.remote, upload.bytes, upload.sha256[:12])
         return
-    if word == "mismatch":
-        size, _, digest = rest.partition(" ")
-        if size != str(upload.bytes):
-            what = f"{size} of {upload.bytes} bytes arrived"
-        else:
-            what = f"its sha256 on the host is {digest[:12]}…, not {upload.sha256[:12]}…"
+    if word in ("short", "damaged"):
+        what = (f"{rest} of {upload.bytes} bytes arrived" if word == "short"
+                else f"its sha256 on the host is {rest[:12]}…, not {upload.sha256[:12]}…")
         raise TransferFailed(f"the upload of {upload.local} to {upload.remote} was not whole: {what}",
                              hint="The partial copy was removed and nothing was put in place; retry the upload.")
     if word == "missing":
@@ -189,15 +186,17 @@ def _prepare_script(upload: Upload) -> str:
 
 def _finish_script(upload: Upload) -> str:
     f, p = shlex.quote(upload.remote), shlex.quote(upload.partial)
-    # String comparisons, never `-ne`: a failed wc or hash leaves "" and must refuse, not pass.
+    # String comparisons, never `-ne`: a failed wc or hash leaves "" (or an error from `[`) and
+    # must refuse, not pass: only an exact match goes on.
     return "\n".join([
         f"if [ ! -f {p} ]; then echo 'opsbot-put missing'; exit 0; fi",
         f"n=$(wc -c < {p})",
+        # The size first: a short file is refused without reading it all again.
+        f'if [ "$n" != {upload.bytes} ]; then rm -f -- {p}; echo "opsbot-put short ${{n:-?}}"; exit 0; fi',
         f"h=$({sha256_command(p)})",
         "h=${h%% *}",
-        f'if [ "$n" = {upload.bytes} ] && [ "$h" = {upload.sha256} ]; then :; else',
-        f'  rm -f -- {p}; echo "opsbot-put mismatch ${{n:-?}} ${{h:-?}}"; exit 0',
-        "fi",
+        f"if [ -z \"$h\" ]; then rm -f -- {p}; echo 'opsbot-put nohash'; exit 0; fi",
+        f'if [ "$h" != {upload.sha256} ]; then rm -f -- {p}; echo "opsbot-put damaged ${{h:-?}}"; exit 0; fi',
         f"sync -- {p} 2>/dev/null || sync",
         # ln refuses an existing name atomically (mv would replace it); a filesystem without hard
         # links falls back to mv after one more look.
