@@ -182,7 +182,7 @@ async def test_a_connection_dropped_mid_upload_leaves_no_partial_and_no_file(rem
     remote_host.add_fault("partial")
     with pytest.raises(HostUnreachable, match="was lost while uploading") as info:
         await remote_host.target.put(backup_copy, str(remote_host.volume / "copy.db"))
-    assert "nothing was put in place" in info.value.hint
+    assert "Nothing was put in place" in info.value.hint
     assert remote_host.stream_pids(), "the stream ran"
     assert remote_host.leftovers() == []
 
@@ -232,3 +232,16 @@ async def test_a_cancelled_put_removes_its_partial(fakefly: FakeFly, tmp_path: P
     with pytest.raises(asyncio.CancelledError):
         await task
     assert host.leftovers() == []  # control: put_file's cleanup runs for a cancellation too
+
+
+async def test_when_even_the_cleanup_fails_the_hint_names_the_partial(fakefly: FakeFly, tmp_path: Path,
+                                                                      backup_copy: Path) -> None:
+    host = make_host("fly", tmp_path, fakefly)
+    remote = str(host.volume / "copy.db")
+    # The first call after the stream that removes something fails too (armed by the stream itself).
+    fakefly.add_fault("ssh", "exit1", armed_by=STREAM, match="rm -f", times=1, message="tunnel unavailable")
+    host.add_fault("partial")
+    with pytest.raises(HostUnreachable) as info:
+        await host.target.put(backup_copy, remote)
+    assert f"A partial file may be left at {remote + PARTIAL_SUFFIX}" in info.value.hint
+    assert host.leftovers() == ["copy.db" + PARTIAL_SUFFIX]  # what the hint describes, never the final name

@@ -199,7 +199,7 @@ class FlyTarget:
         with open(upload.local, "rb") as data:
             result = await self._run(
                 argv, stdin=data, timeout=timeout, what=f"uploading {upload.local} to {machine.id}",
-                hint="flyctl was stopped and the partial copy on the machine removed; retry the upload.")
+                hint="flyctl was stopped and nothing was put in place; retry the upload.")
         self._raise_local_failure(result, f"`fly ssh console` on {machine.id}")
         if session_lost(result):
             raise stream_lost(self, upload, flyctl_error(result.stderr))

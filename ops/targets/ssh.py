@@ -149,7 +149,7 @@ class SshTarget:
             # ssh joins its words for the remote login shell: one line of shlex-quoted words.
             result = await run_argv(self._argv(upload.stream_command()), stdin=data, env=self._env(),
                                     timeout=timeout, what=what,
-                                    hint="ssh was stopped and the partial copy on the host removed; retry the upload.")
+                                    hint="ssh was stopped and nothing was put in place; retry the upload.")
         result = self._checked(result, what)
         if result.session_lost:
             raise stream_lost(self, upload, _last_line(result.stderr))

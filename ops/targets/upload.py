@@ -142,7 +142,8 @@ async def finish(target: Target, upload: Upload) -> None:
 
 
 async def discard(target: Target, upload: Upload, exc: BaseException) -> None:
-    """Remove the partial file; when even that fails, the error's hint says where it is."""
+    """Remove the partial file (every error a put raises says "nothing was put in place"); when even
+    that fails, the error's hint says where the partial file is."""
     try:
         result = await target.sh(f"rm -f -- {shlex.quote(upload.partial)}", timeout=DISCARD_TIMEOUT_S)
         if result.ok:
@@ -160,14 +161,14 @@ def stream_refused(target: Target, upload: Upload, remote_error: str) -> OpsErro
     """The stream's remote command failed (the connection held): a full volume, a path it cannot write."""
     if "No space left on device" in remote_error:
         return DiskFull(f"the volume of {upload.remote} on {target.describe()} filled up during the upload",
-                        hint=f"The partial copy was removed; free space or {target.grow_volume_text()}, then retry.")
+                        hint=f"Nothing was put in place; free space or {target.grow_volume_text()}, then retry.")
     return OpsError(f"uploading {upload.local} to {upload.remote} failed: {remote_error or 'no error text'}",
-                    hint="The partial copy was removed; check the path and its permissions on the host, then retry.")
+                    hint="Nothing was put in place; check the path and its permissions on the host, then retry.")
 
 
 def stream_lost(target: Target, upload: Upload, detail: str) -> HostUnreachable:
     return HostUnreachable(f"the connection to {target.describe()} was lost while uploading {upload.local} ({detail})",
-                           hint="The partial copy was removed and nothing was put in place; retry the upload.")
+                           hint="Nothing was put in place; retry the upload when the host answers.")
 
 
 # --- the scripts -------------------------------------------------------------------------------
