@@ -24,6 +24,7 @@ from ops.reporter import Reporter
 from ops.schema import DbState, read_state
 from ops.sqlite_cli import disk_full, dot_quote, require_sqlite, run_sql, sh_quote
 from ops.targets.base import DiskFull, ShResult, Target, phase_timeout_text
+from ops.targets.upload import PARTIAL_SUFFIX
 from ops.units import mib
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 BACKUP = Phase("backup", takes_lock=True)  # writes a copy on the volume: one at a time with migrate and rollback
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-PARTIAL_SUFFIX = ".opsbot-partial"
 SIDE_FILES = ("", "-journal", "-wal", "-shm")  # a SQLite file and what SQLite may leave beside it
 
 

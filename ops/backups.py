@@ -12,11 +12,11 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ops.backup import PARTIAL_SUFFIX
 from ops.context import Engine
 from ops.errors import OpsError
 from ops.journal import BackupRecord
 from ops.sqlite_cli import sh_quote
+from ops.targets.upload import PARTIAL_SUFFIX
 
 STAMP_RE = re.compile(r"\.pre-(?P<label>[A-Za-z0-9._-]+?)-(?P<stamp>\d{8}_\d{6})$")
 

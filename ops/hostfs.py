@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ops.errors import OpsError
 from ops.sqlite_cli import INSTALL_SQLITE_HINT, sh_quote
 from ops.targets.base import Target
+from ops.targets.upload import sha256_command
 
 FACT_TIMEOUT_S = 60.0
 HASH_TIMEOUT_S = 900.0
@@ -62,10 +63,8 @@ async def sizes(target: Target, *paths: str) -> dict[str, int]:
 
 async def facts(target: Target, path: str) -> FileFacts:
     quoted = sh_quote(path)
-    # openssl uses the CPU's SHA extensions (about 4x faster than coreutils' sha256sum on a
-    # GiB); same digest, so records stay comparable whichever tool the host has.
-    script = (f"wc -c < {quoted} && if command -v openssl >/dev/null 2>&1; "
-              f"then openssl dgst -sha256 -r < {quoted}; else sha256sum < {quoted}; fi")
+    # The same digest whichever tool the host has (and the same recipe Target.put checks with).
+    script = f"wc -c < {quoted} && {sha256_command(quoted)}"
     result = await target.sh(script, timeout=HASH_TIMEOUT_S)
     size = re.search(r"^\s*(\d+)\s*$", result.stdout, re.MULTILINE)
     digest = re.search(r"^([0-9a-f]{64})\b", result.stdout, re.MULTILINE)

@@ -30,6 +30,8 @@ class EchoTarget:
 
     async def fetch(self, remote: str, local: Path, *, timeout: float = 1.0) -> None: ...
 
+    async def put(self, local: Path, remote: str, *, timeout: float | None = None) -> None: ...
+
     async def restart(self, *, timeout: float = 1.0) -> str:
         return "echoed"
 

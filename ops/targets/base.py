@@ -1,5 +1,5 @@
-"""What a phase needs from the host that runs the app: a POSIX shell, a file copy, a restart,
-stop/start, and the words to tell an operator what to do on that host.
+"""What a phase needs from the host that runs the app: a POSIX shell, file copies both ways, a
+restart, stop/start, and the words to tell an operator what to do on that host.
 
 Every target raises the typed errors below (with a hint) for failures on its own side, so no
 caller reads a tool's error text. A target module ends with ``SPEC``; ops.targets.registry
@@ -17,7 +17,7 @@ import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ops.errors import OpsError
 from ops.redact import redact
@@ -113,6 +113,15 @@ class DiskFull(OpsError):
     """A volume (on the app host or here) has no room for what has to be written."""
 
 
+class TransferFailed(TargetError):
+    """A file copied between here and the app host did not arrive whole (short, or not the same
+    bytes): nothing was kept under the file's name."""
+
+
+class DestinationExists(OpsError):
+    """A copy would overwrite a file that is already there: it is never replaced."""
+
+
 class TimedOut(TargetError):
     """An external command ran out of its time and was killed (its process group, here)."""
 
@@ -136,6 +145,13 @@ class Target(Protocol):
         ...
 
     async def fetch(self, remote: str, local: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> None: ...
+
+    async def put(self, local: Path, remote: str, *, timeout: float | None = None) -> None:
+        """Copy a finished local file to ``remote`` on the host: written beside it under a
+        temporary name, renamed into place only once its size and sha256 on the host match the
+        local file's; an existing ``remote`` is refused, a failed copy leaves nothing behind
+        (ops.targets.upload holds the steps every target shares)."""
+        ...
 
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str: ...
 
@@ -206,23 +222,30 @@ def sqlite_here() -> Finding:
 async def run_argv(
     argv: list[str],
     *,
-    stdin: bytes | None = None,
+    stdin: bytes | BinaryIO | None = None,
     timeout: float,
     env: dict[str, str] | None = None,
     what: str,
     hint: str,
 ) -> ShResult:
-    """Run an argument list (never a shell line) with a hard timeout.
+    """Run an argument list (never a shell line) with a hard timeout. ``stdin`` is bytes, or an
+    open file the child reads by itself (a file of any size, never held in memory here).
 
     On timeout the whole process group is killed, so no child outlives the call here
     (a remote command behind flyctl or ssh may still run on: callers verify state afterwards).
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
+    data = stdin if isinstance(stdin, bytes) else None
+    child_stdin: int | BinaryIO = asyncio.subprocess.DEVNULL
+    if data is not None:
+        child_stdin = asyncio.subprocess.PIPE
+    elif stdin is not None:
+        child_stdin = stdin
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdin=child_stdin,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
@@ -231,7 +254,7 @@ async def run_argv(
     except FileNotFoundError as exc:
         raise ToolMissing(f"{what}: `{argv[0]}` was not found", hint=hint) from exc
     try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(data), timeout)
     except (TimeoutError, asyncio.CancelledError):
         await stop_group(proc)
         raise TimedOut(

@@ -12,6 +12,8 @@ superfly/flyctl internal/command/ssh/console.go, sftp.go, ssh/io.go, apps/restar
 - `apps restart` takes the app as an argument (it refuses `-a`); `logs --no-tail` polls forever
   while there are no entries; FLY_REGION in flyctl's environment filters `logs` by region.
 - `ssh sftp get` refuses an existing local file and a dropped transfer leaves a partial one.
+- There is no non-interactive upload (`ssh sftp shell` prompts): `put` streams the file on stdin,
+  which flyctl copies to the remote command and closes at EOF (ssh/io.go attachPipes).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import shlex
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from ops.errors import OpsError
 from ops.redact import register_secret
@@ -44,8 +46,18 @@ from ops.targets.base import (
     run_argv,
     script_for_stdin,
 )
-from ops.targets.flyctl import ANSI, SCALE_ZERO, flyctl_error, local_failure, parse_logs, session_lost, stream_argv
+from ops.targets.flyctl import (
+    ANSI,
+    SCALE_ZERO,
+    flyctl_error,
+    local_failure,
+    parse_logs,
+    remote_error,
+    session_lost,
+    stream_argv,
+)
 from ops.targets.flyctl import strip_noise as _strip_noise
+from ops.targets.upload import Upload, put_file, stream_lost, stream_refused
 
 if TYPE_CHECKING:
     from ops.settings import Settings
@@ -171,6 +183,28 @@ class FlyTarget:
         if not local.exists():
             raise OpsError(f"flyctl reported success but {local} is missing",
                            hint="Retry the download.")
+
+    async def put(self, local: Path, remote: str, *, timeout: float | None = None) -> None:
+        """The file on stdin to `sh -c 'cat > "$1"' sh PARTIAL`, then an ordinary `sh -s` script
+        verifies it and links it into place (ops.targets.upload)."""
+        limit = self.sftp_timeout if timeout is None else timeout
+        await put_file(self, local, remote, lambda upload: self._stream_in(upload, limit))
+
+    async def _stream_in(self, upload: Upload, timeout: float) -> None:
+        machine = await self._machine()
+        # -C is one line that flyctl's server splits into the stream's own words; never --pty
+        # (nor exactly `sh`), which would turn the file's \n into \r\n.
+        argv = self._cmd("ssh", "console", "--app", self.app, "--machine", machine.id, "-q",
+                         "-C", upload.stream_command())
+        with open(upload.local, "rb") as data:
+            result = await self._run(
+                argv, stdin=data, timeout=timeout, what=f"uploading {upload.local} to {machine.id}",
+                hint="flyctl was stopped and nothing was put in place; retry the upload.")
+        self._raise_local_failure(result, f"`fly ssh console` on {machine.id}")
+        if session_lost(result):
+            raise stream_lost(self, upload, flyctl_error(result.stderr))
+        if not result.ok:
+            raise stream_refused(self, upload, remote_error(result.stderr))
 
     async def restart(self, *, timeout: float | None = None) -> str:
         # The app name is positional: `fly apps restart` refuses -a/--app.
@@ -310,7 +344,7 @@ class FlyTarget:
             env["FLY_API_TOKEN"] = self._token
         return env
 
-    async def _run(self, argv: list[str], *, stdin: bytes | None = None, timeout: float,
+    async def _run(self, argv: list[str], *, stdin: bytes | BinaryIO | None = None, timeout: float,
                    what: str, hint: str) -> ShResult:
         log.debug("flyctl: %s", shlex.join(argv[1:]))
         return await run_argv(argv, stdin=stdin, timeout=timeout, env=self._env(), what=what,

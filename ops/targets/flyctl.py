@@ -102,6 +102,13 @@ def flyctl_error(stderr: str) -> str:
     return redact(text[:300])
 
 
+def remote_error(stderr: str) -> str:
+    """The remote command's own last line of stderr, without flyctl's `Error: ssh shell: …`."""
+    lines = [line.strip() for line in ANSI.sub("", stderr).splitlines()
+             if line.strip() and not line.strip().startswith("Error:")]
+    return redact(lines[-1][:300]) if lines else ""
+
+
 def strip_noise(stdout: str) -> str:
     """Drop flyctl's chatter ahead of the remote output; the remote output itself is kept."""
     lines = stdout.splitlines(keepends=True)

@@ -12,7 +12,7 @@ import shutil
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from ops.errors import OpsError
 from ops.targets.base import (
@@ -22,10 +22,12 @@ from ops.targets.base import (
     Machine,
     ShResult,
     TargetSpec,
+    TimedOut,
     passed,
     run_argv,
     script_for_stdin,
 )
+from ops.targets.upload import TRANSFER_TIMEOUT_S, Upload, put_file
 
 if TYPE_CHECKING:
     from ops.settings import Settings
@@ -103,6 +105,31 @@ class LocalTarget:
                                hint="Free space under STATE_DB's directory, then retry.") from exc
             raise OpsError(f"could not copy {remote}: {exc.strerror}", hint="Check the path.") from exc
 
+    async def put(self, local: Path, remote: str, *, timeout: float | None = None) -> None:
+        """A plain copy into a partial file beside ``remote``, fsynced, then verified and linked
+        into place by the same script as on a remote host (ops.targets.upload)."""
+        limit = TRANSFER_TIMEOUT_S if timeout is None else timeout
+        await put_file(self, local, remote, lambda upload: self._copy_in(upload, limit))
+
+    async def _copy_in(self, upload: Upload, timeout: float) -> None:
+        try:
+            # Created before the thread starts, so a timed-out copy's partial is there to remove
+            # (the thread may write on into the removed file; nothing renames it).
+            out = open(upload.partial, "xb")  # the copying thread closes it
+        except OSError as exc:
+            raise OpsError(f"cannot write {upload.partial}: {exc.strerror}", hint="Check the path.") from exc
+        try:
+            await asyncio.wait_for(asyncio.to_thread(_copy_synced, upload.local, out), timeout)
+        except TimeoutError:
+            raise TimedOut(f"copying {upload.local} to {upload.partial} did not finish within {timeout:g}s",
+                           hint="Check the disk, then retry.", seconds=timeout) from None
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DiskFull(f"no room for a copy of {upload.local} at {upload.remote}",
+                               hint=f"Free space or {self.grow_volume_text()}, then retry.") from exc
+            raise OpsError(f"could not copy {upload.local} to {upload.partial}: {exc.strerror}",
+                           hint="Check the path.") from exc
+
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
         if not self.restart_command:
             return "no RESTART_COMMAND configured: the app was not restarted"
@@ -153,6 +180,14 @@ class LocalTarget:
 
     async def doctor(self) -> list[Finding]:
         return [passed("TARGET=local: the app host is this machine")]
+
+
+def _copy_synced(source: Path, out: BinaryIO) -> None:
+    """Copy, then fsync: the file is on disk before it is linked into place."""
+    with out, open(source, "rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def build(settings: Settings) -> LocalTarget:

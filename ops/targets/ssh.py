@@ -3,7 +3,8 @@
 Every call is ``ssh -o BatchMode=yes -o ConnectTimeout=N [-p PORT] [-i KEY] HOST COMMAND``, an
 argument list. ssh joins COMMAND into one line for the remote user's login shell, so COMMAND is
 always our own fixed text (`sh -s`, or `sh -c` with a shlex-quoted script): scripts travel on
-stdin, and every path in them is quoted. RESTART_COMMAND, STOP_COMMAND and START_COMMAND are
+stdin, and every path in them is quoted (a `put` sends the file itself on stdin to a `sh -c` line
+of shlex-quoted words). RESTART_COMMAND, STOP_COMMAND and START_COMMAND are
 shell lines run by the remote `sh`. ssh exits 255 for its own failures: those are typed errors
 when the connection never came up, and a lost session (``ShResult.session_lost``) otherwise.
 """
@@ -47,6 +48,7 @@ from ops.targets.base import (
     script_for_stdin,
     stop_group,
 )
+from ops.targets.upload import Upload, put_file, stream_lost, stream_refused
 
 if TYPE_CHECKING:
     from ops.settings import Settings
@@ -134,6 +136,25 @@ class SshTarget:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(partial)
+
+    async def put(self, local: Path, remote: str, *, timeout: float | None = None) -> None:
+        """The file on stdin to `sh -c 'cat > "$1"' sh PARTIAL`, then a `sh -s` script verifies it
+        and links it into place (ops.targets.upload)."""
+        limit = self.fetch_timeout if timeout is None else timeout
+        await put_file(self, local, remote, lambda upload: self._stream_in(upload, limit))
+
+    async def _stream_in(self, upload: Upload, timeout: float) -> None:
+        what = f"uploading {upload.local} to {self.name}"
+        with open(upload.local, "rb") as data:
+            # ssh joins its words for the remote login shell: one line of shlex-quoted words.
+            result = await run_argv(self._argv(upload.stream_command()), stdin=data, env=self._env(),
+                                    timeout=timeout, what=what,
+                                    hint="ssh was stopped and nothing was put in place; retry the upload.")
+        result = self._checked(result, what)
+        if result.session_lost:
+            raise stream_lost(self, upload, _last_line(result.stderr))
+        if not result.ok:
+            raise stream_refused(self, upload, _last_line(result.stderr))
 
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
         if not self.restart_command:
