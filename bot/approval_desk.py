@@ -8,7 +8,7 @@ import logging
 import discord
 
 from bot.app import OpsBot, has_role
-from bot.requests import edit_request
+from bot.requests import edit_request, note_on_request
 from ops import requests
 from ops.approvals import Approval
 
@@ -41,13 +41,23 @@ class ApprovalDesk:
         decision = await requests.react(self.approvals, approval, emoji, who)
         log.info("%sreaction %s by %s on request #%s: %s", "late " if late else "", emoji, who.name, approval.id,
                  decision.outcome)
+        if decision.outcome.startswith("ignored: ") and emoji in requests.APPROVAL_EMOJI:
+            await self.answer_ignored(approval, emoji, who, decision.outcome)
         if decision.moved_to == "cancelled":
-            await edit_request(self.bot, approval, f"❌ Cancelled by {who.name}.", ok=False)
+            await edit_request(self.bot, approval, f"🚫 Cancelled by {who.name}.", state="cancelled")
         elif decision.moved_to == "expired":
             await self.show_expired(approval)
         elif decision.moved_to == "approved" and run:
             await self.run_approved(approval, who.name, late=late)
         return decision.outcome
+
+    async def answer_ignored(self, approval: Approval, emoji: str, who: requests.Reactor, outcome: str) -> None:
+        """A ✅/❌ that does not count is answered on the card, once per person and reason, so it
+        does not sit there looking like a decision."""
+        seen = [r for r in await self.approvals.reactions(approval.id)
+                if r.user_id == who.user_id and r.outcome == outcome]
+        if len(seen) == 1:  # just recorded: the first time
+            await note_on_request(self.bot, approval, f"{emoji} from {who.name} {outcome}.")
 
     async def run_approved(self, approval: Approval, who: str, *, late: bool = False) -> None:
         if late:
@@ -59,7 +69,7 @@ class ApprovalDesk:
             executor = self.bot.approval_executors.get(approval.kind)
             if executor is None:
                 await edit_request(self.bot, approval, f"✘ Nothing here can run a {approval.kind} request.",
-                                   ok=False)
+                                   state="stale")
                 return
             await executor(approval, who)
         finally:
@@ -71,4 +81,5 @@ class ApprovalDesk:
 
     async def show_expired(self, a: Approval) -> None:
         again = "`/migrate run`" if a.kind == "migrate" else "the command that asked for it"
-        await edit_request(self.bot, a, f"⌛ Expired: no decision in time. Request again with {again}.", ok=False)
+        await edit_request(self.bot, a, f"⌛ Expired: no decision in time. Request again with {again}.",
+                           state="expired")

@@ -7,15 +7,17 @@ import logging
 
 import discord
 
+from bot.states import retitle
+
 log = logging.getLogger(__name__)
 
 
 async def mark_card(client: discord.Client, channel_id: int, message_id: int, line: str, *,
-                    colour: discord.Colour, footer: str = "") -> None:
+                    state: str, footer: str = "") -> None:
     try:
         message = await client.get_partial_messageable(channel_id).fetch_message(message_id)
         embed = message.embeds[0] if message.embeds else discord.Embed()
-        embed.colour = colour
+        retitle(embed, state)
         description = embed.description or ""
         if not description.startswith(line):
             embed.description = f"{line}\n\n{description}"[:4000]
@@ -27,7 +29,7 @@ async def mark_card(client: discord.Client, channel_id: int, message_id: int, li
 
 
 async def mark_run_cards(client: discord.Client, messages: list[tuple[int, int]], line: str, *,
-                         colour: discord.Colour, footer: str = "", skip: int = 0) -> None:
+                         state: str, footer: str = "", skip: int = 0) -> None:
     for channel_id, message_id in messages:
         if message_id != skip:
-            await mark_card(client, channel_id, message_id, line, colour=colour, footer=footer)
+            await mark_card(client, channel_id, message_id, line, state=state, footer=footer)

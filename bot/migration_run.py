@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from bot import states
 from bot.app import OpsBot
 from bot.progress import failure_card, with_progress
 from bot.render import migrate_embed
@@ -13,41 +14,44 @@ from bot.reporter import DiscordReporter
 from bot.requests import edit_request
 from bot.views import EMERGENCY_STEPS, checklist_view, emergency_view, run_buttons
 from ops.approvals import Approval
-from ops.outcome import headline, icon
+from ops.outcome import UNCHANGED, UNKNOWN, headline, icon
 from ops.requests import ApprovedRun, run_approved_migration
 
 log = logging.getLogger(__name__)
 
 
 async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
-    await edit_request(bot, a, f"✅ Approved by {approver}; running…")
-    title = f"Migrate {a.subject} (request #{a.id}, approved by {approver})"
+    await edit_request(bot, a, f"✅ Approved by {approver}; running…", state="running")
+    what = f"migrate {a.subject} (request #{a.id}, approved by {approver})"
     try:
-        done, rep = await with_progress(bot, None, title, lambda r: run_approved_migration(
+        done, rep = await with_progress(bot, None, states.title("running", what), lambda r: run_approved_migration(
             bot.engine, bot.approvals, a, approver, r))
     except Exception:
         log.exception("migrate run for request #%s crashed", a.id)
-        await edit_request(bot, a, "✘ The run crashed; see the logs and run `/migrate verify`.", ok=False)
+        await edit_request(bot, a, "✘ The run crashed; see the logs and run `/migrate verify`.", state=UNKNOWN)
         raise
-    await show_result(bot, done, rep, title)
+    await show_result(bot, done, rep, what)
 
 
-async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, title: str) -> None:
+async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, what: str) -> None:
+    """The run's card in its final state (bot.states), with what to do next."""
     a, result, exc = done.approval, done.result, done.error
     if exc is not None:
-        await rep.finish(failure_card(title, rep, exc))
+        await rep.finish(states.retitle(failure_card(what, rep, exc), done.outcome or UNCHANGED))
         if done.outcome in ("changed", "unknown"):  # it did start changing the database
             await edit_request(bot, a, f"{icon(done.outcome)} Run #{done.run_id}: "
-                                       f"{headline('migrate', done.outcome)}: {exc.message}\n→ {exc.hint}", ok=False)
+                                       f"{headline('migrate', done.outcome)}: {exc.message}\n→ {exc.hint}",
+                               state=done.outcome)
             if done.run_id:
                 await (await bot.ops_channel()).send(
                     f"{icon(done.outcome)} Run #{done.run_id} of {a.subject}: {headline('migrate', done.outcome)}.",
                     view=emergency_view(done.run_id))
             return
-        await edit_request(bot, a, f"✘ Stopped before anything changed: {exc.message}\n→ {exc.hint}", ok=False)
+        await edit_request(bot, a, f"✘ Stopped before anything changed: {exc.message}\n→ {exc.hint}",
+                           state="stale")
         return
     assert result is not None
-    heading = f"{icon(result.outcome, ok=result.ok)} {title}"
+    heading = states.title(states.run_state(result.outcome, ok=result.ok, health_ok=result.health_ok), what)
     if result.ok:
         people = list(done.checklist)
         await rep.finish(migrate_embed(result, heading, rep.steps_text(), health_ok=result.health_ok, people=people),
@@ -59,5 +63,6 @@ async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, titl
         await rep.finish(migrate_embed(result, heading, rep.steps_text(),
                                        emergency=EMERGENCY_STEPS if changed else ()), view=view)
     await edit_request(bot, a, f"{'✔ Done' if result.ok else '✘ Failed'}: run #{result.run_id} "
-                               f"{rep.message.jump_url if rep.message else ''}", ok=result.ok)
+                               f"{rep.message.jump_url if rep.message else ''}",
+                       state=states.run_state(result.outcome, ok=result.ok, health_ok=result.health_ok))
 

@@ -75,12 +75,12 @@ class Reconciler:
         await mark_run_cards(self.bot, await self.engine.journal.run_messages(run.id),
                              f"⚠ **Interrupted**: the process running this stopped after "
                              f"**{run.last_step or 'no step'}**. See {note.jump_url}",
-                             colour=discord.Colour.orange(), footer="interrupted", skip=note.id)
+                             state="interrupted", footer="interrupted", skip=note.id)
         approval = await self.bot.approvals.by_run(run.id)
         if approval is not None and approval.state == "approved":
             await self.bot.approvals.executed(approval.id, run.id)
             await edit_request(self.bot, approval, f"⚠ Interrupted during run #{run.id}: {note.jump_url}",
-                               ok=False)
+                               state="interrupted")
 
     # --- approved requests the bot never finished ----------------------------------------
 
@@ -93,13 +93,13 @@ class Reconciler:
                 await self.bot.approvals.executed(a.id, None, state="stale")
                 await edit_request(self.bot, a, "✘ Interrupted before it ran: opsbot stopped after the approval "
                                                 "and before the migration started. Nothing was changed; request it "
-                                                "again.", ok=False)
+                                                "again.", state="stale")
             elif run.state in ("succeeded", "failed"):
                 await self.bot.approvals.executed(a.id, run.id)
                 outcome = run.outcome or ("done" if run.state == "succeeded" else "unchanged")
                 await edit_request(self.bot, a, f"{icon(outcome)} Run #{run.id}: {headline('migrate', outcome)} "
                                                 "(opsbot restarted before it could post the result).",
-                                   ok=outcome == "done")
+                                   state=outcome)
 
     # --- reactions given while the bot was offline ---------------------------------------
 

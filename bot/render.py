@@ -8,6 +8,7 @@ from typing import Any
 
 import discord
 
+from bot.states import LOOKS, retitle, run_state
 from ops.approvals import Approval
 from ops.migrate import MigrateResult
 from ops.outcome import headline
@@ -81,13 +82,9 @@ def people_checklist(items: list[Any]) -> str:
     return clip("\n".join(lines) or "(none)")
 
 
-OUTCOME_COLOURS = {"done": discord.Colour.green(), "unchanged": discord.Colour.red(),
-                   "changed": discord.Colour.orange(), "unknown": discord.Colour.orange()}
-
-
 def migrate_embed(result: MigrateResult, title: str, steps: str, *, health_ok: bool | None = None,
                   people: list[Any] | None = None, emergency: tuple[str, ...] = ()) -> discord.Embed:
-    colour = OUTCOME_COLOURS.get(result.outcome, discord.Colour.green() if result.ok else discord.Colour.red())
+    colour = LOOKS[run_state(result.outcome, ok=result.ok, health_ok=health_ok)].colour
     embed = discord.Embed(title=title[:256], description=clip(steps, 3500), colour=colour)
     embed.add_field(name="Rows per table (before → after)", value=counts_block(result.counts_before, result.counts),
                     inline=False)
@@ -150,7 +147,7 @@ def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_i
     """The approval card of a migration request: what was rehearsed, and what will run."""
     lint = "\n".join(pre.get("lint") or []) or "none"
     checks = "\n".join(f"{'☑' if c['ok'] else '☒'} `{c['sql'][:120]}`" for c in pre.get("checks") or []) or "none"
-    return simple_embed(f"Approval needed: migrate {a.subject}", [
+    return retitle(simple_embed(f"migrate {a.subject}", [
         f"Requested by **{a.requester}** (<@{a.requester_id}>) · sha256 `{a.sha256[:12]}` · schema "
         f"`{a.fingerprint[:12]}`",
         f"An approver (<@&{approver_role_id}>), not the requester, reacts {APPROVE} to run it; "
@@ -160,4 +157,4 @@ def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_i
         "How the file was read": clip("\n".join(pre.get("notes") or []) or "as written"),
         "Rows may be lost in (requester's word)": clip(", ".join(a.allow_row_loss) or "none: any lost row aborts"),
         "Backup taken first": f"`{backup}` (time of the run)",
-    })
+    }), "pending")

@@ -4,16 +4,23 @@ Who may decide what is ops.requests' business; this module only shows it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 
 import discord
 
 from bot.render import clip
+from bot.states import retitle
 from ops.approvals import Approval, Approvals
 from ops.errors import OpsError
 from ops.requests import APPROVAL_EMOJI
 
 log = logging.getLogger(__name__)
+
+# Edits of one request card are read-modify-write: one at a time, so a note cannot put back the
+# state another edit just changed.
+_EDITING: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
 
 def request_marker(approval_id: int) -> str:
@@ -22,11 +29,18 @@ def request_marker(approval_id: int) -> str:
 
 
 async def post_request(client: discord.Client, approvals: Approvals, channel: discord.abc.Messageable,
-                       approval_id: int, embed: discord.Embed, *, retry_hint: str) -> discord.Message:
-    """Post the request card with its marker and the ✅/❌ reactions; returns the one copy kept."""
+                       approval_id: int, embed: discord.Embed, *, retry_hint: str, ping_role: int = 0
+                       ) -> discord.Message:
+    """Post the request card with its marker and the ✅/❌ reactions; returns the one copy kept.
+    ``ping_role`` is mentioned in the message's content (a mention inside an embed notifies no one),
+    and only that role may be notified."""
     embed.set_footer(text=request_marker(approval_id))
+    content = f"<@&{ping_role}> an approval is needed" if ping_role else None
+    mentions = discord.AllowedMentions(everyone=False, users=False, replied_user=False,
+                                       roles=[discord.Object(ping_role)] if ping_role else False)
     try:
-        message: discord.Message | None = await channel.send(embed=embed)
+        message: discord.Message | None = await channel.send(content=content, embed=embed,
+                                                              allowed_mentions=mentions)
     except discord.HTTPException as exc:
         # A 5xx may come after Discord stored the message: look before calling it lost.
         message = await posted_copy(client, channel, approval_id)
@@ -86,16 +100,34 @@ async def keep_one(client: discord.Client, channel: discord.abc.Messageable, app
     return keep
 
 
-async def edit_request(client: discord.Client, a: Approval, line: str, *, ok: bool = True) -> None:
-    """Put the latest decision or outcome at the top of the request message."""
+async def note_on_request(client: discord.Client, a: Approval, line: str) -> None:
+    """Add a line under the request's top line without changing its state (an ignored ✅)."""
+    if not a.message_id or not a.channel_id:
+        return
+    try:
+        async with _EDITING[a.message_id]:
+            message = await client.get_partial_messageable(a.channel_id).fetch_message(a.message_id)
+            if not message.embeds:
+                return
+            embed = message.embeds[0]
+            embed.description = clip(f"{embed.description or ''}\n{line}", 4000)
+            await message.edit(embed=embed)
+    except discord.HTTPException as exc:
+        log.warning("could not note on the message of request #%s: %s", a.id, exc)
+
+
+async def edit_request(client: discord.Client, a: Approval, line: str, *, state: str) -> None:
+    """Show the request's state (bot.states: title, colour, no expiry once decided) and put the
+    latest decision or outcome at the top of its message."""
     if not a.message_id or not a.channel_id:
         return
     channel = client.get_partial_messageable(a.channel_id)
     try:
-        message = await channel.fetch_message(a.message_id)
-        embed = message.embeds[0] if message.embeds else discord.Embed(title=f"{a.kind} {a.subject}")
-        embed.colour = discord.Colour.green() if ok else discord.Colour.red()
-        embed.description = clip(f"{line}\n\n{embed.description or ''}", 4000)
-        await message.edit(embed=embed)
+        async with _EDITING[a.message_id]:
+            message = await channel.fetch_message(a.message_id)
+            embed = message.embeds[0] if message.embeds else discord.Embed(title=f"{a.kind} {a.subject}")
+            retitle(embed, state)
+            embed.description = clip(f"{line}\n\n{embed.description or ''}", 4000)
+            await message.edit(embed=embed)
     except discord.HTTPException as exc:
         log.warning("could not edit approval message for request #%s: %s", a.id, exc)

@@ -83,8 +83,8 @@ async def mark_undone(bot: OpsBot, result: rollback.RollbackResult, who: str, *,
     line = f"⏪ **Rolled back** by {who} <t:{int(time.time())}:f> (run #{result.run_id})"
     for undone in result.undid_runs:
         await mark_run_cards(bot, await bot.engine.journal.run_messages(undone), line,
-                             colour=discord.Colour.light_grey(), footer=f"rolled back by run #{result.run_id}",
+                             state="rolled_back", footer=f"rolled back by run #{result.run_id}",
                              skip=skip)
         approval = await bot.approvals.by_run(undone)
         if approval is not None:
-            await edit_request(bot, approval, line, ok=False)
+            await edit_request(bot, approval, line, state="rolled_back")

@@ -12,9 +12,11 @@ from discord.ext import commands
 from bot.app import OpsBot, require_role, send_ephemeral
 from bot.render import clip, simple_embed
 from bot.requests import edit_request, post_request
+from bot.states import retitle
 from ops.approvals import Approval
 from ops.coderevert import KIND, CodeRepo, Commit, request_revert, run_approved_revert
 from ops.errors import OpsError
+from ops.outcome import DONE, UNCHANGED
 from ops.requests import APPROVE, CANCEL
 
 log = logging.getLogger(__name__)
@@ -60,25 +62,27 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
             requester=interaction.user.name, timeout_s=self.bot.settings.discord.approval_timeout_s)
         files = "\n".join(f"{path}  +{a} -{r}" for path, a, r in preview.files[:30]) or "(no file changes)"
         warn = ["⚠ HEAD is a merge commit: it cannot be reverted automatically."] if preview.is_merge else []
-        embed = simple_embed(f"Approval needed: revert {preview.head.short} on {code.branch}", [
+        embed = retitle(simple_embed(f"revert {preview.head.short} on {code.branch}", [
             f"Requested by **{approval.requester}** (<@{approval.requester_id}>). An approver who is not the "
             f"requester reacts {APPROVE} to revert and push (never forced); {CANCEL} cancels. "
             f"Expires <t:{int(approval.expires_at)}:R>.", *warn], fields={
             "Last 5 commits": "\n".join(commit_line(c) for c in preview.recent),
             f"What `git revert HEAD` changes (+{preview.added} -{preview.removed})": f"```\n{clip(files, 990)}\n```",
             "Bound to": f"commit `{preview.head.id}`: if {code.branch} moves first, nothing is reverted.",
-        })
+        }), "pending")
         message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), approval.id, embed,
-                                     retry_hint="Run /deploy revert again in a minute.")
+                                     retry_hint="Run /deploy revert again in a minute.",
+                                     ping_role=self.bot.settings.discord.approver_role_id)
         await send_ephemeral(interaction, f"Code rollback requested: {message.jump_url}")
 
     async def execute(self, a: Approval, approver: str) -> None:
         code = self.repo()
-        await edit_request(self.bot, a, f"✅ Approved by {approver}; reverting…")
+        await edit_request(self.bot, a, f"✅ Approved by {approver}; reverting…", state="running")
         done = await run_approved_revert(self.bot.engine, self.bot.approvals, code, a, approver)
         exc, result = done.error, done.result
         if exc is not None:
-            await edit_request(self.bot, a, f"✘ {exc.message}\n→ {exc.hint}", ok=False)
+            await edit_request(self.bot, a, f"✘ {exc.message}\n→ {exc.hint}",
+                               state="stale" if done.state == "stale" else UNCHANGED)
             await (await self.bot.ops_channel()).send(embed=simple_embed(
                 f"✘ Code rollback of {code.branch} did not happen", [exc.message, f"→ {exc.hint}"], ok=False))
             return
@@ -88,7 +92,8 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
                  f"Commit: `{result.new_commit}` — {clip(result.subject, 200)}",
                  "The deploy pipeline picks it up from the branch as usual."]
         await (await self.bot.ops_channel()).send(embed=simple_embed(f"✔ Code rollback of {code.branch}", lines))
-        await edit_request(self.bot, a, f"✔ Done: new commit `{result.new_commit[:12]}` at <t:{int(time.time())}:T>.")
+        await edit_request(self.bot, a, f"✔ Done: new commit `{result.new_commit[:12]}` at <t:{int(time.time())}:T>.",
+                           state=DONE)
 
     def need(self, interaction: discord.Interaction, role_id: int, what: str) -> None:
         require_role(interaction, role_id, what)

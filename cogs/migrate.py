@@ -153,7 +153,8 @@ class MigrateCog(
             preflight=lambda: self.run_preflight(interaction, migration, allow))
         embed = request_embed(made.approval, made.preflight, made.backup_path, discord_settings.approver_role_id)
         message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), made.approval.id,
-                                     embed, retry_hint="Run /migrate run again in a minute (the preflight is reused).")
+                                     embed, retry_hint="Run /migrate run again in a minute (the preflight is reused).",
+                                     ping_role=discord_settings.approver_role_id)
         await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
 
     @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")

@@ -61,3 +61,9 @@ def user_version(db: str | Path) -> int:
 
 def button_ids(message: Any) -> list[str]:
     return [comp.get("custom_id", "") for comp in message.iter_components()]
+
+
+def is_applied_run(m: Any) -> bool:
+    """The card of an approved migration run that applied (bot.states: "✅ Applied: migrate X (request #N, …)"),
+    not its request card, whose title shows the same state once the run is done."""
+    return "✅ Applied: migrate" in m.text() and "(request #" in m.text()

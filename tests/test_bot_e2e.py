@@ -8,7 +8,7 @@ import pytest
 
 from ops.approvals import Reaction
 from ops.context import Engine
-from tests.bot_harness import RunningBot, advance_clock, button_ids, start_bot, user_version
+from tests.bot_harness import RunningBot, advance_clock, button_ids, is_applied_run, start_bot, user_version
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.waiting import eventually
@@ -24,7 +24,7 @@ async def running(discord_standin: DiscordStandIn, engine: Engine) -> AsyncItera
 
 
 def is_approval(m: object) -> bool:
-    return "Approval needed" in m.text()  # type: ignore[attr-defined]
+    return "Awaiting approval" in m.text()  # type: ignore[attr-defined]
 
 
 async def request(standin: DiscordStandIn, user_id: int = c.OPERATOR1_ID):  # type: ignore[no-untyped-def]
@@ -35,6 +35,12 @@ async def request(standin: DiscordStandIn, user_id: int = c.OPERATOR1_ID):  # ty
     await standin.wait_for_reaction(message.id, "❌")
     await standin.wait_for_followup(rec, timeout=30)  # the command has finished
     return rec, message
+
+
+async def wait_for_state(standin: DiscordStandIn, message_id: int, title: str):  # type: ignore[no-untyped-def]
+    """The card once its title shows ``title`` (its state: bot.states)."""
+    return await standin.wait_for_edit(message_id, lambda m: bool(m.embeds) and m.embeds[0].get("title") == title,
+                                       timeout=30)
 
 
 async def reactions_recorded(running: RunningBot, message_id: int, n: int) -> list[Reaction]:
@@ -70,7 +76,7 @@ async def test_approved_run_applies_only_after_a_valid_approval(
     assert user_version(engine.db_path) == 7
     # A real approver: it runs, once, even if they react twice.
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    done = await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+    done = await discord_standin.wait_for_message(is_applied_run, timeout=30)
     await discord_standin.remove_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     seen = await reactions_recorded(running, message.id, 6)
@@ -125,7 +131,7 @@ async def test_rollback_button_restores_and_refuses_non_approvers(
 ) -> None:
     _, message = await request(discord_standin)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    done = await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+    done = await discord_standin.wait_for_message(is_applied_run, timeout=30)
     rollback_id = button_ids(done)[0]
     refused = await discord_standin.click_button(done.id, rollback_id, user_id=c.OPERATOR1_ID)
     reply = await discord_standin.wait_for_followup(refused)
@@ -148,7 +154,7 @@ async def test_restart_keeps_pending_approvals_and_buttons(
     second = await start_bot(discord_standin, engine)
     try:
         await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-        done = await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+        done = await discord_standin.wait_for_message(is_applied_run, timeout=30)
         assert user_version(engine.db_path) == 8
     finally:
         await second.stop()

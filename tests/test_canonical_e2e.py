@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import RunningBot, button_ids, start_bot, user_version
+from tests.bot_harness import RunningBot, button_ids, is_applied_run, start_bot, user_version
 from tests.conftest import REPO, dump, make_db
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -58,11 +58,11 @@ async def test_canonical_file_from_the_bot(discord_standin: DiscordStandIn, runn
                                            engine: Engine) -> None:
     original = dump(engine.db_path)
     rec = await discord_standin.send_slash_command("migrate run", {"migration": NAME}, user_id=c.OPERATOR1_ID)
-    message = await discord_standin.wait_for_message(lambda m: "Approval needed" in m.text(), timeout=30)
+    message = await discord_standin.wait_for_message(lambda m: "Awaiting approval" in m.text(), timeout=30)
     await discord_standin.wait_for_followup(rec, timeout=30)
     assert "own BEGIN" in message.text() and "none: any lost row aborts" in message.text()
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    done = await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+    done = await discord_standin.wait_for_message(is_applied_run, timeout=30)
     assert user_version(engine.db_path) == 8
     asked = await discord_standin.click_button(done.id, button_ids(done)[0], user_id=c.APPROVER1_ID)
     confirm = await discord_standin.wait_for_followup(asked)
@@ -76,10 +76,10 @@ async def test_row_loss_allowed_on_the_request_is_shown_and_used(discord_standin
     (engine.migrations_dir / "0003_prune.sql").write_text("DELETE FROM activity_logs WHERE id % 2 = 0;\n")
     rec = await discord_standin.send_slash_command(
         "migrate run", {"migration": "0003_prune.sql", "allow_row_loss": "activity_logs"}, user_id=c.OPERATOR1_ID)
-    message = await discord_standin.wait_for_message(lambda m: "Approval needed" in m.text(), timeout=30)
+    message = await discord_standin.wait_for_message(lambda m: "Awaiting approval" in m.text(), timeout=30)
     await discord_standin.wait_for_followup(rec, timeout=30)
     assert "Rows may be lost in" in message.text() and "activity_logs" in message.text()
     approval = await running.bot.approvals.by_message(message.id)
     assert approval is not None and approval.allow_row_loss == ("activity_logs",)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+    await discord_standin.wait_for_message(is_applied_run, timeout=30)

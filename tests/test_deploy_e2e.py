@@ -27,7 +27,7 @@ async def test_revert_needs_approval_then_pushes(
         assert "remove suspend feature" in (await discord_standin.wait_for_followup(log)).text()
         before = git(bare, "rev-parse", "develop")
         rec = await discord_standin.send_slash_command("deploy revert", {}, user_id=c.APPROVER2_ID)
-        request = await discord_standin.wait_for_message(lambda m: "Approval needed: revert" in m.text())
+        request = await discord_standin.wait_for_message(lambda m: "Awaiting approval: revert" in m.text())
         await discord_standin.wait_for_followup(rec)
         text = request.text()
         assert "app.py  +1 -2" in text and before in text and "Last 5 commits" in text
@@ -64,7 +64,7 @@ async def test_moved_branch_stops_and_asks_again(
     bot = await start_bot(discord_standin, engine, engine_settings=settings)
     try:
         await discord_standin.send_slash_command("deploy revert", {}, user_id=c.OPERATOR1_ID)
-        request = await discord_standin.wait_for_message(lambda m: "Approval needed: revert" in m.text())
+        request = await discord_standin.wait_for_message(lambda m: "Awaiting approval: revert" in m.text())
         (dev / "late.txt").write_text("late\n")
         git(dev, "add", "late.txt")
         git(dev, "commit", "--quiet", "-m", "late change")

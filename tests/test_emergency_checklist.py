@@ -41,8 +41,8 @@ def people(message) -> str:  # type: ignore[no-untyped-def]
 async def approved_run(standin: DiscordStandIn):  # type: ignore[no-untyped-def]
     _, message = await request(standin)
     await standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    return await standin.wait_for_message(lambda m: "Migrate 0001" in m.text()
-                                          and any(ch in m.text()[:3] for ch in "✔✘⚠")
+    return await standin.wait_for_message(lambda m: "migrate 0001_remove_suspend.sql (request #" in m.text()
+                                          and any(ch in m.text()[:3] for ch in "✅❌⚠")
                                           and bool(button_ids(m)), timeout=30)
 
 

@@ -19,7 +19,7 @@ import pytest
 from ops.approvals import Reaction
 from ops.context import Engine
 from ops.journal import RunRecord
-from tests.bot_harness import RunningBot, advance_clock, button_ids, start_bot, user_version
+from tests.bot_harness import RunningBot, advance_clock, button_ids, is_applied_run, start_bot, user_version
 from tests.conftest import MIGRATIONS, REPO, dump
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -36,7 +36,7 @@ SLOW_SQL = ("CREATE TEMP TABLE busy AS WITH RECURSIVE n(x) AS (SELECT 1 UNION AL
 
 
 def is_approval(m: object) -> bool:
-    return "Approval needed" in m.text()  # type: ignore[attr-defined]
+    return "Awaiting approval" in m.text()  # type: ignore[attr-defined]
 
 
 async def migrate_runs(engine: Engine) -> list[RunRecord]:
@@ -213,7 +213,7 @@ async def test_two_approvers_at_once_and_late_reactions_run_it_once(
     first = await outcomes(running, message.id, 2)
     assert sorted(first) == ["approved", "ignored: request already approved"] or \
         sorted(first) == ["approved", "ignored: already decided"], first
-    await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+    await discord_standin.wait_for_message(is_applied_run, timeout=30)
     # The same approver again (remove + add), and a ❌ after the run: nothing more happens.
     await discord_standin.remove_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     await asyncio.gather(discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID),
@@ -251,7 +251,7 @@ async def test_two_operators_request_at_once_one_request_or_one_run(
     # Whatever the interleaving, approving every request that was posted runs the migration once.
     for message in requests:
         await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+    await discord_standin.wait_for_message(is_applied_run, timeout=30)
     await eventually(lambda: _settled(running, requests), what="every request decided")
     runs = await migrate_runs(engine)
     assert [r.state for r in runs].count("succeeded") == 1 and user_version(engine.db_path) == 8

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import button_ids, start_bot
+from tests.bot_harness import button_ids, is_applied_run, start_bot
 from tests.conftest import MIGRATIONS, REPO, make_db
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -116,11 +116,11 @@ async def test_bot_never_sends_logs_or_stores_a_token(
         await command("migrate backups", {})
         await command("migrate preflight", {"migration": MIGRATION}, done="✔ Preflight")
         rec = await standin.send_slash_command("migrate run", {"migration": MIGRATION}, user_id=c.OPERATOR1_ID)
-        approval = await standin.wait_for_message(lambda m: "Approval needed" in m.text(), timeout=30)
+        approval = await standin.wait_for_message(lambda m: "Awaiting approval" in m.text(), timeout=30)
         await standin.wait_for_reaction(approval.id, "❌")
         await standin.wait_for_followup(rec)
         await standin.add_reaction(approval.id, "✅", user_id=c.APPROVER1_ID)
-        done = await standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), timeout=30)
+        done = await standin.wait_for_message(is_applied_run, timeout=30)
         await command("migrate verify", {}, done="✔ Verify")
         await command("migrate history", {})
         rollback_id = next(i for i in button_ids(done) if i.startswith("opsbot:rollback:"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import button_ids, user_version
+from tests.bot_harness import button_ids, is_applied_run, user_version
 from tests.conftest import MIGRATIONS, REPO
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -82,7 +82,7 @@ async def test_killed_mid_migrate_the_restarted_bot_reports_the_run_and_fixes_it
         return await holds_write_lock(db)
 
     await eventually(mid_migration, timeout=60, what="the migration to be under way")
-    progress = next(m for m in discord_standin.channel_messages() if f"Migrate {SLOW}" in m.text())
+    progress = next(m for m in discord_standin.channel_messages() if f"migrate {SLOW} (request #" in m.text())
     await bot_process.kill()
     await eventually(lambda: no_session(db), timeout=30, what="no sqlite3 session left")
     assert assert_all_or_nothing(db) == 7
@@ -123,7 +123,7 @@ async def test_an_approval_given_while_the_bot_was_down_runs_after_it_starts(
     assert user_version(engine.db_path) == 7
     last = max(m.id for m in discord_standin.channel_messages())
     await bot_process.start()
-    done = await discord_standin.wait_for_message(lambda m: "✔ Migrate" in m.text(), after_id=last, timeout=60)
+    done = await discord_standin.wait_for_message(is_applied_run, after_id=last, timeout=60)
     assert user_version(engine.db_path) == 8 and "approved" in done.text()
     said = [m.text() for m in discord_standin.channel_messages() if "while opsbot was offline" in m.text()]
     assert said and "approved request" in said[0]

@@ -1,0 +1,87 @@
+"""State at a glance (issue 13): every request card shows its state in its title and colour, the
+same words everywhere (bot.states), and a decided request no longer says when it expires."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import discord
+import pytest
+
+from bot.states import LOOKS
+from ops.context import Engine
+from tests.bot_harness import RunningBot, advance_clock, is_applied_run, start_bot
+from tests.discord_standin import constants as c
+from tests.discord_standin.standin import DiscordStandIn
+from tests.test_bot_e2e import request, wait_for_state
+from tests.waiting import eventually
+
+
+@pytest.fixture
+async def running(discord_standin: DiscordStandIn, engine: Engine) -> AsyncIterator[RunningBot]:
+    bot = await start_bot(discord_standin, engine)
+    yield bot
+    await bot.stop()
+
+
+def look_of(message) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    embed = message.embeds[0]
+    return embed["title"], embed["color"]
+
+
+def colour(state: str) -> int:
+    return LOOKS[state].colour.value
+
+
+async def test_a_pending_request_then_a_cancelled_one(discord_standin: DiscordStandIn, running: RunningBot) -> None:
+    _, message = await request(discord_standin)
+    title, col = look_of(message)
+    assert title == "⏳ Awaiting approval: migrate 0001_remove_suspend.sql" and col == colour("pending")
+    assert "Expires <t:" in message.text()
+    await discord_standin.add_reaction(message.id, "❌", user_id=c.OPERATOR1_ID)  # the requester cancels
+    card = await wait_for_state(discord_standin, message.id, "🚫 Cancelled: migrate 0001_remove_suspend.sql")
+    assert look_of(card)[1] == colour("cancelled")
+    assert "Expires <t:" not in card.text() and "🚫 Cancelled by operator1" in card.text()
+
+
+async def test_an_expired_request_drops_its_expiry(discord_standin: DiscordStandIn, running: RunningBot) -> None:
+    _, message = await request(discord_standin)
+    advance_clock(running.bot, running.bot.settings.discord.approval_timeout_s + 1)
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    card = await wait_for_state(discord_standin, message.id, "⌛ Expired: migrate 0001_remove_suspend.sql")
+    assert look_of(card)[1] == colour("expired") and "Expires <t:" not in card.text()
+
+
+async def test_an_applied_run_and_its_request_say_applied_in_green(
+    discord_standin: DiscordStandIn, running: RunningBot
+) -> None:
+    _, message = await request(discord_standin)
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    run = await discord_standin.wait_for_message(is_applied_run, timeout=60)
+    assert look_of(run) == ("✅ Applied: migrate 0001_remove_suspend.sql (request #1, approved by approver1)",
+                            discord.Colour.green().value)
+    card = await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
+    assert look_of(card)[1] == colour("done") and "Expires <t:" not in card.text()
+
+
+async def test_the_request_pings_the_approvers_and_answers_a_self_approval_once(
+    discord_standin: DiscordStandIn, running: RunningBot
+) -> None:
+    _, message = await request(discord_standin)
+    # A mention inside an embed notifies no one: the approver role is in the message's content,
+    # and it is the only mention allowed.
+    assert message.content.startswith(f"<@&{c.APPROVER_ROLE_ID}>")
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.OPERATOR1_ID)  # the requester
+    card = await discord_standin.wait_for_edit(message.id, lambda m: "ignored" in m.text(), timeout=30)
+    assert "✅ from operator1 ignored: the requester cannot approve their own change." in card.text()
+    assert card.embeds[0]["title"].startswith("⏳ Awaiting approval")  # still waiting for a real approver
+    await discord_standin.remove_reaction(message.id, "✅", user_id=c.OPERATOR1_ID)
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.OPERATOR1_ID)  # again: not answered twice
+    approval = await running.bot.approvals.by_message(message.id)
+    assert approval is not None
+
+    async def two() -> bool:
+        return len(await running.bot.approvals.reactions(approval.id)) == 2
+
+    await eventually(two)
+    assert discord_standin.message(message.id).text().count("ignored: the requester") == 1
