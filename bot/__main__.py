@@ -43,6 +43,13 @@ async def check() -> int:
     return 0 if all(f.ok for f in findings) else 1
 
 
+def configure_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs two INFO lines for every scheduled health check: only its warnings matter.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    install_log_redaction()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("-h", "--help"):
@@ -51,9 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if args not in ([], ["check"]):
         print(USAGE, file=sys.stderr)
         return 2
-    level = logging.WARNING if args else logging.INFO  # the check prints its own findings
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_log_redaction()
+    configure_logging(logging.WARNING if args else logging.INFO)  # the check prints its own findings
     try:
         if args:
             return asyncio.run(check())

@@ -124,7 +124,10 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
                 embed = message.embeds[0]
                 embed.title = f"✅ Resolved (incident #{inc.id}): down for {ago(inc.duration_s)}"
                 embed.colour = discord.Colour.green()
-                await message.edit(embed=embed)
+                # The body said "The app is down": it now says what is true, and the buttons go.
+                embed.description = (f"**Resolved** <t:{int(time.time())}:f>: `{shown_url(self.config.url)}` "
+                                     f"passes again; it was down for {ago(inc.duration_s)}.")
+                await message.edit(embed=embed, view=None)
             except discord.HTTPException as exc:
                 log.warning("could not mark the alert of incident #%s resolved: %s", inc.id, exc)
 

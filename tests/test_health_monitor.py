@@ -116,7 +116,9 @@ async def test_threshold_one_alert_one_recovery_and_no_flapping_spam(
     assert await ticks(running, 2) == ["recovered"]
     assert alerts(discord_standin) == [] and len(recoveries(discord_standin)) == 1  # the one alert now resolved
     assert "down for" in recoveries(discord_standin)[0].text()
-    assert "Resolved" in discord_standin.message(alert.id).text()
+    resolved = discord_standin.message(alert.id)
+    assert "Resolved" in resolved.text() and "The app is down" not in resolved.text()
+    assert "passes again; it was down for" in resolved.text() and not resolved.components
 
 
 async def test_a_timeout_is_a_failure(discord_standin: DiscordStandIn, running: RunningBot, app: App) -> None:
@@ -264,3 +266,29 @@ async def test_an_approved_migration_checks_the_apps_health_from_the_bots_settin
     assert done.text().startswith("⚠ Applied, but the app is unhealthy: migrate 0001_remove_suspend.sql")
     assert done.embeds[0]["color"] == 0xE67E22  # orange
     assert "☒ After: app healthy (health check)" in done.text()  # tick(False): the check ran and failed
+
+
+async def test_scheduled_checks_do_not_fill_the_bots_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Quiet logs: the bot's logging leaves out APScheduler's two INFO lines per run of a job."""
+    import logging
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.__main__ import configure_logging
+
+    before = logging.getLogger("apscheduler.executors").level
+    configure_logging(logging.INFO)
+    try:
+        ran = asyncio.Event()
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(ran.set, "date")
+        with caplog.at_level(logging.INFO):
+            scheduler.start()
+            await asyncio.wait_for(ran.wait(), 5)
+            await asyncio.sleep(0)
+            scheduler.shutdown(wait=False)
+            assert logging.getLogger("cogs.health").isEnabledFor(logging.INFO)  # our own INFO lines stay
+        noisy = [r for r in caplog.records if r.name.startswith("apscheduler.executors")]
+        assert noisy == [], [r.getMessage() for r in noisy]
+    finally:
+        logging.getLogger("apscheduler.executors").setLevel(before)
