@@ -26,6 +26,7 @@ from bot.render import (
 )
 from bot.requests import post_request
 from bot.rollback_flow import confirm_and_roll_back
+from bot.states import LOOKS, run_state
 from bot.views import checklist_view
 from ops import appinfo, backup, backups, preflight, requests, verify
 from ops.approvals import parse_table_list
@@ -302,12 +303,25 @@ class MigrateCog(
     async def history_cmd(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         runs = await self.engine.journal.runs(15)
-        lines = [
-            f"#{r.id} `{r.phase}` {r.migration or ''} — **{r.state}** by {r.who}"
-            f" <t:{int(r.started_at)}:R>"
-            for r in runs
-        ] or ["No runs yet."]
+        lines = [history_line(r) for r in runs] or ["No runs yet."]
         await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)
+
+
+def history_line(r: RunRecord) -> str:
+    """A run in the history: what, its outcome in the cards' words, who asked and who approved, and
+    whether it was rolled back."""
+    if r.state in ("running", "interrupted"):
+        outcome = LOOKS["running" if r.state == "running" else "interrupted"].word.lower()
+    elif r.phase == "rollback" and r.state == "succeeded":
+        outcome = "restored"
+    elif r.phase in ("migrate", "rollback"):
+        outcome = LOOKS[run_state(r.outcome or "", ok=r.state == "succeeded")].word.lower()
+    else:
+        outcome = r.state
+    approved = f", approved by {r.approver}" if r.approver else ""
+    undone = f" · ⏪ rolled back by run #{r.undone_by}" if r.undone_by else ""
+    return (f"#{r.id} `{r.phase}` {r.migration or ''} — **{outcome}** · by {r.who}{approved}{undone} "
+            f"<t:{int(r.started_at)}:R>")
 
 
 def last_change_line(r: RunRecord | None) -> str:

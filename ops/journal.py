@@ -71,6 +71,11 @@ class RunRecord:
         """The actor without the " (id)" the bot appends."""
         return self.actor.split(" (")[0]
 
+    @property
+    def approver(self) -> str:
+        """Who approved it, for a run of an approved request (actor "requester (id) + approver")."""
+        return self.actor.split(" + ", 1)[1] if " + " in self.actor else ""
+
 
 @dataclass(frozen=True)
 class StepRecord:

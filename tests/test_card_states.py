@@ -10,7 +10,7 @@ import pytest
 
 from bot.states import LOOKS
 from ops.context import Engine
-from tests.bot_harness import RunningBot, advance_clock, is_applied_run, start_bot
+from tests.bot_harness import RunningBot, advance_clock, button_ids, is_applied_run, start_bot
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.test_bot_e2e import request, wait_for_state
@@ -85,3 +85,21 @@ async def test_the_request_pings_the_approvers_and_answers_a_self_approval_once(
 
     await eventually(two)
     assert discord_standin.message(message.id).text().count("ignored: the requester") == 1
+
+
+async def test_history_shows_outcome_approver_and_rollback(
+    discord_standin: DiscordStandIn, running: RunningBot
+) -> None:
+    _, message = await request(discord_standin)
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    run = await discord_standin.wait_for_message(is_applied_run, timeout=60)
+    rollback = next(i for i in button_ids(run) if i.startswith("opsbot:rollback:"))
+    confirm = await discord_standin.wait_for_followup(
+        await discord_standin.click_button(run.id, rollback, user_id=c.APPROVER2_ID), timeout=30)
+    await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER2_ID)
+    await discord_standin.wait_for_message(lambda m: "Rolled back to" in m.text(), timeout=60)
+    rec = await discord_standin.send_slash_command("migrate history", {}, user_id=c.OPERATOR1_ID)
+    text = (await discord_standin.wait_for_followup(rec)).text()
+    line = next(ln for ln in text.splitlines() if "`migrate` 0001_remove_suspend.sql" in ln)
+    assert "**applied** · by operator1, approved by approver1 · ⏪ rolled back by run #" in line
+    assert any("`rollback`" in ln and "**restored** · by approver2" in ln for ln in text.splitlines())
