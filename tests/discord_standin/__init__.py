@@ -12,6 +12,9 @@ guild, channels, roles and users are in tests.discord_standin.constants. In shor
     msg = await discord_standin.wait_for_message(lambda m: "Backup" in m.text())
     await discord_standin.add_reaction(msg.id, "✅", user_id=APPROVER1_ID)
     await discord_standin.click_button(msg.id, "rollback:run-1", user_id=OPERATOR1_ID)
+    thread = await discord_standin.wait_for_thread(lambda t: t.id == msg.id)  # from a message
+    log = await discord_standin.wait_for_message(lambda m: "step" in m.text(), where="threads")
+    discord_standin.thread_messages(thread.id); await discord_standin.deny_threads()
     await bot.close(); await task
 """
 
@@ -23,6 +26,8 @@ from .records import (
     RequestRecord,
     StoredAttachment,
     StoredMessage,
+    StoredThread,
+    ThreadUpdate,
 )
 from .standin import DiscordStandIn, StandInTimeout
 from .world import World
@@ -36,5 +41,7 @@ __all__ = [
     "StandInTimeout",
     "StoredAttachment",
     "StoredMessage",
+    "StoredThread",
+    "ThreadUpdate",
     "World",
 ]

@@ -37,6 +37,7 @@ APPROVER2_ID = 1_200_000_000_000_000_404
 OUTSIDER_ID = 1_200_000_000_000_000_405
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions).
+MANAGE_CHANNELS = 1 << 4
 ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
@@ -45,6 +46,11 @@ EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_THREADS = 1 << 34
+CREATE_PUBLIC_THREADS = 1 << 35
+CREATE_PRIVATE_THREADS = 1 << 36
+# In a thread SEND_MESSAGES counts for nothing: posting there needs this one.
+SEND_MESSAGES_IN_THREADS = 1 << 38
 ADMINISTRATOR = 1 << 3
 ALL_PERMISSIONS = (1 << 53) - 1
 
@@ -57,10 +63,21 @@ EVERYONE_PERMISSIONS = (
     | ATTACH_FILES
     | USE_APPLICATION_COMMANDS
 )
-BOT_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_MESSAGES
+# What opsbot's threads need; `DiscordStandIn.deny_threads()` takes them away.
+THREAD_PERMISSIONS = CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS
+BOT_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_MESSAGES | THREAD_PERMISSIONS
 
+HAS_THREAD_FLAG = 1 << 5  # message flag: a thread was started from this message
 EPHEMERAL_FLAG = 1 << 6
 LOADING_FLAG = 1 << 7
+
+# Channel and message types used by threads.
+GUILD_TEXT = 0
+PUBLIC_THREAD = 11
+CHANNEL_NAME_CHANGE = 4  # a thread's rename, posted in the thread
+THREAD_CREATED = 18  # "X started a thread", posted in the parent channel
+THREAD_STARTER_MESSAGE = 21  # a thread's first message, pointing at the message it grew from
+THREAD_AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 
 # Discord's 3-second window to acknowledge an interaction.
 ACK_DEADLINE_S = 3.0

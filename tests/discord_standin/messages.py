@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from . import constants as c
 from .http_util import UNKNOWN_MESSAGE, DiscordError, UploadedFile, unknown
-from .records import MessageVersion, StoredAttachment, StoredMessage
+from .records import MessageVersion, StoredAttachment, StoredMessage, StoredThread
 from .world import World
 
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
@@ -20,7 +20,7 @@ _ROLE_MENTION = re.compile(r"<@&(\d+)>")
 _CUSTOM_EMOJI = re.compile(r"^<a?:(\w+):(\d+)>$")
 
 
-def _iso_now() -> str:
+def iso_now() -> str:
     return datetime.now(UTC).isoformat()
 
 
@@ -75,7 +75,7 @@ class MessageStore:
             versions=[],
             interaction_id=interaction_id,
             webhook_id=c.APPLICATION_ID if interaction_id is not None else None,
-            extra={"timestamp": _iso_now()},
+            extra={"timestamp": iso_now()},
         )
         for key in ("message_reference", "nonce", "tts", "allowed_mentions", "sticker_ids"):
             if key in payload:
@@ -90,6 +90,9 @@ class MessageStore:
             flags=int(payload.get("flags") or 0) if flags is None else flags,
             source=source,
         ))
+        thread = self.world.threads.get(channel_id)
+        if thread is not None and not msg.ephemeral:
+            _count_in_thread(thread, msg)
         self.by_id[msg.id] = msg
         return msg
 
@@ -112,7 +115,7 @@ class MessageStore:
             attachments = old.attachments
         msg.versions.append(MessageVersion(time.monotonic(), content, embeds, components,
                                            attachments, flags & ~c.LOADING_FLAG, source))
-        msg.extra["edited_timestamp"] = _iso_now()
+        msg.extra["edited_timestamp"] = iso_now()
         return msg
 
     def _attachments(self, msg: StoredMessage, existing: list[StoredAttachment],
@@ -179,6 +182,17 @@ class MessageStore:
             "flags": v.flags,
             "components": v.components,
         }
+        thread = self.world.threads.get(msg.id)
+        if thread is not None and thread.parent_id == msg.channel_id:
+            # The starter message: Discord shows its thread and the HAS_THREAD flag.
+            data["flags"] = v.flags | c.HAS_THREAD_FLAG
+            data["thread"] = self.world.thread(thread.id)
+        if "position" in msg.extra:
+            data["position"] = msg.extra["position"]
+        if msg.type == c.THREAD_STARTER_MESSAGE:
+            starter = self.by_id.get(int(msg.extra["message_reference"]["message_id"]))
+            data["referenced_message"] = (None if starter is None or starter.deleted
+                                          else self.render(starter))
         if msg.reactions:
             data["reactions"] = [_render_reaction(k, users) for k, users in msg.reactions.items()]
         for key in ("message_reference", "nonce"):
@@ -199,6 +213,21 @@ class MessageStore:
         ids = dict.fromkeys(int(m) for m in _USER_MENTION.findall(content))
         return [{**self.world.user(i), "member": self.world.member(i, with_user=False)}
                 for i in ids if i in self.world.users]
+
+
+def _count_in_thread(thread: StoredThread, msg: StoredMessage) -> None:
+    """A message in a thread: its position there, and the thread's counters.
+
+    The starter message (type 21) is position 0 and counts in neither message_count nor
+    total_message_sent, as on Discord.
+    """
+    thread.last_message_id = msg.id
+    if msg.type == c.THREAD_STARTER_MESSAGE:
+        msg.extra["position"] = 0
+        return
+    thread.message_count += 1
+    thread.total_message_sent += 1
+    msg.extra["position"] = thread.total_message_sent
 
 
 def _render_attachment(att: StoredAttachment) -> dict[str, Any]:

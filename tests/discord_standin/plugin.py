@@ -24,7 +24,8 @@ TRANSCRIPT_ENV = "OPSBOT_TRANSCRIPT"
 
 def write_transcript(standin: DiscordStandIn, test: str) -> None:
     """With OPSBOT_TRANSCRIPT=FILE, append what the ops channel showed at the end of the test
-    (each message's final text, with its buttons): material for closing notes and reviews."""
+    (each message's final text, with its buttons, and the thread started from it, indented):
+    material for closing notes and reviews."""
     path = os.environ.get(TRANSCRIPT_ENV)
     if not path:
         return
@@ -39,6 +40,14 @@ def write_transcript(standin: DiscordStandIn, test: str) -> None:
             lines.append("[buttons: " + " | ".join(buttons) + "]")
         if msg.reactions:
             lines.append("[reactions: " + " ".join(f"{e}×{len(u)}" for e, u in msg.reactions.items()) + "]")
+        thread = standin.thread_of(msg.id)
+        if thread is not None:
+            posts = standin.thread_messages(thread.id)
+            state = "locked" if thread.locked else "archived" if thread.archived else "active"
+            lines.append(f"    === thread {thread.name!r} ({state}, {len(posts)} messages)")
+            for post in posts:
+                lines.append(f"    --- message {post.id} ({len(post.edits)} edits)")
+                lines.extend("    " + line for line in post.text().splitlines())
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n\n")
 

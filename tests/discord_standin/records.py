@@ -130,6 +130,43 @@ class StoredMessage:
 
 
 @dataclass
+class ThreadUpdate:
+    """One change to a thread: what changed (field → new value), who did it, through what."""
+
+    at: float
+    changes: dict[str, Any]
+    by: int | None  # a user id; None for Discord itself (auto-archive, unarchive by a post)
+    source: str  # the route, or "standin" for a change a test made
+
+
+@dataclass
+class StoredThread:
+    """A public thread started from a message: its id is the starter message's id."""
+
+    id: int
+    parent_id: int
+    owner_id: int
+    name: str
+    auto_archive_duration: int
+    rate_limit_per_user: int
+    create_timestamp: str  # ISO 8601, as Discord shows it
+    archive_timestamp: str
+    created_at: float
+    type: int = 11  # PUBLIC_THREAD
+    archived: bool = False
+    locked: bool = False
+    message_count: int = 0  # not counting the starter, less deleted ones
+    total_message_sent: int = 0  # not counting the starter, deleted ones too
+    last_message_id: int | None = None
+    members: dict[int, str] = field(default_factory=dict)  # user id → join timestamp
+    updates: list[ThreadUpdate] = field(default_factory=list)
+
+    @property
+    def starter_message_id(self) -> int:
+        return self.id
+
+
+@dataclass
 class CallbackRecord:
     type: int
     data: dict[str, Any] | None

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from . import constants as c
+from . import threads
 from .http_util import (
     UNKNOWN_CHANNEL,
     UNKNOWN_EMOJI,
@@ -27,16 +28,28 @@ Handler = Any
 
 
 def _channel_id(request: web.Request) -> int:
+    """A guild channel's or a thread's id from the path; 404 for any other."""
     channel_id = snowflake(request, "channel_id")
-    if channel_id not in standin_of(request).world.channels:
+    world = standin_of(request).world
+    if channel_id not in world.channels and channel_id not in world.threads:
         raise unknown("Channel", UNKNOWN_CHANNEL)
     return channel_id
 
 
-def _message(request: web.Request) -> StoredMessage:
+def message_of(request: web.Request) -> StoredMessage:
     msg = standin_of(request).messages.get(snowflake(request, "message_id"), _channel_id(request))
     if msg.ephemeral:
         raise unknown("Message", 10008)  # ephemeral messages are not reachable by channel routes
+    return msg
+
+
+def _message(request: web.Request, *, editing: bool | None = None) -> StoredMessage:
+    """The message in the path; with `editing` set, checked for an edit (True) or a reaction
+    (False) against its thread's state."""
+    msg = message_of(request)
+    thread = standin_of(request).world.threads.get(msg.channel_id)
+    if thread is not None and editing is not None:
+        threads.before_touch(standin_of(request), thread, c.BOT_USER_ID, editing=editing)
     return msg
 
 
@@ -54,6 +67,10 @@ async def create_message(request: web.Request) -> web.Response:
     channel_id = _channel_id(request)
     payload, files = json_object(request), body_of(request).files
     check_message_payload(payload, len(files), creating=True)
+    thread = standin.world.threads.get(channel_id)
+    if thread is not None:
+        await threads.before_post(standin, thread, c.BOT_USER_ID,
+                                  source=request["standin_route"])
     msg = standin.messages.create(channel_id, c.BOT_USER_ID, payload, files,
                                   source=request["standin_route"])
     await standin.dispatch("MESSAGE_CREATE", standin.messages.render(msg, gateway=True),
@@ -86,9 +103,11 @@ async def get_message(request: web.Request) -> web.Response:
 
 async def edit_message(request: web.Request) -> web.Response:
     standin = standin_of(request)
-    msg = _message(request)
+    msg = _message(request, editing=True)
     if msg.author_id != c.BOT_USER_ID:
         raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
+    if msg.type not in threads.AUTHORED_TYPES:
+        raise DiscordError(400, 50021, "Cannot execute action on a system message")
     payload, files = json_object(request), body_of(request).files
     check_message_payload(payload, len(files), creating=False)
     standin.messages.edit(msg, payload, files, source=request["standin_route"])
@@ -113,25 +132,28 @@ def _emoji(request: web.Request) -> str:
 
 async def add_own_reaction(request: web.Request) -> web.Response:
     standin = standin_of(request)
-    await standin.store_reaction(_message(request), _emoji(request), c.BOT_USER_ID)
+    await standin.store_reaction(_message(request, editing=False), _emoji(request),
+                                 c.BOT_USER_ID)
     return no_content()
 
 
 async def delete_own_reaction(request: web.Request) -> web.Response:
     standin = standin_of(request)
-    await standin.drop_reaction(_message(request), _emoji(request), c.BOT_USER_ID)
+    await standin.drop_reaction(_message(request, editing=False), _emoji(request),
+                                c.BOT_USER_ID)
     return no_content()
 
 
 async def delete_user_reaction(request: web.Request) -> web.Response:
     standin = standin_of(request)
-    await standin.drop_reaction(_message(request), _emoji(request), snowflake(request, "user_id"))
+    await standin.drop_reaction(_message(request, editing=False), _emoji(request),
+                                snowflake(request, "user_id"))
     return no_content()
 
 
 async def delete_emoji_reactions(request: web.Request) -> web.Response:
     standin = standin_of(request)
-    msg, key = _message(request), _emoji(request)
+    msg, key = _message(request, editing=False), _emoji(request)
     for user_id in list(msg.reactions.get(key, [])):
         await standin.drop_reaction(msg, key, user_id)
     return no_content()
@@ -139,7 +161,7 @@ async def delete_emoji_reactions(request: web.Request) -> web.Response:
 
 async def delete_all_reactions(request: web.Request) -> web.Response:
     standin = standin_of(request)
-    msg = _message(request)
+    msg = _message(request, editing=False)
     msg.reactions.clear()
     await standin.dispatch("MESSAGE_REACTION_REMOVE_ALL", {
         "channel_id": str(msg.channel_id), "message_id": str(msg.id),

@@ -159,13 +159,13 @@ async def delete_command(request: web.Request) -> web.Response:
     return no_content()
 
 
-def _guild(request: web.Request) -> None:
+def check_guild(request: web.Request) -> None:
     if snowflake(request, "guild_id") != standin_of(request).world.guild_id:
         raise DiscordError(403, 50001, "Missing Access")
 
 
 async def get_guild(request: web.Request) -> web.Response:
-    _guild(request)
+    check_guild(request)
     world = standin_of(request).world
     data = world.guild()
     if request.query.get("with_counts", "").lower() in ("1", "true"):
@@ -174,19 +174,19 @@ async def get_guild(request: web.Request) -> web.Response:
 
 
 async def get_guild_channels(request: web.Request) -> web.Response:
-    _guild(request)
+    check_guild(request)
     world = standin_of(request).world
     return json_response([world.channel(ch) for ch in world.channels])
 
 
 async def get_guild_roles(request: web.Request) -> web.Response:
-    _guild(request)
+    check_guild(request)
     world = standin_of(request).world
     return json_response([world.role(r) for r in world.roles])
 
 
 async def get_guild_role(request: web.Request) -> web.Response:
-    _guild(request)
+    check_guild(request)
     world = standin_of(request).world
     role_id = snowflake(request, "role_id")
     if role_id not in world.roles:
@@ -195,7 +195,7 @@ async def get_guild_role(request: web.Request) -> web.Response:
 
 
 async def get_member(request: web.Request) -> web.Response:
-    _guild(request)
+    check_guild(request)
     world = standin_of(request).world
     user_id = snowflake(request, "user_id")
     if user_id not in world.users:
@@ -204,7 +204,7 @@ async def get_member(request: web.Request) -> web.Response:
 
 
 async def list_members(request: web.Request) -> web.Response:
-    _guild(request)
+    check_guild(request)
     world = standin_of(request).world
     limit = int(request.query.get("limit", "1"))
     after = int(request.query.get("after", "0"))
@@ -215,6 +215,8 @@ async def list_members(request: web.Request) -> web.Response:
 async def get_channel(request: web.Request) -> web.Response:
     world = standin_of(request).world
     channel_id = snowflake(request, "channel_id")
+    if channel_id in world.threads:
+        return json_response(world.thread(channel_id))  # with the bot's thread member
     if channel_id not in world.channels:
         raise unknown("Channel", UNKNOWN_CHANNEL)
     return json_response(world.channel(channel_id))

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from . import constants as c
-from . import rest_interactions, rest_messages, rest_misc
+from . import rest_interactions, rest_messages, rest_misc, rest_threads
 from .gateway import Gateway
 from .http_util import (
     STANDIN_KEY,
@@ -29,6 +29,7 @@ from .http_util import (
 from .limits import RateLimits
 from .messages import MessageStore, emoji_payload
 from .records import InteractionRecord, RequestRecord, StoredMessage
+from .threads import forget_message
 from .validation import SpecValidator
 from .world import World
 
@@ -69,6 +70,10 @@ class StandInServer:
         self.port = 0
         # Injected server errors: {"route", "status", "after_handler", "times"} (see fail_next).
         self.server_faults: list[dict[str, Any]] = []
+        # Discord posts a THREAD_CREATED notice ("opsbot started a thread") in the parent
+        # channel when a thread is started from an "older" message; it does not say how old.
+        # Seconds, or None for never (the default).
+        self.thread_notice_after: float | None = None
 
     def fail_next(self, route: str, *, status: int = 500, after_handler: bool = False, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``route`` ("POST /channels/{channel_id}/messages")
@@ -113,7 +118,7 @@ class StandInServer:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         app[STANDIN_KEY] = self
         for method, path, handler in (rest_misc.ROUTES + rest_messages.ROUTES
-                                      + rest_interactions.ROUTES):
+                                      + rest_threads.ROUTES + rest_interactions.ROUTES):
             app.router.add_route(method, API_PREFIX + path, handler)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}",
                            self._serve_attachment)
@@ -265,6 +270,7 @@ class StandInServer:
 
     async def delete_message(self, msg: StoredMessage) -> None:
         msg.deleted = True
+        forget_message(self.world.threads, msg)
         if not msg.ephemeral:
             await self.dispatch("MESSAGE_DELETE", {
                 "id": str(msg.id), "channel_id": str(msg.channel_id),

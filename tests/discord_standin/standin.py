@@ -8,9 +8,10 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from . import constants as c
+from . import threads as thread_rules
 from .interactions import (
     command_data,
     component_data,
@@ -18,10 +19,14 @@ from .interactions import (
     interaction_payload,
 )
 from .messages import emoji_key
-from .records import InteractionRecord, RequestRecord, StoredMessage
+from .records import InteractionRecord, RequestRecord, StoredMessage, StoredThread
 from .server import StandInServer
+from .world import Overwrite
 
 T = TypeVar("T")
+# Where wait_for_message looks, relative to its channel_id: the channel itself, the threads
+# started in it, or both.
+Where = Literal["channel", "threads", "any"]
 DEFAULT_TIMEOUT = 5.0
 POLL_INTERVAL = 0.05
 MESSAGE_CONTENT_INTENT = 1 << 15
@@ -48,6 +53,7 @@ class DiscordStandIn(StandInServer):
         guild_id: int | None = None,
     ) -> InteractionRecord:
         """Invoke "/name" ("migrate run" for a subcommand) as `user_id`; returns at dispatch."""
+        self._not_archived(channel_id, "use application commands")
         data = command_data(self.commands, self.world, self._guild(guild_id), name,
                             dict(options or {}))
         return await self._interact(2, data, user_id, channel_id, name=_command_path(name))
@@ -64,6 +70,7 @@ class DiscordStandIn(StandInServer):
         timeout: float = DEFAULT_TIMEOUT,
     ) -> list[dict[str, Any]]:
         """Type into option `focused`; return the choices the bot answered with (type 8)."""
+        self._not_archived(channel_id, "use application commands")
         data = command_data(self.commands, self.world, self._guild(guild_id), name,
                             dict(options), focused=focused)
         rec = await self._interact(4, data, user_id, channel_id, name=_command_path(name))
@@ -112,23 +119,39 @@ class DiscordStandIn(StandInServer):
         """React as a member: MESSAGE_REACTION_ADD with `member`, as Discord sends it."""
         msg = self._visible(message_id)
         self._member(user_id)
+        self._not_archived(msg.channel_id, "react")
         await self.store_reaction(msg, emoji_key(emoji), user_id, required=True)
 
     async def add_reaction_offline(self, message_id: int, emoji: str, *, user_id: int = c.APPROVER1_ID) -> None:
         """React while the bot is not connected: Discord stores it; the bot gets no event."""
         msg = self._visible(message_id)
         self._member(user_id)
+        self._not_archived(msg.channel_id, "react")
         await self.store_reaction(msg, emoji_key(emoji), user_id, required=False)
 
     async def remove_reaction(self, message_id: int, emoji: str, *,
                               user_id: int = c.APPROVER1_ID) -> None:
-        await self.drop_reaction(self._visible(message_id), emoji_key(emoji), user_id,
-                                 required=True)
+        msg = self._visible(message_id)
+        self._not_archived(msg.channel_id, "remove a reaction")
+        await self.drop_reaction(msg, emoji_key(emoji), user_id, required=True)
 
     async def send_user_message(self, content: str, *, user_id: int = c.OPERATOR1_ID,
                                 channel_id: int = c.OPS_CHANNEL_ID) -> StoredMessage:
-        """Post as a member. Without the message-content intent the bot sees no content."""
+        """Post as a member. Without the message-content intent the bot sees no content.
+
+        In a thread (channel_id=thread id) the member joins it, and the post unarchives it
+        unless it is locked (then only MANAGE_THREADS may post, as on Discord).
+        """
         self._member(user_id)
+        thread = self.world.threads.get(channel_id)
+        if thread is not None:
+            if thread.locked and not self.world.channel_permissions(
+                    user_id, channel_id) & c.MANAGE_THREADS:
+                raise ValueError(f"thread {channel_id} is locked: only MANAGE_THREADS posts there")
+            if thread.archived:
+                await thread_rules.change(self, thread, {"archived": False}, by=user_id,
+                                          source="user")
+            await thread_rules.join(self, thread, user_id)
         msg = self.messages.create(channel_id, user_id, {"content": content}, [],
                                    source="user")
         event = self.messages.render(msg, gateway=True)
@@ -147,6 +170,20 @@ class DiscordStandIn(StandInServer):
         """
         return self.messages.create(channel_id, author_id, payload, [], source="seed")
 
+    def seed_thread(self, message_id: int, name: str, *, archived: bool = False,
+                    locked: bool = False, owner_id: int = c.BOT_USER_ID,
+                    auto_archive_duration: int = 1440) -> StoredThread:
+        """A thread that already existed before the bot started (no gateway event), started
+        from stored message `message_id`: for restart tests. GUILD_CREATE lists it if active."""
+        starter = self._stored(message_id)
+        if message_id in self.world.threads:
+            raise ValueError(f"message {message_id} already has a thread")
+        thread = thread_rules.new_thread(self, starter, name, user_id=owner_id,
+                                         auto_archive_duration=auto_archive_duration,
+                                         rate_limit_per_user=0, source="seed")
+        thread.archived, thread.locked = archived, locked
+        return thread
+
     def expire_interaction(self, interaction: InteractionRecord) -> None:
         """Make the token act 15 minutes old: webhook calls then fail with 401."""
         interaction.expired = True
@@ -154,10 +191,64 @@ class DiscordStandIn(StandInServer):
     async def request_reconnect(self) -> None:
         await self.gateway.request_reconnect()
 
+    async def deny_threads(self, *, channel_id: int | None = None) -> None:
+        """Take CREATE_PUBLIC_THREADS and SEND_MESSAGES_IN_THREADS away from the bot.
+
+        Server-wide (default): from every role the bot holds, as an admin editing its role
+        would; Discord then sends GUILD_ROLE_UPDATE. With `channel_id`: a deny overwrite for
+        the bot's role on that channel (CHANNEL_UPDATE). Either way what `bot check` reads
+        (roles, overwrites) and what interactions carry (app_permissions) show it, and
+        starting a thread or posting in one is answered 403 50013 Missing Permissions.
+        """
+        bits = c.THREAD_PERMISSIONS
+        if channel_id is None:
+            for role_id in [c.EVERYONE_ROLE_ID, *self.world.users[c.BOT_USER_ID].roles]:
+                role = self.world.roles[role_id]
+                if role.permissions & bits:
+                    role.permissions &= ~bits
+                    await self.dispatch("GUILD_ROLE_UPDATE", {
+                        "guild_id": str(self.world.guild_id), "role": self.world.role(role_id)},
+                        required=False)
+            return
+        info = self.world.channels[channel_id]
+        overwrite = next((o for o in info.overwrites if (o.type, o.id) == (0, c.BOT_ROLE_ID)),
+                         None)
+        if overwrite is None:
+            overwrite = Overwrite(c.BOT_ROLE_ID, 0)
+            info.overwrites.append(overwrite)
+        overwrite.deny |= bits
+        overwrite.allow &= ~bits
+        await self.dispatch("CHANNEL_UPDATE", self.world.channel(channel_id), required=False)
+
+    async def archive_thread(self, thread_id: int, *, locked: bool = False,
+                             user_id: int | None = None) -> StoredThread:
+        """Archive a thread as Discord does after `auto_archive_duration` without activity
+        (user_id None), or as a moderator closing it (`locked=True`: and locking it)."""
+        thread = self.thread(thread_id)
+        changes: dict[str, Any] = {"archived": True}
+        if locked:
+            changes["locked"] = True
+        await thread_rules.change(self, thread, changes, by=user_id, source="standin")
+        return thread
+
+    async def lock_thread(self, thread_id: int, *, locked: bool = True,
+                          user_id: int = c.OWNER_ID) -> StoredThread:
+        """Lock (or unlock) an active thread as a moderator: then only MANAGE_THREADS posts."""
+        thread = self.thread(thread_id)
+        self._not_archived(thread_id, "lock it without unarchiving")
+        await thread_rules.change(self, thread, {"locked": locked}, by=user_id,
+                                  source="standin")
+        return thread
+
     def _guild(self, guild_id: int | None) -> int:
         if guild_id not in (None, self.world.guild_id):
             raise LookupError(f"the stand-in has one guild, {self.world.guild_id}")
         return self.world.guild_id
+
+    def _not_archived(self, channel_id: int, action: str) -> None:
+        thread = self.world.threads.get(channel_id)
+        if thread is not None and thread.archived:
+            raise ValueError(f"thread {channel_id} is archived: Discord lets nobody {action} there")
 
     def _member(self, user_id: int) -> None:
         if user_id not in self.world.users:
@@ -211,15 +302,34 @@ class DiscordStandIn(StandInServer):
         predicate: Callable[[StoredMessage], bool] | None = None,
         *,
         channel_id: int = c.OPS_CHANNEL_ID,
+        where: Where = "channel",
         after_id: int = 0,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> StoredMessage:
-        """The first visible message in `channel_id` newer than `after_id` matching predicate."""
+        """The first visible message newer than `after_id` matching predicate, oldest first.
+
+        `where`: in `channel_id` itself ("channel"), in the threads started there ("threads"),
+        or in either ("any"). Discord's own notices (a thread's starter message, a rename,
+        "started a thread") never match. Pass a thread's id as `channel_id` for one thread.
+        """
         def check() -> StoredMessage | None:
-            return next((m for m in self.messages.in_channel(channel_id)
-                         if m.id > after_id and (predicate is None or predicate(m))), None)
+            return next((m for m in self._messages_where(channel_id, where)
+                         if m.id > after_id and m.type in thread_rules.AUTHORED_TYPES
+                         and (predicate is None or predicate(m))), None)
+        place = "" if where == "channel" else f"{where} of "
         return await self.wait_until(check, timeout=timeout,
-                                     what=f"a message in channel {channel_id}")
+                                     what=f"a message in {place}channel {channel_id}")
+
+    def _messages_where(self, channel_id: int, where: Where) -> list[StoredMessage]:
+        if where not in ("channel", "threads", "any"):
+            raise ValueError(f"where={where!r}: use 'channel', 'threads' or 'any'")
+        found: list[StoredMessage] = []
+        if where in ("channel", "any"):
+            found += self.messages.in_channel(channel_id)
+        if where in ("threads", "any"):
+            for thread in self.threads(channel_id):
+                found += self.messages.in_channel(thread.id)
+        return sorted(found, key=lambda m: m.id)
 
     async def wait_for_edit(
         self,
@@ -227,12 +337,23 @@ class DiscordStandIn(StandInServer):
         predicate: Callable[[StoredMessage], bool] | None = None,
         *,
         min_edits: int = 1,
+        where: Where | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> StoredMessage:
-        """Until message `message_id` has been edited `min_edits` times and matches predicate."""
+        """Until message `message_id` has been edited `min_edits` times and matches predicate.
+
+        The message is found by id wherever it is. `where` also asserts where that is:
+        "channel" (not in a thread), "threads" (in one), "any"; a message elsewhere fails at once.
+        """
         def check() -> StoredMessage | None:
             msg = self.messages.by_id.get(message_id)
-            if msg is None or len(msg.edits) < min_edits:
+            if msg is None:
+                return None
+            in_thread = msg.channel_id in self.world.threads
+            if (where == "channel" and in_thread) or (where == "threads" and not in_thread):
+                place = f"thread {msg.channel_id}" if in_thread else f"channel {msg.channel_id}"
+                raise AssertionError(f"message {message_id} is in {place}, not where={where!r}")
+            if len(msg.edits) < min_edits:
                 return None
             return msg if predicate is None or predicate(msg) else None
         return await self.wait_until(check, timeout=timeout,
@@ -313,8 +434,41 @@ class DiscordStandIn(StandInServer):
         return self.messages.by_id[message_id]
 
     def channel_messages(self, channel_id: int = c.OPS_CHANNEL_ID) -> list[StoredMessage]:
-        """Visible (non-ephemeral, not deleted) messages, oldest first."""
+        """Visible (non-ephemeral, not deleted) messages in the channel itself, oldest first;
+        messages in its threads are not among them (see thread_messages)."""
         return self.messages.in_channel(channel_id)
+
+    def threads(self, channel_id: int = c.OPS_CHANNEL_ID) -> list[StoredThread]:
+        """The threads started in `channel_id`, oldest first, archived ones included."""
+        return sorted((t for t in self.world.threads.values() if t.parent_id == channel_id),
+                      key=lambda t: t.id)
+
+    def thread(self, thread_id: int) -> StoredThread:
+        thread = self.world.threads.get(thread_id)
+        if thread is None:
+            raise LookupError(f"no thread {thread_id}")
+        return thread
+
+    def thread_of(self, message_id: int) -> StoredThread | None:
+        """The thread started from message `message_id` (same id), if there is one."""
+        return self.world.threads.get(message_id)
+
+    def thread_messages(self, thread_id: int, *, notices: bool = False) -> list[StoredMessage]:
+        """Visible messages in a thread, oldest first. Discord's own notices there (the
+        THREAD_STARTER_MESSAGE, a rename) only with notices=True."""
+        self.thread(thread_id)
+        return [m for m in self.messages.in_channel(thread_id)
+                if notices or m.type in thread_rules.AUTHORED_TYPES]
+
+    async def wait_for_thread(self, predicate: Callable[[StoredThread], bool] | None = None, *,
+                              channel_id: int = c.OPS_CHANNEL_ID,
+                              timeout: float = DEFAULT_TIMEOUT) -> StoredThread:
+        """The first thread started in `channel_id` that matches predicate."""
+        def check() -> StoredThread | None:
+            return next((t for t in self.threads(channel_id)
+                         if predicate is None or predicate(t)), None)
+        return await self.wait_until(check, timeout=timeout,
+                                     what=f"a thread in channel {channel_id}")
 
     def original_response(self, interaction: InteractionRecord) -> StoredMessage | None:
         if interaction.original_id is None:
@@ -337,7 +491,9 @@ class DiscordStandIn(StandInServer):
             "requests": [dataclasses.asdict(r) for r in self.requests],
             "gateway": [dataclasses.asdict(f) for f in self.gateway.log],
             "identify": repr(self.gateway.identify),
+            # Every message: the channels', the threads' and ephemeral ones.
             "messages": [dataclasses.asdict(m) for m in self.messages.by_id.values()],
+            "threads": [dataclasses.asdict(t) for t in self.world.threads.values()],
             "interactions": [dataclasses.asdict(i) for i in self.interactions.values()],
             "commands": self.commands,
             "problems": self.problems() + self.not_found,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import constants as c
+from .records import StoredThread
 
 JOINED_AT = "2024-01-01T00:00:00.000000+00:00"
 GUILD_MEMBERS_INTENT = 1 << 1
@@ -33,11 +34,22 @@ class RoleInfo:
 
 
 @dataclass
+class Overwrite:
+    """A channel permission overwrite: for a role (type 0) or a member (type 1)."""
+
+    id: int
+    type: int = 0
+    allow: int = 0
+    deny: int = 0
+
+
+@dataclass
 class ChannelInfo:
     id: int
     name: str
     position: int = 0
     type: int = 0  # GUILD_TEXT
+    overwrites: list[Overwrite] = field(default_factory=list)
 
 
 def _default_users() -> dict[int, UserInfo]:
@@ -78,6 +90,8 @@ class World:
     users: dict[int, UserInfo] = field(default_factory=_default_users)
     roles: dict[int, RoleInfo] = field(default_factory=_default_roles)
     channels: dict[int, ChannelInfo] = field(default_factory=_default_channels)
+    # Threads live beside the channels, as on Discord: GET /guilds/{id}/channels lists none.
+    threads: dict[int, StoredThread] = field(default_factory=dict)
 
     def add_member(self, user_id: int, username: str, roles: list[int] | None = None) -> None:
         self.users[user_id] = UserInfo(user_id, username, list(roles or []))
@@ -116,8 +130,36 @@ class World:
             value |= self.roles[role_id].permissions
         return c.ALL_PERMISSIONS if value & c.ADMINISTRATOR else value
 
-    def member(self, user_id: int, *, with_user: bool = True, with_permissions: bool = False
-               ) -> dict[str, Any]:
+    def channel_permissions(self, user_id: int, channel_id: int) -> int:
+        """Permissions in a channel after its overwrites, computed as Discord does.
+
+        A thread has its parent's permissions. Order: @everyone's overwrite, then every role
+        overwrite of the member's roles together (denies, then allows), then the member's own.
+        """
+        thread = self.threads.get(channel_id)
+        if thread is not None:
+            channel_id = thread.parent_id
+        value = self.permissions(user_id)
+        if value & c.ADMINISTRATOR:  # the owner's too
+            return c.ALL_PERMISSIONS
+        overwrites = {(o.type, o.id): o for o in self.channels[channel_id].overwrites}
+        everyone = overwrites.get((0, c.EVERYONE_ROLE_ID))
+        if everyone is not None:
+            value = (value & ~everyone.deny) | everyone.allow
+        roles = [overwrites[(0, r)] for r in self.users[user_id].roles if (0, r) in overwrites]
+        deny = allow = 0
+        for o in roles:
+            deny |= o.deny
+            allow |= o.allow
+        value = (value & ~deny) | allow
+        own = overwrites.get((1, user_id))
+        if own is not None:
+            value = (value & ~own.deny) | own.allow
+        # Implicit: who cannot view a channel has no permission in it at all.
+        return value if value & c.VIEW_CHANNEL else 0
+
+    def member(self, user_id: int, *, with_user: bool = True, with_permissions: bool = False,
+               channel_id: int | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
             "roles": [str(r) for r in self.users[user_id].roles],
             "nick": None,
@@ -134,7 +176,10 @@ class World:
         if with_user:
             data["user"] = self.user(user_id)
         if with_permissions:
-            data["permissions"] = str(self.permissions(user_id))
+            # In an interaction: the member's permissions in its channel, overwrites included.
+            value = (self.permissions(user_id) if channel_id is None
+                     else self.channel_permissions(user_id, channel_id))
+            data["permissions"] = str(value)
         return data
 
     def role(self, role_id: int) -> dict[str, Any]:
@@ -159,6 +204,8 @@ class World:
         return data
 
     def channel(self, channel_id: int) -> dict[str, Any]:
+        if channel_id in self.threads:
+            return self.thread(channel_id, with_member=False)
         info = self.channels[channel_id]
         return {
             "id": str(info.id),
@@ -166,7 +213,9 @@ class World:
             "guild_id": str(self.guild_id),
             "name": info.name,
             "position": info.position,
-            "permission_overwrites": [],
+            "permission_overwrites": [
+                {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)}
+                for o in info.overwrites],
             "topic": None,
             "nsfw": False,
             "last_message_id": None,
@@ -175,6 +224,39 @@ class World:
             "last_pin_timestamp": None,
             "flags": 0,
         }
+
+    def thread(self, thread_id: int, *, with_member: bool = True) -> dict[str, Any]:
+        """A thread as a channel object; with the bot's thread member when it is in it, as
+        GET /channels/{id} and a message's `thread` field show it."""
+        t = self.threads[thread_id]
+        data: dict[str, Any] = {
+            "id": str(t.id),
+            "type": t.type,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(t.parent_id),
+            "owner_id": str(t.owner_id),
+            "name": t.name,
+            "last_message_id": None if t.last_message_id is None else str(t.last_message_id),
+            "rate_limit_per_user": t.rate_limit_per_user,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": t.archived,
+                "archive_timestamp": t.archive_timestamp,
+                "auto_archive_duration": t.auto_archive_duration,
+                "locked": t.locked,
+                "create_timestamp": t.create_timestamp,
+            },
+            "message_count": t.message_count,
+            "member_count": min(len(t.members), 50),  # Discord stops counting at 50
+            "total_message_sent": t.total_message_sent,
+        }
+        if with_member and c.BOT_USER_ID in t.members:
+            data["member"] = self.thread_member(thread_id, c.BOT_USER_ID)
+        return data
+
+    def thread_member(self, thread_id: int, user_id: int) -> dict[str, Any]:
+        return {"id": str(thread_id), "user_id": str(user_id),
+                "join_timestamp": self.threads[thread_id].members[user_id], "flags": 1}
 
     def guild(self) -> dict[str, Any]:
         """The REST shape of the guild (no members/channels, which GUILD_CREATE adds)."""
@@ -238,7 +320,9 @@ class World:
             "members": [self.member(u) for u in members],
             "channels": [{k: v for k, v in self.channel(ch).items() if k != "guild_id"}
                          for ch in self.channels],
-            "threads": [],
+            # Active threads; their thread member omits id and user_id here, as on Discord.
+            "threads": [self._guild_create_thread(t.id) for t in self.threads.values()
+                        if not t.archived],
             "presences": [],
             "voice_states": [],
             "stage_instances": [],
@@ -246,6 +330,12 @@ class World:
             "soundboard_sounds": [],
             "lazy": True,
         }
+
+    def _guild_create_thread(self, thread_id: int) -> dict[str, Any]:
+        data = self.thread(thread_id)
+        if "member" in data:
+            data["member"] = {k: v for k, v in data["member"].items() if k not in ("id", "user_id")}
+        return data
 
     def application(self) -> dict[str, Any]:
         # Unset optional fields are absent, not null: the spec allows no null for them.
