@@ -45,6 +45,7 @@ class OpsBot(commands.Bot):
         # Approved requests run through the executor their kind registered (kind → coroutine).
         self.approval_executors: dict[str, Callable[[Approval, str], Awaitable[None]]] = {}
         # Run buttons (bot.views.RunAction) dispatch through these (action → handler).
+        self.said_no_threads = False  # the fallback to the channel is announced once per process
         self.run_actions: dict[str, Callable[[discord.Interaction, int, int | None], Awaitable[None]]] = {}
 
     async def setup_hook(self) -> None:

@@ -199,7 +199,22 @@ async def _channel_findings(client: discord.Client, guild: discord.Guild, channe
     if missing:
         return [failed(f"the bot lacks {', '.join(missing)} in #{channel.name}",
                        f"Edit Channel #{channel.name} → Permissions → the bot's role: allow {', '.join(missing)}")]
-    return [passed(f"the bot can view, post, embed, attach, react and read history in #{channel.name}")]
+    found = [passed(f"the bot can view, post, embed, attach, react and read history in #{channel.name}")]
+    return [*found, _thread_finding(channel.permissions_for(member), channel.name)]
+
+
+THREAD_PERMISSIONS = {"create_public_threads": "Create Public Threads",
+                      "send_messages_in_threads": "Send Messages in Threads"}
+
+
+def _thread_finding(permissions: discord.Permissions, name: str) -> Finding:
+    """One thread per run needs two more permissions; without them runs are posted in the channel."""
+    missing = [label for attr, label in THREAD_PERMISSIONS.items() if not getattr(permissions, attr)]
+    if missing:
+        return failed(f"the bot cannot start a thread per run in #{name} (it lacks {', '.join(missing)}): "
+                      "each run is posted in the channel instead",
+                      f"Edit Channel #{name} → Permissions → the bot's role: allow {', '.join(missing)}")
+    return passed(f"the bot can start a thread per run in #{name}")
 
 
 # --- running them ------------------------------------------------------------------------

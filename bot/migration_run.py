@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import logging
 
+import discord
+
 from bot import states
 from bot.app import OpsBot
 from bot.progress import failure_card, with_progress
 from bot.render import migrate_embed
 from bot.reporter import DiscordReporter
 from bot.requests import edit_request
+from bot.threads import thread_for
 from bot.views import EMERGENCY_STEPS, checklist_view, emergency_view, run_buttons
 from ops.approvals import Approval
 from ops.outcome import UNCHANGED, UNKNOWN, headline, icon
@@ -23,17 +26,35 @@ log = logging.getLogger(__name__)
 async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
     await edit_request(bot, a, f"✅ Approved by {approver}; running…", state="running")
     what = f"migrate {a.subject} (request #{a.id}, approved by {approver})"
+    thread = await thread_for(bot, a.channel_id, a.message_id, f"migrate {a.subject} · request #{a.id}")
     try:
         done, rep = await with_progress(bot, None, states.title("running", what), lambda r: run_approved_migration(
-            bot.engine, bot.approvals, a, approver, r))
+            bot.engine, bot.approvals, a, approver, r), where=thread)
     except Exception:
         log.exception("migrate run for request #%s crashed", a.id)
         await edit_request(bot, a, "✘ The run crashed; see the logs and run `/migrate verify`.", state=UNKNOWN)
         raise
-    await show_result(bot, done, rep, what)
+    await show_result(bot, done, rep, what, thread)
+    await tell_requester(thread, done)
 
 
-async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, what: str) -> None:
+async def tell_requester(where: discord.abc.Messageable, done: ApprovedRun) -> None:
+    """The requester is pinged when the run ends, in the run's thread (only them)."""
+    a = done.approval
+    result = done.result
+    state = states.run_state(done.outcome, ok=done.ok, health_ok=result.health_ok if result else None)
+    look = states.LOOKS[state]
+    try:
+        await where.send(f"<@{a.requester_id}> your migration {a.subject} ended: {look.icon} {look.word}"
+                         f"{f' (run #{done.run_id})' if done.run_id else ''}.",
+                         allowed_mentions=discord.AllowedMentions(everyone=False, roles=False,
+                                                                  users=[discord.Object(a.requester_id)]))
+    except discord.HTTPException as exc:
+        log.warning("could not tell the requester of request #%s: %s", a.id, exc)
+
+
+async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, what: str,
+                      where: discord.abc.Messageable) -> None:
     """The run's card in its final state (bot.states), with what to do next."""
     a, result, exc = done.approval, done.result, done.error
     if exc is not None:
@@ -43,7 +64,7 @@ async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, what
                                        f"{headline('migrate', done.outcome)}: {exc.message}\n→ {exc.hint}",
                                state=done.outcome)
             if done.run_id:
-                await (await bot.ops_channel()).send(
+                await where.send(
                     f"{icon(done.outcome)} Run #{done.run_id} of {a.subject}: {headline('migrate', done.outcome)}.",
                     view=emergency_view(done.run_id))
             return

@@ -17,8 +17,10 @@ T = TypeVar("T")
 
 
 async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, title: str,
-                        phase: Callable[[DiscordReporter], Awaitable[T]]) -> tuple[T, DiscordReporter]:
-    reporter = DiscordReporter(await bot.ops_channel(), title, journal=bot.engine.journal)
+                        phase: Callable[[DiscordReporter], Awaitable[T]],
+                        where: discord.abc.Messageable | None = None) -> tuple[T, DiscordReporter]:
+    """``where``: the run's thread (bot.threads); the ops channel by default."""
+    reporter = DiscordReporter(where or await bot.ops_channel(), title, journal=bot.engine.journal)
     message = await reporter.start()
     if interaction is not None:
         await send_ephemeral(interaction, f"Started: {message.jump_url}")

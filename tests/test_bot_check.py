@@ -260,6 +260,15 @@ async def test_bot_lacking_permissions_in_the_channel(env: dict[str, str],
     assert "→ Edit Channel #ops → Permissions → the bot's role: allow Attach Files, Add Reactions" in line
 
 
+async def test_thread_permissions_are_checked(env: dict[str, str], discord_standin: DiscordStandIn) -> None:
+    assert "✔ the bot can start a thread per run in #ops" in report(await check(env))
+    await discord_standin.deny_threads(channel_id=c.OPS_CHANNEL_ID)
+    line = only_failure(await check(env))
+    assert line.startswith("✘ the bot cannot start a thread per run in #ops (it lacks Create Public Threads, "
+                           "Send Messages in Threads): each run is posted in the channel instead"), line
+    assert "allow Create Public Threads, Send Messages in Threads" in line
+
+
 def test_missing_permissions_names_each_one() -> None:
     assert missing_permissions(discord.Permissions(c.EVERYONE_PERMISSIONS)) == []
     assert missing_permissions(discord.Permissions(c.ADMINISTRATOR)) == []

@@ -39,8 +39,11 @@ async def request(standin: DiscordStandIn, user_id: int = c.OPERATOR1_ID):  # ty
 
 async def wait_for_state(standin: DiscordStandIn, message_id: int, title: str):  # type: ignore[no-untyped-def]
     """The card once its title shows ``title`` (its state: bot.states)."""
-    return await standin.wait_for_edit(message_id, lambda m: bool(m.embeds) and m.embeds[0].get("title") == title,
-                                       timeout=30)
+    try:
+        return await standin.wait_for_edit(message_id, lambda m: bool(m.embeds) and m.embeds[0].get("title") == title,
+                                           timeout=30)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nthe card now: {standin.message(message_id).text()[:600]}") from None
 
 
 async def reactions_recorded(running: RunningBot, message_id: int, n: int) -> list[Reaction]:
@@ -76,7 +79,7 @@ async def test_approved_run_applies_only_after_a_valid_approval(
     assert user_version(engine.db_path) == 7
     # A real approver: it runs, once, even if they react twice.
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    done = await discord_standin.wait_for_message(is_applied_run, timeout=30)
+    done = await discord_standin.wait_for_message(is_applied_run, where="any", timeout=30)
     await discord_standin.remove_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     seen = await reactions_recorded(running, message.id, 6)
@@ -131,7 +134,7 @@ async def test_rollback_button_restores_and_refuses_non_approvers(
 ) -> None:
     _, message = await request(discord_standin)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    done = await discord_standin.wait_for_message(is_applied_run, timeout=30)
+    done = await discord_standin.wait_for_message(is_applied_run, where="any", timeout=30)
     rollback_id = button_ids(done)[0]
     refused = await discord_standin.click_button(done.id, rollback_id, user_id=c.OPERATOR1_ID)
     reply = await discord_standin.wait_for_followup(refused)
@@ -154,7 +157,7 @@ async def test_restart_keeps_pending_approvals_and_buttons(
     second = await start_bot(discord_standin, engine)
     try:
         await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-        done = await discord_standin.wait_for_message(is_applied_run, timeout=30)
+        done = await discord_standin.wait_for_message(is_applied_run, where="any", timeout=30)
         assert user_version(engine.db_path) == 8
     finally:
         await second.stop()

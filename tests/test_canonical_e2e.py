@@ -62,7 +62,7 @@ async def test_canonical_file_from_the_bot(discord_standin: DiscordStandIn, runn
     await discord_standin.wait_for_followup(rec, timeout=30)
     assert "own BEGIN" in message.text() and "none: any lost row aborts" in message.text()
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    done = await discord_standin.wait_for_message(is_applied_run, timeout=30)
+    done = await discord_standin.wait_for_message(is_applied_run, where="any", timeout=30)
     assert user_version(engine.db_path) == 8
     asked = await discord_standin.click_button(done.id, button_ids(done)[0], user_id=c.APPROVER1_ID)
     confirm = await discord_standin.wait_for_followup(asked)
@@ -82,4 +82,4 @@ async def test_row_loss_allowed_on_the_request_is_shown_and_used(discord_standin
     approval = await running.bot.approvals.by_message(message.id)
     assert approval is not None and approval.allow_row_loss == ("activity_logs",)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    await discord_standin.wait_for_message(is_applied_run, timeout=30)
+    await discord_standin.wait_for_message(is_applied_run, where="any", timeout=30)

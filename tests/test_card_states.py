@@ -57,7 +57,7 @@ async def test_an_applied_run_and_its_request_say_applied_in_green(
 ) -> None:
     _, message = await request(discord_standin)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    run = await discord_standin.wait_for_message(is_applied_run, timeout=60)
+    run = await discord_standin.wait_for_message(is_applied_run, where="any", timeout=60)
     assert look_of(run) == ("✅ Applied: migrate 0001_remove_suspend.sql (request #1, approved by approver1)",
                             discord.Colour.green().value)
     card = await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
@@ -92,7 +92,7 @@ async def test_history_shows_outcome_approver_and_rollback(
 ) -> None:
     _, message = await request(discord_standin)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    run = await discord_standin.wait_for_message(is_applied_run, timeout=60)
+    run = await discord_standin.wait_for_message(is_applied_run, where="any", timeout=60)
     rollback = next(i for i in button_ids(run) if i.startswith("opsbot:rollback:"))
     confirm = await discord_standin.wait_for_followup(
         await discord_standin.click_button(run.id, rollback, user_id=c.APPROVER2_ID), timeout=30)

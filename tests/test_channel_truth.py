@@ -64,7 +64,7 @@ async def test_a_5xx_after_discord_stored_the_request_leaves_one_request_that_wo
     # The one left is the request: a ✅ on it runs the migration.
     await discord_standin.wait_for_reaction(shown[0].id, "❌")
     await discord_standin.add_reaction(shown[0].id, "✅", user_id=c.APPROVER1_ID)
-    await discord_standin.wait_for_message(is_applied_run, timeout=60)
+    await discord_standin.wait_for_message(is_applied_run, where="any", timeout=60)
     assert user_version(engine.db_path) == 8
 
 
@@ -77,7 +77,8 @@ async def test_a_run_that_changed_nothing_offers_no_rollback_and_shows_the_faile
     try:
         await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
         card = await discord_standin.wait_for_message(lambda m: f"migrate {MIGRATION} (request #" in m.text()
-                                                      and "database is unchanged" in m.text(), timeout=60)
+                                                      and "database is unchanged" in m.text(), where="any",
+                                                      timeout=60)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -94,7 +95,7 @@ async def test_a_second_rollback_of_the_same_run_is_not_done_silently(
 ) -> None:
     _, message = await request(discord_standin)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    done = await discord_standin.wait_for_message(is_applied_run, timeout=60)
+    done = await discord_standin.wait_for_message(is_applied_run, where="any", timeout=60)
     rollback_id = next(i for i in button_ids(done) if i.startswith("opsbot:rollback:"))
     # Two approvers open the confirmation; the first confirms.
     first = await discord_standin.wait_for_followup(

@@ -43,7 +43,7 @@ async def approved_run(standin: DiscordStandIn):  # type: ignore[no-untyped-def]
     await standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     return await standin.wait_for_message(lambda m: "migrate 0001_remove_suspend.sql (request #" in m.text()
                                           and any(ch in m.text()[:3] for ch in "✅❌⚠")
-                                          and bool(button_ids(m)), timeout=30)
+                                          and bool(button_ids(m)), where="any", timeout=30)
 
 
 async def test_people_tick_the_checklist_until_the_run_is_complete(

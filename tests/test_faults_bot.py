@@ -213,7 +213,7 @@ async def test_two_approvers_at_once_and_late_reactions_run_it_once(
     first = await outcomes(running, message.id, 2)
     assert sorted(first) == ["approved", "ignored: request already approved"] or \
         sorted(first) == ["approved", "ignored: already decided"], first
-    await discord_standin.wait_for_message(is_applied_run, timeout=30)
+    await discord_standin.wait_for_message(is_applied_run, where="any", timeout=30)
     # The same approver again (remove + add), and a ❌ after the run: nothing more happens.
     await discord_standin.remove_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     await asyncio.gather(discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID),
@@ -251,7 +251,7 @@ async def test_two_operators_request_at_once_one_request_or_one_run(
     # Whatever the interleaving, approving every request that was posted runs the migration once.
     for message in requests:
         await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
-    await discord_standin.wait_for_message(is_applied_run, timeout=30)
+    await discord_standin.wait_for_message(is_applied_run, where="any", timeout=30)
     await eventually(lambda: _settled(running, requests), what="every request decided")
     runs = await migrate_runs(engine)
     assert [r.state for r in runs].count("succeeded") == 1 and user_version(engine.db_path) == 8

@@ -120,7 +120,7 @@ async def test_bot_never_sends_logs_or_stores_a_token(
         await standin.wait_for_reaction(approval.id, "❌")
         await standin.wait_for_followup(rec)
         await standin.add_reaction(approval.id, "✅", user_id=c.APPROVER1_ID)
-        done = await standin.wait_for_message(is_applied_run, timeout=30)
+        done = await standin.wait_for_message(is_applied_run, where="any", timeout=30)
         await command("migrate verify", {}, done="✔ Verify")
         await command("migrate history", {})
         rollback_id = next(i for i in button_ids(done) if i.startswith("opsbot:rollback:"))

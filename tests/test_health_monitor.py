@@ -260,7 +260,8 @@ async def test_an_approved_migration_checks_the_apps_health_from_the_bots_settin
     _, message = await request(discord_standin)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     done = await discord_standin.wait_for_message(
-        lambda m: "(request #" in m.text() and "app health" in m.text() and bool(button_ids(m)), timeout=60)
+        lambda m: "(request #" in m.text() and "app health" in m.text() and bool(button_ids(m)), where="any",
+        timeout=60)
     assert "❌ **app health**" in done.text() and "503" in done.text()
     # Applied, but the app is unhealthy: never a green ✅ for that (bot.states).
     assert done.text().startswith("⚠ Applied, but the app is unhealthy: migrate 0001_remove_suspend.sql")

@@ -82,7 +82,8 @@ async def test_killed_mid_migrate_the_restarted_bot_reports_the_run_and_fixes_it
         return await holds_write_lock(db)
 
     await eventually(mid_migration, timeout=60, what="the migration to be under way")
-    progress = next(m for m in discord_standin.channel_messages() if f"migrate {SLOW} (request #" in m.text())
+    progress = await discord_standin.wait_for_message(lambda m: f"migrate {SLOW} (request #" in m.text(),
+                                                      where="threads")  # the run's card is in its thread
     await bot_process.kill()
     await eventually(lambda: no_session(db), timeout=30, what="no sqlite3 session left")
     assert assert_all_or_nothing(db) == 7
@@ -123,7 +124,7 @@ async def test_an_approval_given_while_the_bot_was_down_runs_after_it_starts(
     assert user_version(engine.db_path) == 7
     last = max(m.id for m in discord_standin.channel_messages())
     await bot_process.start()
-    done = await discord_standin.wait_for_message(is_applied_run, after_id=last, timeout=60)
+    done = await discord_standin.wait_for_message(is_applied_run, where="any", after_id=last, timeout=60)
     assert user_version(engine.db_path) == 8 and "approved" in done.text()
     said = [m.text() for m in discord_standin.channel_messages() if "while opsbot was offline" in m.text()]
     assert said and "approved request" in said[0]

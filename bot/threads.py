@@ -1,0 +1,60 @@
+"""One thread per run: the request card stays the one card in the ops channel; the run's progress,
+its result, its follow-ups and the ping to the requester go into a thread started from it.
+
+Without the Create Public Threads / Send Messages in Threads permissions the bot falls back to
+posting in the channel as before, and says why once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.app import OpsBot
+
+log = logging.getLogger(__name__)
+
+THREAD_ARCHIVE_MINUTES = 1440  # a day: the run's thread stays in the channel's list through the night
+NO_THREADS = ("ℹ opsbot cannot start threads here (it needs **Create Public Threads** and **Send Messages in "
+              "Threads** in this channel), so each run's progress is posted in the channel instead. Grant them to "
+              "the bot's role to keep one card per run here.")
+
+
+async def thread_for(bot: OpsBot, channel_id: int | None, message_id: int | None,
+                     name: str) -> discord.abc.Messageable:
+    """The thread of this card (started now, or the one it already has), or the ops channel."""
+    if not channel_id or not message_id:
+        return await bot.ops_channel()
+    existing = bot.get_channel(message_id)  # a thread started from a message has the message's id
+    if isinstance(existing, discord.Thread):
+        return existing
+    # A thread needs the message's guild: a partial messageable without one cannot start it.
+    message = bot.get_partial_messageable(channel_id, guild_id=bot.settings.discord.guild_id,
+                                          type=discord.ChannelType.text).get_partial_message(message_id)
+    try:
+        return await message.create_thread(name=name[:100], auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+    except discord.Forbidden as exc:
+        await _say_no_threads_once(bot, exc)
+    except discord.HTTPException as exc:
+        if exc.code == 160004:  # this message already has a thread (a retry, or a restart): use it
+            try:
+                found = await bot.fetch_channel(message_id)
+                if isinstance(found, discord.Thread):
+                    return found
+            except discord.HTTPException as again:
+                log.warning("could not fetch the thread of message %s: %s", message_id, again)
+        else:
+            log.warning("could not start a thread on message %s: %s", message_id, exc)
+    return await bot.ops_channel()
+
+
+async def _say_no_threads_once(bot: OpsBot, exc: discord.Forbidden) -> None:
+    if bot.said_no_threads:
+        return
+    bot.said_no_threads = True
+    log.warning("threads are not allowed in the ops channel (%s): posting runs in the channel", exc.text)
+    try:
+        await (await bot.ops_channel()).send(NO_THREADS)
+    except discord.HTTPException as again:
+        log.warning("could not say that threads are unavailable: %s", again)

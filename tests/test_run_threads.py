@@ -1,0 +1,73 @@
+"""One thread per run (issue 13): the request card is the run's one card in the ops channel; the
+run's progress, result and follow-ups and the ping to the requester go into a thread started
+from it. Without thread permissions the bot falls back to the channel and says why once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.threads import NO_THREADS
+from ops.context import Engine
+from tests.bot_harness import RunningBot, button_ids, is_applied_run, start_bot
+from tests.discord_standin import constants as c
+from tests.discord_standin.standin import DiscordStandIn
+from tests.test_bot_e2e import request, wait_for_state
+
+
+@pytest.fixture
+async def running(discord_standin: DiscordStandIn, engine: Engine) -> AsyncIterator[RunningBot]:
+    bot = await start_bot(discord_standin, engine)
+    yield bot
+    await bot.stop()
+
+
+async def test_an_approved_run_lives_in_the_thread_of_its_request(
+    discord_standin: DiscordStandIn, running: RunningBot
+) -> None:
+    _, message = await request(discord_standin)
+    before = [m.id for m in discord_standin.channel_messages()]
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
+    thread = discord_standin.thread_of(message.id)
+    assert thread is not None and thread.name.startswith("migrate 0001_remove_suspend.sql")
+    run = await discord_standin.wait_for_message(is_applied_run, channel_id=thread.id)
+    assert run.components, "the result card (checklist, Rollback) is in the thread"
+    # The requester is told, in the thread, and only they are pinged.
+    ping = await discord_standin.wait_for_message(lambda m: m.content.startswith(f"<@{c.OPERATOR1_ID}>"),
+                                                  channel_id=thread.id)
+    assert "ended: ✅ Applied (run #" in ping.content
+    # The channel got nothing from the run: the request card (edited) is its one card there.
+    assert [m.id for m in discord_standin.channel_messages()] == before
+
+
+async def test_without_thread_permissions_runs_are_posted_in_the_channel_and_that_is_said_once(
+    discord_standin: DiscordStandIn, running: RunningBot
+) -> None:
+    await discord_standin.deny_threads()
+    for attempt in range(2):
+        _, message = await request(discord_standin)
+        await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+        await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
+        await discord_standin.wait_for_message(is_applied_run, after_id=message.id, timeout=60)  # in the channel
+        if attempt:
+            break
+        rollback = await discord_standin.send_slash_command("migrate rollback", {}, user_id=c.APPROVER1_ID)
+        confirm = await discord_standin.wait_for_followup(rollback, timeout=30)
+        await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER1_ID)
+        await wait_for_state(discord_standin, message.id, "⏪ Rolled back: migrate 0001_remove_suspend.sql")
+        await discord_standin.wait_for_followup(rollback, timeout=30)  # the command has finished
+        # Backups are named to the second: the next run's must not collide with this one's.
+        second = int(time.time())
+        while int(time.time()) == second:
+            await asyncio.sleep(0.05)
+    assert discord_standin.threads() == []
+    said = [m for m in discord_standin.channel_messages() if m.content == NO_THREADS]
+    assert len(said) == 1
+    # Each run asked once (so a permission granted later takes effect at the next run) and was refused.
+    refused = discord_standin.problems()
+    assert len(refused) == 2 and all("/threads -> 403" in p and "50013" in p for p in refused), refused
+    discord_standin.clear_problems()
