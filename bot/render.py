@@ -143,16 +143,40 @@ def simple_embed(title: str, lines: list[str], *, ok: bool = True, fields: dict[
     return embed
 
 
-def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_id: int) -> discord.Embed:
-    """The approval card of a migration request: what was rehearsed, and what will run."""
+def changed_rows_block(before: dict[str, int], after: dict[str, int]) -> str:
+    """Only the tables whose rows the migration changes (the rest are counted, not listed)."""
+    changed = {t for t in set(before) | set(after) if before.get(t) != after.get(t)}
+    if not changed:
+        block = "no table gains or loses rows"
+    else:
+        block = counts_block({t: n for t, n in before.items() if t in changed},
+                             {t: n for t, n in after.items() if t in changed})
+    same = len(set(before) - changed)
+    return block + (f"\n{same} other table{'s' if same != 1 else ''} unchanged" if same else "")
+
+
+def request_files(migration: str, sql: str, pre: dict[str, Any]) -> list[discord.File]:
+    """What an approver reads in full: the SQL that runs (as normalised) and the whole schema diff."""
+    diff = "\n".join(pre.get("schema_diff") or []) or "(no schema change)"
+    return [text_file(migration if migration.endswith(".sql") else f"{migration}.sql", sql),
+            text_file("schema-diff.txt", diff + "\n")]
+
+
+def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_id: int, *,
+                  where: str = "") -> discord.Embed:
+    """The approval card of a migration request: where it runs, what changes (schema and rows), what
+    was checked, and what is taken first; the SQL and the full schema diff are attached."""
     lint = "\n".join(pre.get("lint") or []) or "none"
     checks = "\n".join(f"{'☑' if c['ok'] else '☒'} `{c['sql'][:120]}`" for c in pre.get("checks") or []) or "none"
+    diff = "\n".join(pre.get("schema_diff") or []) or "no schema change"
     return retitle(simple_embed(f"migrate {a.subject}", [
-        f"Requested by **{a.requester}** (<@{a.requester_id}>) · sha256 `{a.sha256[:12]}` · schema "
-        f"`{a.fingerprint[:12]}`",
+        (f"On **{where}** · " if where else "") + f"requested by **{a.requester}** (<@{a.requester_id}>) · "
+        f"sha256 `{a.sha256[:12]}` · schema `{a.fingerprint[:12]}`",
         f"An approver (<@&{approver_role_id}>), not the requester, reacts {APPROVE} to run it; "
         f"{CANCEL} cancels. Expires <t:{int(a.expires_at)}:R>."], ok=True, fields={
-        "Preflight row counts (before → after)": counts_block(pre["counts_before"], pre["counts_after"]),
+        "What changes (schema; full diff and SQL attached)": clip(f"```diff\n{diff[:950]}\n```"),
+        "Rows that change (preflight, before → after)": changed_rows_block(pre["counts_before"],
+                                                                           pre["counts_after"]),
         "Lint": clip(lint), "Checks": clip(checks),
         "How the file was read": clip("\n".join(pre.get("notes") or []) or "as written"),
         "Rows may be lost in (requester's word)": clip(", ".join(a.allow_row_loss) or "none: any lost row aborts"),

@@ -29,8 +29,8 @@ def request_marker(approval_id: int) -> str:
 
 
 async def post_request(client: discord.Client, approvals: Approvals, channel: discord.abc.Messageable,
-                       approval_id: int, embed: discord.Embed, *, retry_hint: str, ping_role: int = 0
-                       ) -> discord.Message:
+                       approval_id: int, embed: discord.Embed, *, retry_hint: str, ping_role: int = 0,
+                       files: list[discord.File] | None = None) -> discord.Message:
     """Post the request card with its marker and the ✅/❌ reactions; returns the one copy kept.
     ``ping_role`` is mentioned in the message's content (a mention inside an embed notifies no one),
     and only that role may be notified."""
@@ -39,7 +39,7 @@ async def post_request(client: discord.Client, approvals: Approvals, channel: di
     mentions = discord.AllowedMentions(everyone=False, users=False, replied_user=False,
                                        roles=[discord.Object(ping_role)] if ping_role else False)
     try:
-        message: discord.Message | None = await channel.send(content=content, embed=embed,
+        message: discord.Message | None = await channel.send(content=content, embed=embed, files=files or [],
                                                               allowed_mentions=mentions)
     except discord.HTTPException as exc:
         # A 5xx may come after Discord stored the message: look before calling it lost.

@@ -20,6 +20,7 @@ from bot.render import (
     people_checklist,
     preflight_embed,
     request_embed,
+    request_files,
     rows_block,
     simple_embed,
     text_file,
@@ -152,10 +153,12 @@ class MigrateCog(
             requester=interaction.user.name, allow_row_loss=allow, timeout_s=discord_settings.approval_timeout_s,
             preflight_max_age_s=discord_settings.preflight_max_age_s,
             preflight=lambda: self.run_preflight(interaction, migration, allow))
-        embed = request_embed(made.approval, made.preflight, made.backup_path, discord_settings.approver_role_id)
+        embed = request_embed(made.approval, made.preflight, made.backup_path, discord_settings.approver_role_id,
+                              where=self.engine.target.describe())
         message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), made.approval.id,
                                      embed, retry_hint="Run /migrate run again in a minute (the preflight is reused).",
-                                     ping_role=discord_settings.approver_role_id)
+                                     ping_role=discord_settings.approver_role_id,
+                                     files=request_files(migration, made.sql, made.preflight))
         await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
 
     @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")

@@ -144,6 +144,7 @@ class MigrationRequest:
     approval: Approval
     preflight: dict[str, Any]
     backup_path: str
+    sql: str  # what the run executes: the file's statements as normalised
 
 
 async def request_migration(engine: Engine, approvals: Approvals, gate: RequestGate, name: str, *,
@@ -173,7 +174,8 @@ async def request_migration(engine: Engine, approvals: Approvals, gate: RequestG
             allow_row_loss=allow_row_loss)
     approval = await approvals.get(approval_id)
     assert approval is not None
-    return MigrationRequest(approval, pre, backup_path(engine.db_path, migrate.backup_label(migration)))
+    return MigrationRequest(approval, pre, backup_path(engine.db_path, migrate.backup_label(migration)),
+                            migration.sql)
 
 
 @dataclass(frozen=True)

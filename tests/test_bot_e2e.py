@@ -62,7 +62,8 @@ async def test_approved_run_applies_only_after_a_valid_approval(
 ) -> None:
     rec, message = await request(discord_standin, user_id=c.APPROVER2_ID)  # an approver asks
     assert discord_standin.interactions[rec.id].ephemeral
-    assert "sha256" in message.text() and "activity_logs" in message.text()
+    # The card shows the rows that change (issue 13: only those): the dropped table, not activity_logs.
+    assert "sha256" in message.text() and "suspend_history" in message.text() and "dropped" in message.text()
     assert user_version(engine.db_path) == 7, "nothing may run before an approval"
     # An outsider, the requester (although an approver) and a stray emoji change nothing.
     await discord_standin.add_reaction(message.id, "✅", user_id=c.OUTSIDER_ID)

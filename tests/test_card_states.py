@@ -103,3 +103,19 @@ async def test_history_shows_outcome_approver_and_rollback(
     line = next(ln for ln in text.splitlines() if "`migrate` 0001_remove_suspend.sql" in ln)
     assert "**applied** · by operator1, approved by approver1 · ⏪ rolled back by run #" in line
     assert any("`rollback`" in ln and "**restored** · by approver2" in ln for ln in text.splitlines())
+
+
+async def test_the_approval_card_carries_the_plan(discord_standin: DiscordStandIn, running: RunningBot) -> None:
+    """Where it runs, what changes in the schema and in which tables' rows (only those), and the SQL
+    that runs and the whole schema diff as files an approver can open."""
+    _, message = await request(discord_standin)
+    text = message.text()
+    assert "On **this machine** · requested by **operator1**" in text
+    what = next(f["value"] for f in message.embeds[0]["fields"] if f["name"].startswith("What changes"))
+    assert what.startswith("```diff") and "suspend_history" in what
+    rows = next(f["value"] for f in message.embeds[0]["fields"] if f["name"].startswith("Rows that change"))
+    assert "other table" in rows and "unchanged" in rows
+    names = sorted(a.filename for a in message.attachments)
+    assert names == ["0001_remove_suspend.sql", "schema-diff.txt"]
+    sql = next(a for a in message.attachments if a.filename.endswith(".sql")).data.decode()
+    assert "DROP TABLE" in sql.upper() and "BEGIN" not in sql.upper().split()  # what runs: the engine's own transaction
