@@ -146,3 +146,18 @@ class ConfirmView(discord.ui.View):
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
         self.confirmed, self.interaction = False, interaction
         self.stop()
+
+
+def alert_view(incident_id: int, *, rollback_run: int | None = None, rollback_label: str = "") -> discord.ui.View:
+    """An alert you can own: Acknowledge (reminders stop), Silence 30 min / 2 h, and inside the watch
+    window after a migration the runbook's emergency buttons, the Rollback one naming the migration."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RunAction("ack", incident_id, label="Acknowledge", emoji="👀", style=discord.ButtonStyle.primary))
+    view.add_item(RunAction("silence", incident_id, 30, label="Silence 30 min", emoji="🔕"))
+    view.add_item(RunAction("silence", incident_id, 120, label="Silence 2 h", emoji="🔕"))
+    if rollback_run:
+        for action in ("rollback", "estop", "verify", "logs"):
+            button = RunAction(action, rollback_run, label=rollback_label[:80] if action == "rollback" else "")
+            button.item.row = 1
+            view.add_item(button)
+    return view

@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.app import OpsBot, require_role
 from bot.render import simple_embed
-from bot.views import EMERGENCY_STEPS, emergency_view
+from bot.views import EMERGENCY_STEPS, alert_view
 from ops.appinfo import run_logs
 from ops.errors import OpsError
 from ops.health import HealthResult, check_health
@@ -49,6 +49,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         self.monitor = HealthMonitor(bot.engine.journal, self.config, bot.engine.target.name)
 
     async def cog_load(self) -> None:
+        self.bot.run_actions.update({"ack": self.ack_button, "silence": self.silence_button})
         if self.config.url:
             self.bot.scheduler.add_job(self.tick, "interval", seconds=self.config.interval_s, id=JOB_ID,
                                        max_instances=1, coalesce=True, replace_existing=True)
@@ -56,6 +57,8 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
             log.warning("HEALTH_URL is not set: the health monitor is off")
 
     async def cog_unload(self) -> None:
+        for action in ("ack", "silence"):
+            self.bot.run_actions.pop(action, None)
         if self.bot.scheduler.get_job(JOB_ID):
             self.bot.scheduler.remove_job(JOB_ID)
 
@@ -79,6 +82,12 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
             return
         if event.kind == "resolved_unalerted":
             return
+        if event.kind == "silence_ended" and event.pause is not None:
+            await (await self.bot.ops_channel()).send(
+                f"🔔 Health alerts are on again: the silence {event.pause.by} set ended "
+                f"<t:{int(event.pause.until)}:t>.",
+                allowed_mentions=discord.AllowedMentions.none())
+            return
         channel = await self.bot.ops_channel()
         if event.kind == "recovered":
             await self.announce_recovery(channel, event)
@@ -97,11 +106,20 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         logs = await self.error_lines()
         if logs:
             fields["Last error lines from the app's logs"] = "```\n" + "\n".join(logs)[-950:] + "\n```"
+        rollback_label = ""
         if inc.watch_run_id:
-            fields["A migration ran recently"] = (f"Run #{inc.watch_run_id} changed the database within the last "
-                                                  f"{ago(self.config.watch_s)}: if it caused this, roll it back.")
+            journal, target = self.bot.engine.journal, self.bot.engine.target.name
+            run, backup = await journal.run(inc.watch_run_id), await journal.backup_for_run(target, inc.watch_run_id)
+            migration = run.migration if run and run.migration else f"run #{inc.watch_run_id}"
+            restores = f" Rollback restores **{backup.path.rsplit('/', 1)[-1]}**." if backup else ""
+            fields["A migration ran recently"] = (f"Run #{inc.watch_run_id} (**{migration}**) changed the database "
+                                                  f"within the last {ago(self.config.watch_s)}: if it caused this, "
+                                                  f"roll it back.{restores}")
+            rollback_label = f"Roll back {migration}"
+        if inc.acked_by:
+            lines.insert(0, f"👀 **{inc.acked_by}** is on it (acknowledged <t:{int(inc.acked_at or 0)}:R>).")
         role = self.bot.settings.discord.alert_role_id
-        view = emergency_view(inc.watch_run_id) if inc.watch_run_id else None
+        view = alert_view(inc.id, rollback_run=inc.watch_run_id, rollback_label=rollback_label)
         if inc.watch_run_id:
             fields["Emergency steps (runbook)"] = "\n".join(EMERGENCY_STEPS)
         message = await channel.send(
@@ -109,7 +127,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
             embed=simple_embed(f"🚨 Health check failing (incident #{inc.id})", lines, ok=False, fields=fields),
             allowed_mentions=discord.AllowedMentions(everyone=False, users=False, replied_user=False,
                                                      roles=[discord.Object(role)] if role else False),
-            **({"view": view} if view else {}))
+            view=view)
         if not reminder:
             await self.monitor.set_message(inc.id, message.channel.id, message.id)
 
@@ -192,6 +210,34 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
             await (await self.bot.ops_channel()).send(f"▶️ Health alerts resumed by {interaction.user.mention}.",
                                                       allowed_mentions=discord.AllowedMentions.none())
         await interaction.followup.send("Alerts resumed." if ended else "Alerts were not paused.", ephemeral=True)
+
+    # --- owning an alert --------------------------------------------------------------------
+
+    async def ack_button(self, interaction: discord.Interaction, incident_id: int, _: int | None) -> None:
+        require_role(interaction, self.bot.settings.discord.operator_role_id, "acknowledge an alert")
+        inc = await self.monitor.acknowledge(incident_id, interaction.user.name)
+        if inc is None:
+            await interaction.response.send_message("That incident is already acknowledged or resolved.",
+                                                    ephemeral=True)
+            return
+        message = interaction.message
+        embed = message.embeds[0] if message and message.embeds else None
+        if embed is not None:
+            since = f"<t:{int(inc.acked_at or 0)}:R>"
+            embed.description = (f"👀 **{interaction.user.name}** is on it (acknowledged {since}); reminders stop."
+                                 f"\n{embed.description or ''}")[:4000]
+        await interaction.response.edit_message(embed=embed)
+
+    async def silence_button(self, interaction: discord.Interaction, incident_id: int, minutes: int | None) -> None:
+        require_role(interaction, self.bot.settings.discord.operator_role_id, "silence alerts")
+        minutes = minutes or 30
+        until = await self.monitor.pause(interaction.user.name, minutes)
+        await (await self.bot.ops_channel()).send(
+            f"🔕 Health alerts silenced by {interaction.user.mention} until <t:{int(until)}:t> "
+            f"(incident #{incident_id}). They come back on by themselves then; `/health resume` ends the "
+            "silence early.",
+            allowed_mentions=discord.AllowedMentions.none())
+        await interaction.response.send_message(f"Alerts silenced for {ago(minutes * 60)}.", ephemeral=True)
 
     def need_operator(self, interaction: discord.Interaction) -> None:
         require_role(interaction, self.bot.settings.discord.operator_role_id, "pause or resume alerts")

@@ -167,6 +167,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Tables the requester allows to lose rows, comma-separated.
     Migration(6, "approvals.allow_row_loss", columns=(
         ("approvals", "allow_row_loss", "TEXT NOT NULL DEFAULT ''"),)),
+    Migration(7, "incidents acknowledged by someone", columns=(
+        ("incidents", "acked_by", "TEXT"), ("incidents", "acked_at", "REAL"))),
 )
 
 

@@ -48,6 +48,8 @@ class Incident:
     message_id: int | None
     watch_run_id: int | None
     resolved_at: float | None
+    acked_by: str | None = None  # who is on it: reminders stop
+    acked_at: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -56,10 +58,11 @@ class Incident:
 
 @dataclass(frozen=True)
 class MonitorEvent:
-    kind: str  # "alert" | "reminder" | "recovered" | "held" | "resolved_unalerted"
+    kind: str  # "alert" | "reminder" | "recovered" | "held" | "resolved_unalerted" | "silence_ended"
     incident: Incident
     result: HealthResult
     held_because: str = ""
+    pause: Pause | None = None  # for "silence_ended"
 
 
 class HealthMonitor:
@@ -83,6 +86,10 @@ class HealthMonitor:
         """One scheduled check: record it, then decide what (if anything) the channel hears."""
         result = await self.check()
         now = time.time() if now is None else now
+        ended = await self._silence_ended(now)
+        return ended + await self._after_check(result, now)
+
+    async def _after_check(self, result: HealthResult, now: float) -> list[MonitorEvent]:
         fails, passes = await self.streaks()
         incident = await self.open_incident()
         hold = await self.hold_reason(now)
@@ -107,6 +114,8 @@ class HealthMonitor:
             if incident.watch_run_id is None:  # a run that was still going when the incident opened
                 incident = await self._set_watch(incident, now)
             return [MonitorEvent("alert", await self._alerted(incident, now), result)]
+        if incident.acked_by:  # someone is on it: no reminders
+            return []
         if self.config.reminder_s and now - (incident.last_alert_at or 0) >= self.config.reminder_s:
             return [MonitorEvent("reminder", await self._alerted(incident, now, first=False), result)]
         return []
@@ -198,6 +207,31 @@ class HealthMonitor:
         await self.db.commit()
         return until
 
+    async def _silence_ended(self, now: float) -> list[MonitorEvent]:
+        """A silence (pause) that ran out by itself: said once, so alerts do not come back unannounced."""
+        async with self.db.execute("SELECT * FROM health_pauses WHERE ended_at IS NULL AND until <= ?", (now,)) as cur:
+            rows = await cur.fetchall()
+        events = []
+        for row in rows:
+            cur = await self.db.execute("UPDATE health_pauses SET ended_at=? WHERE id=? AND ended_at IS NULL",
+                                        (row["until"], row["id"]))
+            if cur.rowcount == 1:
+                pause = Pause(row["id"], row["by"], row["since"], row["until"])
+                events.append(MonitorEvent("silence_ended", _NO_INCIDENT, _NO_RESULT, pause=pause))
+        await self.db.commit()
+        return events
+
+    async def acknowledge(self, incident_id: int, by: str) -> Incident | None:
+        """Someone is on it: once, while the incident is open; reminders stop. None when it was
+        already acknowledged or has resolved."""
+        cur = await self.db.execute(
+            "UPDATE incidents SET acked_by=?, acked_at=? WHERE id=? AND acked_by IS NULL AND resolved_at IS NULL",
+            (by, time.time(), incident_id))
+        await self.db.commit()
+        if cur.rowcount != 1:
+            return None
+        return await self._incident("SELECT * FROM incidents WHERE id=?", (incident_id,))
+
     async def resume(self) -> bool:
         cur = await self.db.execute("UPDATE health_pauses SET ended_at=? WHERE ended_at IS NULL AND until > ?",
                                     (time.time(), time.time()))
@@ -244,4 +278,10 @@ def _incident(row: dict[str, Any]) -> Incident:
         id=row["id"], started_at=row["started_at"], kind=row["kind"], error=row["error"],
         alerted_at=row["alerted_at"], last_alert_at=row["last_alert_at"], channel_id=row["channel_id"],
         message_id=row["message_id"], watch_run_id=row["watch_run_id"], resolved_at=row["resolved_at"],
+        acked_by=row.get("acked_by"), acked_at=row.get("acked_at"),
     )
+
+
+# A "silence_ended" event is about a pause, not an incident or a check.
+_NO_INCIDENT = Incident(0, 0.0, "", "", None, None, None, None, None, None)
+_NO_RESULT = HealthResult(ok=True, url="", status=None, latency_ms=None, error="", body="", attempts=0, kind="")

@@ -146,7 +146,9 @@ async def test_alerts_held_during_a_migrate_run_then_resumed(
     alert = alerts(discord_standin)[0]
     # Inside the watch window after a migrate run that changed the database: Rollback is right there.
     assert f"opsbot:rollback:{run_id}" in button_ids(alert) and "Run #" in alert.text()
-    assert [i.split(":")[1] for i in button_ids(alert)] == ["rollback", "estop", "verify", "logs"]
+    # An alert you can own (issue 13): Acknowledge and Silence first, then the emergency buttons.
+    assert [i.split(":")[1] for i in button_ids(alert)] == [
+        "ack", "silence", "silence", "rollback", "estop", "verify", "logs"]
     assert "Emergency steps" in alert.text()
 
 
@@ -293,3 +295,37 @@ async def test_scheduled_checks_do_not_fill_the_bots_log(caplog: pytest.LogCaptu
         assert noisy == [], [r.getMessage() for r in noisy]
     finally:
         logging.getLogger("apscheduler.executors").setLevel(before)
+
+
+async def test_an_alert_can_be_acknowledged_and_silenced(
+    discord_standin: DiscordStandIn, running: RunningBot, app: App
+) -> None:
+    """Acknowledge says who is on it and stops reminders; Silence holds alerts until a set end, and
+    the end is announced when it comes."""
+    app.status = 500
+    assert await ticks(running, 3) == ["alert"]
+    alert = alerts(discord_standin)[0]
+    ids = button_ids(alert)
+    assert ids[:3] == ["opsbot:ack:1", "opsbot:silence:1:30", "opsbot:silence:1:120"]
+    refused = await discord_standin.click_button(alert.id, ids[0], user_id=c.OUTSIDER_ID)
+    assert "role to acknowledge" in (await discord_standin.wait_for_response(refused)).text()
+    await discord_standin.click_button(alert.id, ids[0], user_id=c.OPERATOR1_ID)
+    owned = await discord_standin.wait_for_edit(alert.id, lambda m: "is on it" in m.text(), timeout=30)
+    assert "👀 **operator1** is on it" in owned.text() and "reminders stop" in owned.text()
+    monitor = cog(running).monitor
+    # Past the reminder interval, an acknowledged incident sends no reminder.
+    events = await monitor.tick(now=time.time() + 2 * monitor.config.reminder_s)
+    assert [e.kind for e in events] == []
+    await discord_standin.click_button(alert.id, ids[1], user_id=c.OPERATOR1_ID)
+    silenced = await discord_standin.wait_for_message(lambda m: "Health alerts silenced by" in m.text(), timeout=30)
+    assert "(incident #1)" in silenced.text()
+    pause = await monitor.active_pause()
+    assert pause is not None and pause.by == "operator1" and 29 * 60 < pause.until - time.time() <= 30 * 60
+    # When the silence runs out, the next check says so, once.
+    after = await monitor.tick(now=pause.until + 1)
+    assert [e.kind for e in after][:1] == ["silence_ended"]
+    for event in after:
+        await cog(running).announce(event)
+    back = await discord_standin.wait_for_message(lambda m: "Health alerts are on again" in m.text(), timeout=30)
+    assert "the silence operator1 set ended" in back.text()
+    assert [e.kind for e in await monitor.tick(now=pause.until + 2)][:1] != ["silence_ended"]
