@@ -267,19 +267,28 @@ class MigrateCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await appinfo.run_status(self.engine)
         pending = await self.bot.approvals.pending(self.engine.target.name)
+        lock = await self.engine.journal.lock_for(self.engine.target.name)
+        live = await self.run_place(lock.run_id) if lock else ""
         lines = [
             f"**target** {result.target}",
             "**machines** " + (", ".join(f"{m['id']} {m['state']}" for m in result.machines) or "none"),
             f"**database** `{result.db_path}` {mib(result.db_bytes or 0)}, "
             f"user_version {result.user_version}",
             f"**newest backup** `{result.newest_backup or 'none'}` ({result.backups} in all)",
-            f"**running** {result.lock or 'nothing'}",
+            f"**running** {result.lock or 'nothing'}{f' — follow it in {live}' if live else ''}",
             last_change_line(await appinfo.last_change(self.engine)),
             f"**pending approvals** {', '.join(f'#{a.id} {a.subject}' for a in pending) or 'none'}",
         ]
         if result.error:
             lines.append(f"✘ {result.error}")
         await interaction.followup.send(embed=simple_embed("Status", lines, ok=result.ok), ephemeral=True)
+
+    async def run_place(self, run_id: int) -> str:
+        """Where a run's progress is shown: its thread (a channel mention opens it), or ""."""
+        for channel_id, _ in await self.engine.journal.run_messages(run_id):
+            if channel_id != self.bot.settings.discord.ops_channel_id:
+                return f"<#{channel_id}>"
+        return ""
 
     @app_commands.command(name="logs", description="Recent app log lines")
     @app_commands.describe(lines="how many (1-200)")

@@ -16,6 +16,7 @@ from tests.bot_harness import RunningBot, button_ids, is_applied_run, start_bot
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.test_bot_e2e import request, wait_for_state
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -71,3 +72,30 @@ async def test_without_thread_permissions_runs_are_posted_in_the_channel_and_tha
     refused = discord_standin.problems()
     assert len(refused) == 2 and all("/threads -> 403" in p and "50013" in p for p in refused), refused
     discord_standin.clear_problems()
+
+
+async def test_status_links_the_live_thread_of_a_running_migration(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    import sqlite3
+
+    engine.busy_timeout_ms = 30_000  # the run waits on the app's write lock until the test lets go
+    _, message = await request(discord_standin)
+    holder = sqlite3.connect(engine.db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+        thread = await discord_standin.wait_for_thread(lambda t: t.starter_message_id == message.id)
+
+        async def locked() -> bool:  # the run holds the lock and its card in the thread is recorded
+            lock = await engine.journal.lock_for(engine.target.name)
+            return lock is not None and bool(await engine.journal.run_messages(lock.run_id))
+
+        await eventually(locked)
+        rec = await discord_standin.send_slash_command("migrate status", {}, user_id=c.OPERATOR1_ID)
+        text = (await discord_standin.wait_for_followup(rec, timeout=30)).text()
+        assert f"— follow it in <#{thread.id}>" in text, text
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
