@@ -83,7 +83,7 @@ async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, what
         view = emergency_view(result.run_id) if changed else run_buttons(result.run_id, rollback=False, verify=True)
         await rep.finish(migrate_embed(result, heading, rep.steps_text(),
                                        emergency=EMERGENCY_STEPS if changed else ()), view=view)
-    await edit_request(bot, a, f"{'✔ Done' if result.ok else '✘ Failed'}: run #{result.run_id} "
-                               f"{rep.message.jump_url if rep.message else ''}",
+    run = f"[run #{result.run_id}]({rep.message.jump_url})" if rep.message else f"run #{result.run_id}"
+    await edit_request(bot, a, f"{'✔ Done' if result.ok else '✘ Failed'}: {run}",
                        state=states.run_state(result.outcome, ok=result.ok, health_ok=result.health_ok))
 

@@ -74,12 +74,12 @@ class Reconciler:
         await self.engine.journal.add_run_message(run.id, note.channel.id, note.id)
         await mark_run_cards(self.bot, await self.engine.journal.run_messages(run.id),
                              f"⚠ **Interrupted**: the process running this stopped after "
-                             f"**{run.last_step or 'no step'}**. See {note.jump_url}",
+                             f"**{run.last_step or 'no step'}**. See [what to do]({note.jump_url})",
                              state="interrupted", footer="interrupted", skip=note.id)
         approval = await self.bot.approvals.by_run(run.id)
         if approval is not None and approval.state == "approved":
             await self.bot.approvals.executed(approval.id, run.id)
-            await edit_request(self.bot, approval, f"⚠ Interrupted during run #{run.id}: {note.jump_url}",
+            await edit_request(self.bot, approval, f"⚠ Interrupted during run #{run.id}: [what to do]({note.jump_url})",
                                state="interrupted")
 
     # --- approved requests the bot never finished ----------------------------------------

@@ -36,7 +36,7 @@ from ops.emergency import emergency_stop, start_app
 from ops.journal import RunRecord
 from ops.migrations import list_migrations, load
 from ops.outcome import headline
-from ops.units import mib
+from ops.units import size
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class MigrateCog(
                 f"✔ Backup {result.path.rsplit('/', 1)[-1]}",
                 [rep.steps_text()],
                 fields={
-                    "Verified": f"integrity {result.integrity} · {mib(result.bytes)} · "
+                    "Verified": f"integrity {result.integrity} · {size(result.bytes)} · "
                     f"sha256 `{result.sha256[:16]}`",
                     "Rows": rows_block(result.counts),
                 },
@@ -133,7 +133,7 @@ class MigrateCog(
         self.need(interaction, self.bot.settings.discord.operator_role_id, "list backups")
         listing = await backups.list_backups(self.engine)
         lines = [
-            f"`{b.stamp}` {mib(b.bytes)} {'✅' if b.verified == 'ok' else '❔'} `{b.name}`"
+            f"`{b.stamp}` {size(b.bytes)} {'✅' if b.verified == 'ok' else '❔'} `{b.name}`"
             for b in listing.backups[:20]
         ] or ["No backups yet: `/migrate backup`."]
         await interaction.followup.send(embed=simple_embed("Backups (newest first)", lines), ephemeral=True)
@@ -272,7 +272,7 @@ class MigrateCog(
         lines = [
             f"**target** {result.target}",
             "**machines** " + (", ".join(f"{m['id']} {m['state']}" for m in result.machines) or "none"),
-            f"**database** `{result.db_path}` {mib(result.db_bytes or 0)}, "
+            f"**database** `{result.db_path}` {size(result.db_bytes or 0)}, "
             f"user_version {result.user_version}",
             f"**newest backup** `{result.newest_backup or 'none'}` ({result.backups} in all)",
             f"**running** {result.lock or 'nothing'}{f' — follow it in {live}' if live else ''}",

@@ -25,7 +25,7 @@ from ops.schema import DbState, read_state
 from ops.sqlite_cli import disk_full, dot_quote, require_sqlite, run_sql, sh_quote
 from ops.targets.base import DiskFull, ShResult, Target, phase_timeout_text
 from ops.targets.upload import PARTIAL_SUFFIX
-from ops.units import mib
+from ops.units import size
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,10 @@ async def ensure_space(run: Run, db: str, dest: str) -> tuple[int, int]:
             raise OpsError(f"there is no database at {db} on {engine.target.name}", hint="Check DB_PATH.")
         need = int((found[db] + found.get(db + "-wal", 0)) * engine.free_space_margin) + 1024 * 1024
         free = await hostfs.free_bytes(engine.target, dest)
-        step.detail = f"{mib(free)} free, {mib(need)} needed"
+        step.detail = f"{size(free)} free, {size(need)} needed"
         if free < need:
             raise DiskFull(
-                f"not enough free space for a backup: {mib(free)} free on the volume, about {mib(need)} needed",
+                f"not enough free space for a backup: {size(free)} free on the volume, about {size(need)} needed",
                 hint=f"Delete old backups (`/migrate backups` lists them) or {engine.target.grow_volume_text()}, "
                 "then retry. Nothing was written.",
             )
@@ -167,7 +167,7 @@ async def verify_file(
             path=path, created_at=time.time(), bytes=facts.bytes, sha256=facts.sha256,
             integrity=state.integrity, counts=state.counts, fingerprint=state.fingerprint, run_id=run.run_id or None,
         )
-        step.detail = f"{state.integrity}, {mib(facts.bytes)}, sha256 {facts.sha256[:12]}"
+        step.detail = f"{state.integrity}, {size(facts.bytes)}, sha256 {facts.sha256[:12]}"
         if state.integrity != "ok":
             raise OpsError(
                 f"the backup {path} failed integrity_check: {state.integrity[:300]}",

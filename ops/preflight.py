@@ -29,7 +29,7 @@ from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, diff_states, read_state
 from ops.tables import rebuilt
 from ops.targets.local import LocalTarget
-from ops.units import mib
+from ops.units import size
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ async def download_snapshot(run: Run, dest: Path) -> None:
                     f"host {remote_facts.sha256[:12]}, {local_facts.bytes}/{remote_facts.bytes} bytes)",
                     hint="The transfer was cut short; run preflight again.",
                 )
-            step.detail = f"{mib(remote_facts.bytes)}, sha256 matches"
+            step.detail = f"{size(remote_facts.bytes)}, sha256 matches"
     finally:
         try:
             await hostfs.remove(engine.target, remote)

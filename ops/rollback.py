@@ -33,7 +33,7 @@ from ops.sqlite_cli import (
     tmp_name,
 )
 from ops.targets.base import DiskFull, phase_timeout_text
-from ops.units import mib
+from ops.units import size
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +152,11 @@ async def ensure_restore_space(run: Run, entry: BackupEntry, record: BackupRecor
     async with Step(run, "free space", "room for the restore's write-ahead log") as step:
         free = await hostfs.free_bytes(engine.target, engine.db_path)
         need = int(record.bytes * engine.free_space_margin) + 1024 * 1024
-        step.detail = f"{mib(free)} free, {mib(need)} needed"
+        step.detail = f"{size(free)} free, {size(need)} needed"
         if free < need:
             raise DiskFull(
-                f"not enough free space on the volume to restore {entry.name}: {mib(free)} free, about "
-                f"{mib(need)} needed", hint="Nothing was changed. Delete old backups (`backups` lists "
+                f"not enough free space on the volume to restore {entry.name}: {size(free)} free, about "
+                f"{size(need)} needed", hint="Nothing was changed. Delete old backups (`backups` lists "
                 f"them) or {engine.target.grow_volume_text()}, then roll back again.")
 
 

@@ -23,7 +23,7 @@ from ops.sqlite_cli import (
 )
 from ops.tables import TableInfo, user_tables
 from ops.targets.base import DiskFull, Target
-from ops.units import mib
+from ops.units import size
 
 READ_TIMEOUT_S = 900.0
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ async def read_state(
     if not run.result.ok or not run.first("meta"):
         error = run.error_text or "no output"
         if io_trouble(error) and (free := await hostfs.full_volume(target, db)) is not None:
-            raise DiskFull(f"could not read the database {db}: its volume is full ({mib(free)} free; {error})",
+            raise DiskFull(f"could not read the database {db}: its volume is full ({size(free)} free; {error})",
                            hint=full_volume_hint(target))
         raise OpsError(
             f"could not read the database {db}: {run.error_text or 'no output'}",

@@ -1,8 +1,14 @@
-"""Sizes in the one unit every surface uses."""
+"""Sizes in the one form every surface uses: human units, three significant figures or so."""
 
 from __future__ import annotations
 
+UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
 
-def mib(n: int) -> str:
-    """Bytes as mebibytes with one decimal: 5_452_595 → "5.2 MiB"."""
-    return f"{n / 1024 / 1024:.1f} MiB"
+
+def size(n: int) -> str:
+    """Bytes in the largest unit that keeps the number at least 1: 5_452_595 → "5.2 MiB",
+    81_855_045_222 → "76.2 GiB", 900 → "900 bytes"."""
+    value, unit = float(n), 0
+    while value >= 1024 and unit < len(UNITS) - 1:
+        value, unit = value / 1024, unit + 1
+    return f"{int(value):,} bytes" if unit == 0 else f"{value:,.1f} {UNITS[unit]}"
