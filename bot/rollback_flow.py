@@ -36,10 +36,12 @@ async def confirm_and_roll_back(bot: OpsBot, interaction: discord.Interaction, b
     engine = bot.engine
     plan = await plan_rollback(engine, backup_path, run_id)
     chosen = plan.backup
-    taken = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(chosen.taken_at))
+    # Discord shows these in each reader's own time zone, with how long ago.
+    taken = f"<t:{int(chosen.taken_at)}:f> (<t:{int(chosen.taken_at)}:R>)"
     view = ConfirmView(interaction.user.id)
-    lines = [f"Roll back `{engine.db_path}` to **{chosen.name}** (taken {taken})?",
-             f"⚠ Every write made after {taken} will be lost." + (f" (Rollback of run #{run_id})" if run_id else ""),
+    lines = [f"Roll back the database to **{chosen.name}**, taken {taken}?",
+             f"⚠ Every write made after <t:{int(chosen.taken_at)}:f> will be lost."
+             + (f" (Rollback of run #{run_id})" if run_id else ""),
              *(note_line(n) for n in plan.notes)]
     if plan.start_first:
         lines.append("Note: the app is stopped; opsbot starts a machine first, once you confirm "

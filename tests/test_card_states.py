@@ -88,7 +88,7 @@ async def test_the_request_pings_the_approvers_and_answers_a_self_approval_once(
 
 
 async def test_history_shows_outcome_approver_and_rollback(
-    discord_standin: DiscordStandIn, running: RunningBot
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
 ) -> None:
     _, message = await request(discord_standin)
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
@@ -96,6 +96,8 @@ async def test_history_shows_outcome_approver_and_rollback(
     rollback = next(i for i in button_ids(run) if i.startswith("opsbot:rollback:"))
     confirm = await discord_standin.wait_for_followup(
         await discord_standin.click_button(run.id, rollback, user_id=c.APPROVER2_ID), timeout=30)
+    # Human words: the backup's time as a Discord timestamp (each reader's own zone), no host path.
+    assert "taken <t:" in confirm.text() and ":R>)?" in confirm.text() and engine.db_path not in confirm.text()
     await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER2_ID)
     await discord_standin.wait_for_message(lambda m: "Rolled back to" in m.text(), timeout=60)
     rec = await discord_standin.send_slash_command("migrate history", {}, user_id=c.OPERATOR1_ID)
