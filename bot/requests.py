@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 
 import discord
 
@@ -100,34 +101,39 @@ async def keep_one(client: discord.Client, channel: discord.abc.Messageable, app
     return keep
 
 
-async def note_on_request(client: discord.Client, a: Approval, line: str) -> None:
-    """Add a line under the request's top line without changing its state (an ignored ✅)."""
+CardChange = Callable[[discord.Embed | None], discord.Embed | None]
+
+
+async def _change_card(client: discord.Client, a: Approval, change: CardChange, what: str) -> None:
+    """Read the request's card, change its embed, write it back: one edit of a card at a time."""
     if not a.message_id or not a.channel_id:
         return
     try:
         async with _EDITING[a.message_id]:
             message = await client.get_partial_messageable(a.channel_id).fetch_message(a.message_id)
-            if not message.embeds:
-                return
-            embed = message.embeds[0]
-            embed.description = clip(f"{embed.description or ''}\n{line}", 4000)
-            await message.edit(embed=embed)
+            embed = change(message.embeds[0] if message.embeds else None)
+            if embed is not None:
+                await message.edit(embed=embed)
     except discord.HTTPException as exc:
-        log.warning("could not note on the message of request #%s: %s", a.id, exc)
+        log.warning("could not %s the message of request #%s: %s", what, a.id, exc)
+
+
+async def note_on_request(client: discord.Client, a: Approval, line: str) -> None:
+    """Add a line under the request's top line without changing its state (an ignored ✅)."""
+    def note(embed: discord.Embed | None) -> discord.Embed | None:
+        if embed is not None:
+            embed.description = clip(f"{embed.description or ''}\n{line}", 4000)
+        return embed
+
+    await _change_card(client, a, note, "note on")
 
 
 async def edit_request(client: discord.Client, a: Approval, line: str, *, state: str) -> None:
     """Show the request's state (bot.states: title, colour, no expiry once decided) and put the
     latest decision or outcome at the top of its message."""
-    if not a.message_id or not a.channel_id:
-        return
-    channel = client.get_partial_messageable(a.channel_id)
-    try:
-        async with _EDITING[a.message_id]:
-            message = await channel.fetch_message(a.message_id)
-            embed = message.embeds[0] if message.embeds else discord.Embed(title=f"{a.kind} {a.subject}")
-            retitle(embed, state)
-            embed.description = clip(f"{line}\n\n{embed.description or ''}", 4000)
-            await message.edit(embed=embed)
-    except discord.HTTPException as exc:
-        log.warning("could not edit approval message for request #%s: %s", a.id, exc)
+    def show(embed: discord.Embed | None) -> discord.Embed:
+        embed = retitle(embed or discord.Embed(title=f"{a.kind} {a.subject}"), state)
+        embed.description = clip(f"{line}\n\n{embed.description or ''}", 4000)
+        return embed
+
+    await _change_card(client, a, show, "edit")

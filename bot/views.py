@@ -102,11 +102,18 @@ EMERGENCY_STEPS = (
 )
 
 
-def emergency_view(run_id: int) -> discord.ui.View:
-    """The runbook's emergency steps that have an action, as buttons (the rest is text)."""
-    view = discord.ui.View(timeout=None)
-    for action in ("rollback", "estop", "verify", "logs"):
-        view.add_item(RunAction(action, run_id))
+EMERGENCY_ACTIONS = ("rollback", "estop", "verify", "logs")
+
+
+def emergency_view(run_id: int, view: discord.ui.View | None = None, *, row: int | None = None,
+                   rollback_label: str = "") -> discord.ui.View:
+    """The runbook's emergency steps that have an action, as buttons (the rest is text); added to
+    ``view`` when given (an alert's), on ``row``."""
+    view = view or discord.ui.View(timeout=None)
+    for action in EMERGENCY_ACTIONS:
+        button = RunAction(action, run_id, label=rollback_label[:80] if action == "rollback" else "")
+        button.item.row = row
+        view.add_item(button)
     return view
 
 
@@ -156,8 +163,5 @@ def alert_view(incident_id: int, *, rollback_run: int | None = None, rollback_la
     view.add_item(RunAction("silence", incident_id, 30, label="Silence 30 min", emoji="🔕"))
     view.add_item(RunAction("silence", incident_id, 120, label="Silence 2 h", emoji="🔕"))
     if rollback_run:
-        for action in ("rollback", "estop", "verify", "logs"):
-            button = RunAction(action, rollback_run, label=rollback_label[:80] if action == "rollback" else "")
-            button.item.row = 1
-            view.add_item(button)
+        emergency_view(rollback_run, view, row=1, rollback_label=rollback_label)
     return view

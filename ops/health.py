@@ -84,7 +84,8 @@ async def after_change(health: HealthSettings, reporter: Reporter) -> bool | Non
     if not health.url:
         return None
     reporter.step("app health", Status.RUNNING)
-    result = await check_health(health.url, timeout=health.timeout_s, expect=health.expect)
+    result = await check_configured(health)
+    assert result is not None
     reporter.step("app health", Status.DONE if result.ok else Status.FAILED,
                   f"HTTP {result.status} in {result.latency_ms} ms" if result.ok else result.error)
     return result.ok

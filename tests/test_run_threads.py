@@ -99,3 +99,19 @@ async def test_status_links_the_live_thread_of_a_running_migration(
         holder.execute("ROLLBACK")
         holder.close()
     await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
+
+
+async def test_a_request_that_already_has_a_thread_runs_in_it(
+    discord_standin: DiscordStandIn, running: RunningBot
+) -> None:
+    """A thread started earlier from the request (by a bot that restarted since: this process never
+    saw it) is used, not refused: Discord answers 160004 to a second thread on one message."""
+    _, message = await request(discord_standin)
+    earlier = discord_standin.seed_thread(message.id, "migrate 0001_remove_suspend.sql · request #1")
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
+    run = await discord_standin.wait_for_message(is_applied_run, channel_id=earlier.id)
+    assert run.channel_id == earlier.id and [t.id for t in discord_standin.threads()] == [earlier.id]
+    refused = discord_standin.problems()
+    assert len(refused) == 1 and "160004" in refused[0], refused  # the one refused try, then the reuse
+    discord_standin.clear_problems()
