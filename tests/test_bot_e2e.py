@@ -110,14 +110,17 @@ async def test_cancel_and_expiry_apply_nothing(
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     seen = await reactions_recorded(running, message.id, 3)
     assert seen[2].outcome == "ignored: request already cancelled"
-    assert "Cancelled" in discord_standin.message(message.id).text()
+    # The card is edited after the reaction is recorded: wait for the edit, do not race it.
+    cancelled = await discord_standin.wait_for_edit(message.id, lambda m: "Cancelled" in m.text(), timeout=30)
+    assert "Cancelled" in cancelled.text()
     # A second request, left to expire (the clock is moved, not waited for).
     _, second = await request(discord_standin)
     advance_clock(running.bot, running.bot.settings.discord.approval_timeout_s + 1)
     await discord_standin.add_reaction(second.id, "✅", user_id=c.APPROVER1_ID)
     seen = await reactions_recorded(running, second.id, 1)
     assert seen[0].outcome == "ignored: request expired"
-    assert "Expired" in discord_standin.message(second.id).text()
+    expired = await discord_standin.wait_for_edit(second.id, lambda m: "Expired" in m.text(), timeout=30)
+    assert "Expired" in expired.text() and "Expires <t:" not in expired.text()
     assert user_version(engine.db_path) == 7
 
 

@@ -124,5 +124,5 @@ async def test_a_second_rollback_of_the_same_run_is_not_done_silently(
     [rollback_run] = await eventually(rollback_runs)  # one restore, not two
     card = await discord_standin.wait_for_edit(done.id, lambda m: "Rolled back" in m.text(), timeout=30)
     assert not button_ids(card) and f"(run #{rollback_run.id})" in card.text()
-    assert "Rolled back" in discord_standin.message(message.id).text()
+    await discord_standin.wait_for_edit(message.id, lambda m: "Rolled back" in m.text(), timeout=30)
     assert rolled.id != done.id

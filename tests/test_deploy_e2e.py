@@ -73,7 +73,8 @@ async def test_moved_branch_stops_and_asks_again(
         await discord_standin.add_reaction(request.id, "✅", user_id=c.APPROVER1_ID)
         await discord_standin.wait_for_message(lambda m: "did not happen" in m.text(), timeout=30)
         assert git(bare, "rev-parse", "develop") == moved
-        edited = discord_standin.message(request.id).text()
-        assert "moved since the revert was approved" in edited and "again" in edited
+        edited = await discord_standin.wait_for_edit(
+            request.id, lambda m: "moved since the revert was approved" in m.text(), timeout=30)
+        assert "again" in edited.text()
     finally:
         await bot.stop()

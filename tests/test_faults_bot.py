@@ -259,8 +259,11 @@ async def test_two_operators_request_at_once_one_request_or_one_run(
     if len(requests) == 2:  # defence in depth: were both posted, the second must not run again
         states = sorted([(await running.bot.approvals.by_message(m.id)).state for m in requests])
         assert states == ["executed", "stale"]
-        stopped = [discord_standin.message(m.id).text() for m in requests]
-        assert any("Stopped before anything changed" in t for t in stopped)
+        def stopped() -> bool | None:
+            return any("Stopped before anything changed" in discord_standin.message(m.id).text()
+                       for m in requests) or None
+
+        assert await discord_standin.wait_until(stopped, timeout=30, what="the refused request's card")
         # The refused one is journaled as a failed run that changed nothing (lock held, or tables gone).
         others = [(r.state, r.error) for r in runs if r.state != "succeeded"]
         assert all(state == "failed" for state, _ in others), others
