@@ -46,6 +46,7 @@ class OpsBot(commands.Bot):
         self.approval_executors: dict[str, Callable[[Approval, str], Awaitable[None]]] = {}
         # Run buttons (bot.views.RunAction) dispatch through these (action → handler).
         self.said_no_threads = False  # the fallback to the channel is announced once per process
+        self.threadless: set[int] = set()  # cards Discord refused a thread: asked once per card
         self.run_actions: dict[str, Callable[[discord.Interaction, int, int | None], Awaitable[None]]] = {}
 
     async def setup_hook(self) -> None:

@@ -14,7 +14,7 @@ from bot.progress import failure_card, with_progress
 from bot.render import migrate_embed
 from bot.reporter import DiscordReporter
 from bot.requests import edit_request
-from bot.threads import thread_for
+from bot.threads import request_thread_name, thread_for
 from bot.views import EMERGENCY_STEPS, checklist_view, emergency_view, run_buttons
 from ops.approvals import Approval
 from ops.outcome import UNCHANGED, UNKNOWN, headline, icon
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
     await edit_request(bot, a, f"✅ Approved by {approver}; running…", state="running")
     what = f"migrate {a.subject} (request #{a.id}, approved by {approver})"
-    thread = await thread_for(bot, a.channel_id, a.message_id, f"migrate {a.subject} · request #{a.id}")
+    thread = await thread_for(bot, a.channel_id, a.message_id, request_thread_name(a))
     try:
         done, rep = await with_progress(bot, None, states.title("running", what), lambda r: run_approved_migration(
             bot.engine, bot.approvals, a, approver, r), where=thread)

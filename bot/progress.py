@@ -1,10 +1,14 @@
 """A phase run from Discord: one progress card in the ops channel, edited in place; the invoker
-gets an ephemeral link to it; an expected failure finishes the card before the error is raised."""
+gets an ephemeral link to it; an expected failure finishes the card before the error is raised.
+
+A ``private`` phase (the preflight that ``/migrate run`` starts before it asks for approval) shows
+its progress in the invoker's own answer instead, so the request card stays the run's one card in
+the channel."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import discord
 
@@ -18,12 +22,18 @@ T = TypeVar("T")
 
 async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, title: str,
                         phase: Callable[[DiscordReporter], Awaitable[T]],
-                        where: discord.abc.Messageable | None = None) -> tuple[T, DiscordReporter]:
+                        where: discord.abc.Messageable | None = None, *,
+                        private: bool = False) -> tuple[T, DiscordReporter]:
     """``where``: the run's thread (bot.threads); the ops channel by default."""
-    reporter = DiscordReporter(where or await bot.ops_channel(), title, journal=bot.engine.journal)
-    message = await reporter.start()
-    if interaction is not None:
-        await send_ephemeral(interaction, f"Started: {message.jump_url}")
+    if private and interaction is not None:
+        # Not journaled as the run's card: an ephemeral answer cannot be edited after a restart.
+        reporter = DiscordReporter(OwnAnswer(interaction), title)
+        await reporter.start()
+    else:
+        reporter = DiscordReporter(where or await bot.ops_channel(), title, journal=bot.engine.journal)
+        message = await reporter.start()
+        if interaction is not None:
+            await send_ephemeral(interaction, f"Started: {message.jump_url}")
     bot.active_reporters.add(reporter)
     try:
         result = await phase(reporter)
@@ -33,6 +43,16 @@ async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, ti
     finally:
         bot.active_reporters.discard(reporter)
     return result, reporter
+
+
+class OwnAnswer:
+    """The invoker's deferred answer as a place to show progress: only they see it."""
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self.interaction = interaction
+
+    async def send(self, **kwargs: Any) -> discord.InteractionMessage:
+        return await self.interaction.edit_original_response(**kwargs)
 
 
 def failure_card(title: str, reporter: DiscordReporter, exc: OpsError) -> discord.Embed:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import discord
 
@@ -27,6 +27,12 @@ COLOURS = {"running": discord.Colour.blurple(), "ok": discord.Colour.green(), "f
            "warning": discord.Colour.gold()}
 
 
+class Place(Protocol):
+    """Where a progress card goes: a channel, a thread, or the invoker's own answer."""
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
 @dataclass
 class StepLine:
     name: str
@@ -36,7 +42,7 @@ class StepLine:
 
 
 class DiscordReporter:
-    def __init__(self, channel: discord.abc.Messageable, title: str, *, min_interval: float = 1.5,
+    def __init__(self, channel: Place, title: str, *, min_interval: float = 1.5,
                  journal: Journal | None = None) -> None:
         self.channel, self.title, self.min_interval = channel, title, min_interval
         self.journal = journal

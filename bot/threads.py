@@ -12,6 +12,8 @@ import logging
 import discord
 
 from bot.app import OpsBot
+from bot.render import simple_embed
+from ops.approvals import Approval
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +31,15 @@ async def thread_for(bot: OpsBot, channel_id: int | None, message_id: int | None
     existing = bot.get_channel(message_id)  # a thread started from a message has the message's id
     if isinstance(existing, discord.Thread):
         return existing
+    if message_id in bot.threadless:  # refused already (its preflight's steps): the run follows it
+        return await bot.ops_channel()
     # A thread needs the message's guild: a partial messageable without one cannot start it.
     message = bot.get_partial_messageable(channel_id, guild_id=bot.settings.discord.guild_id,
                                           type=discord.ChannelType.text).get_partial_message(message_id)
     try:
         return await message.create_thread(name=name[:100], auto_archive_duration=THREAD_ARCHIVE_MINUTES)
     except discord.Forbidden as exc:
+        bot.threadless.add(message_id)
         await _say_no_threads_once(bot, exc)
     except discord.HTTPException as exc:
         if exc.code == 160004:  # this message already has a thread (a retry, or a restart): use it
@@ -58,3 +63,17 @@ async def _say_no_threads_once(bot: OpsBot, exc: discord.Forbidden) -> None:
         await (await bot.ops_channel()).send(NO_THREADS)
     except discord.HTTPException as again:
         log.warning("could not say that threads are unavailable: %s", again)
+
+
+def request_thread_name(a: Approval) -> str:
+    return f"{a.kind} {a.subject} · request #{a.id}"
+
+
+async def post_preflight_steps(bot: OpsBot, card: discord.Message, a: Approval, steps: str) -> None:
+    """The preflight that a request just ran, step by step, as the first message of the request's
+    thread (its result is on the card itself)."""
+    place = await thread_for(bot, card.channel.id, card.id, request_thread_name(a))
+    try:
+        await place.send(embed=simple_embed(f"Preflight of {a.subject}: its steps", [steps]))
+    except discord.HTTPException as exc:
+        log.warning("could not post the preflight of request #%s: %s", a.id, exc)

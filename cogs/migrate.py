@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.app import OpsBot, require_role, send_ephemeral
 from bot.migration_run import execute_migration
 from bot.progress import actor, with_progress
+from bot.reporter import DiscordReporter
 from bot.render import (
     PEOPLE_FIELD,
     people_checklist,
@@ -27,6 +28,7 @@ from bot.render import (
 )
 from bot.requests import post_request
 from bot.rollback_flow import confirm_and_roll_back
+from bot.threads import post_preflight_steps
 from bot.states import LOOKS, run_state
 from bot.views import checklist_view
 from ops import appinfo, backup, backups, preflight, requests, verify
@@ -95,15 +97,17 @@ class MigrateCog(
         await self.run_preflight(interaction, migration)
 
     async def run_preflight(self, interaction: discord.Interaction, migration: str,
-                            allow_row_loss: tuple[str, ...] = ()) -> preflight.PreflightResult:
+                            allow_row_loss: tuple[str, ...] = (), *,
+                            private: bool = False) -> tuple[preflight.PreflightResult, DiscordReporter]:
         result, rep = await with_progress(
             self.bot, interaction, f"Preflight {migration}",
             lambda r: preflight.run_preflight(self.engine, migration, reporter=r, actor=actor(interaction),
                                               allow_row_loss=allow_row_loss),
+            private=private,
         )
         embed, files = preflight_embed(result, f"{'✔' if result.ok else '✘'} Preflight {migration}", rep.steps_text())
         await rep.finish(embed, attachments=files)
-        return result
+        return result, rep
 
     @app_commands.command(name="backup", description="Take and verify a backup on the app host")
     @app_commands.describe(label="letters, digits, . _ - (default: manual)")
@@ -148,17 +152,27 @@ class MigrateCog(
         self.need(interaction, self.bot.settings.discord.operator_role_id, "request a migration")
         allow = parse_table_list(allow_row_loss)
         discord_settings = self.bot.settings.discord
+        rehearsed: list[DiscordReporter] = []
+
+        async def rehearse() -> preflight.PreflightResult:
+            # The requester watches the preflight in their own answer: the request card is the
+            # run's one card in the channel, and the preflight's steps go into its thread.
+            result, rep = await self.run_preflight(interaction, migration, allow, private=True)
+            rehearsed.append(rep)
+            return result
+
         made = await requests.request_migration(
             self.engine, self.bot.approvals, self.gate, migration, requester_id=interaction.user.id,
             requester=interaction.user.name, allow_row_loss=allow, timeout_s=discord_settings.approval_timeout_s,
-            preflight_max_age_s=discord_settings.preflight_max_age_s,
-            preflight=lambda: self.run_preflight(interaction, migration, allow))
+            preflight_max_age_s=discord_settings.preflight_max_age_s, preflight=rehearse)
         embed = request_embed(made.approval, made.preflight, made.backup_path, discord_settings.approver_role_id,
                               where=self.engine.target.describe())
         message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), made.approval.id,
                                      embed, retry_hint="Run /migrate run again in a minute (the preflight is reused).",
                                      ping_role=discord_settings.approver_role_id,
                                      files=request_files(migration, made.sql, made.preflight))
+        if rehearsed:
+            await post_preflight_steps(self.bot, message, made.approval, rehearsed[0].steps_text())
         await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
 
     @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")

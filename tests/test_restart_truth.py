@@ -170,7 +170,7 @@ async def test_an_approved_request_whose_run_never_started_is_released_after_a_r
     limits.buckets.clear()
     await discord_standin.add_reaction(approval.id, "✅", user_id=c.APPROVER1_ID)
     await discord_standin.wait_until(lambda: limits.limited or None, timeout=30, what="the bot to be rate limited")
-    assert "running" in discord_standin.message(approval.id).text()
+    await discord_standin.wait_for_edit(approval.id, lambda m: "running" in m.text(), timeout=30)
     await bot_process.kill()
     limits.overrides.pop(route)
     limits.buckets.clear()

@@ -16,6 +16,7 @@ from tests.bot_harness import RunningBot, button_ids, is_applied_run, start_bot
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.test_bot_e2e import request, wait_for_state
+from tests.test_channel_truth import preflighted
 from tests.waiting import eventually
 
 
@@ -68,7 +69,7 @@ async def test_without_thread_permissions_runs_are_posted_in_the_channel_and_tha
     assert discord_standin.threads() == []
     said = [m for m in discord_standin.channel_messages() if m.content == NO_THREADS]
     assert len(said) == 1
-    # Each run asked once (so a permission granted later takes effect at the next run) and was refused.
+    # Each card asked once (so a permission granted later takes effect at the next run) and was refused.
     refused = discord_standin.problems()
     assert len(refused) == 2 and all("/threads -> 403" in p and "50013" in p for p in refused), refused
     discord_standin.clear_problems()
@@ -106,7 +107,9 @@ async def test_a_request_that_already_has_a_thread_runs_in_it(
 ) -> None:
     """A thread started earlier from the request (by a bot that restarted since: this process never
     saw it) is used, not refused: Discord answers 160004 to a second thread on one message."""
+    await preflighted(discord_standin)  # reused by the request, which so starts no thread itself
     _, message = await request(discord_standin)
+    assert discord_standin.thread_of(message.id) is None
     earlier = discord_standin.seed_thread(message.id, "migrate 0001_remove_suspend.sql · request #1")
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
@@ -115,3 +118,26 @@ async def test_a_request_that_already_has_a_thread_runs_in_it(
     refused = discord_standin.problems()
     assert len(refused) == 1 and "160004" in refused[0], refused  # the one refused try, then the reuse
     discord_standin.clear_problems()
+
+
+async def test_a_whole_request_and_run_leave_one_card_in_the_channel(
+    discord_standin: DiscordStandIn, running: RunningBot
+) -> None:
+    """From /migrate run to the end of the run, the channel gets one message, the request card: the
+    preflight's progress is shown to the requester alone, and its steps open the request's thread."""
+    before = [m.id for m in discord_standin.channel_messages()]
+    rec, message = await request(discord_standin)
+    own = discord_standin.original_response(rec)
+    assert own is not None and own.embeds and "✔ Preflight 0001_remove_suspend.sql" in own.text()
+    assert own.ephemeral, "the preflight's progress is the requester's own"
+    thread = discord_standin.thread_of(message.id)
+    assert thread is not None
+    first = discord_standin.thread_messages(thread.id)[0]
+    assert "Preflight of 0001_remove_suspend.sql: its steps" in first.text() and "✅" in first.text()
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
+    await discord_standin.wait_for_message(is_applied_run, channel_id=thread.id)
+    await discord_standin.wait_for_message(lambda m: "ended: ✅ Applied" in m.content, channel_id=thread.id)
+    assert [m.id for m in discord_standin.channel_messages()] == [*before, message.id]
+    # The thread holds the preflight's steps, the run's card and the requester's ping.
+    assert len(discord_standin.thread_messages(thread.id)) >= 3
