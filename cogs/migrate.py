@@ -15,7 +15,6 @@ from discord.ext import commands
 from bot.app import OpsBot, require_role, send_ephemeral
 from bot.migration_run import execute_migration
 from bot.progress import actor, with_progress
-from bot.reporter import DiscordReporter
 from bot.render import (
     PEOPLE_FIELD,
     people_checklist,
@@ -26,10 +25,11 @@ from bot.render import (
     simple_embed,
     text_file,
 )
+from bot.reporter import DiscordReporter
 from bot.requests import post_request
 from bot.rollback_flow import confirm_and_roll_back
-from bot.threads import post_preflight_steps
 from bot.states import LOOKS, run_state
+from bot.threads import post_preflight_steps
 from bot.views import checklist_view
 from ops import appinfo, backup, backups, preflight, requests, verify
 from ops.approvals import parse_table_list
