@@ -28,7 +28,7 @@ async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
     what = f"migrate {a.subject} (request #{a.id}, approved by {approver})"
     thread = await thread_for(bot, a.channel_id, a.message_id, request_thread_name(a))
     try:
-        done, rep = await with_progress(bot, None, states.title("running", what), lambda r: run_approved_migration(
+        done, rep = await with_progress(bot, None, what, lambda r: run_approved_migration(
             bot.engine, bot.approvals, a, approver, r), where=thread)
     except Exception:
         log.exception("migrate run for request #%s crashed", a.id)

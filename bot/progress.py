@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import discord
 
+from bot import states
 from bot.app import OpsBot, send_ephemeral
 from bot.render import simple_embed
 from bot.reporter import DiscordReporter
@@ -20,11 +21,13 @@ from ops.errors import OpsError
 T = TypeVar("T")
 
 
-async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, title: str,
+async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, what: str,
                         phase: Callable[[DiscordReporter], Awaitable[T]],
                         where: discord.abc.Messageable | None = None, *,
                         private: bool = False) -> tuple[T, DiscordReporter]:
-    """``where``: the run's thread (bot.threads); the ops channel by default."""
+    """``what`` the card is about ("preflight 0001_x.sql"): titled 🔄 Running while it runs.
+    ``where``: the run's thread (bot.threads); the ops channel by default."""
+    title = states.title("running", what)
     if private and interaction is not None:
         # Not journaled as the run's card: an ephemeral answer cannot be edited after a restart.
         reporter = DiscordReporter(OwnAnswer(interaction), title)
@@ -38,7 +41,7 @@ async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, ti
     try:
         result = await phase(reporter)
     except OpsError as exc:
-        await reporter.finish(failure_card(title, reporter, exc))
+        await reporter.finish(failure_card(what, reporter, exc))
         raise
     finally:
         bot.active_reporters.discard(reporter)
@@ -55,9 +58,9 @@ class OwnAnswer:
         return await self.interaction.edit_original_response(**kwargs)
 
 
-def failure_card(title: str, reporter: DiscordReporter, exc: OpsError) -> discord.Embed:
+def failure_card(what: str, reporter: DiscordReporter, exc: OpsError) -> discord.Embed:
     """A phase that stopped with an expected error: its steps, what happened, what to do."""
-    return simple_embed(f"✘ {title}", [reporter.steps_text(), "", f"**{exc.message}**",
+    return simple_embed(states.title("failed", what), [reporter.steps_text(), "", f"**{exc.message}**",
                                       f"→ {exc.hint}" if exc.hint else ""], ok=False)
 
 

@@ -15,6 +15,7 @@ from ops.outcome import headline
 from ops.preflight import PreflightResult
 from ops.requests import APPROVE, CANCEL
 from ops.schema import count_changes
+from ops.units import short_hash
 
 FIELD_MAX = 1024
 PEOPLE_FIELD = "Checklist: people (tick the buttons)"
@@ -102,7 +103,7 @@ def migrate_embed(result: MigrateResult, title: str, steps: str, *, health_ok: b
         embed.add_field(name=PEOPLE_FIELD, value=people_checklist(people), inline=False)
     if emergency:
         embed.add_field(name="Emergency steps (runbook)", value=clip("\n".join(emergency)), inline=False)
-    embed.set_footer(text=f"run #{result.run_id} · sha256 {result.sha256[:12]} · {result.seconds:.1f}s · "
+    embed.set_footer(text=f"run #{result.run_id} · sha256 {short_hash(result.sha256)} · {result.seconds:.1f}s · "
                           f"write lock {result.lock_seconds:.2f}s")
     return embed
 
@@ -125,7 +126,7 @@ def preflight_embed(result: PreflightResult, title: str, steps: str) -> tuple[di
                                                             for c in result.checks)), inline=False)
     if result.error:
         embed.add_field(name="What happened", value=clip(result.error), inline=False)
-    embed.set_footer(text=f"fingerprint {result.fingerprint[:12]} · sqlite host {result.host_sqlite} / here "
+    embed.set_footer(text=f"fingerprint {short_hash(result.fingerprint)} · sqlite host {result.host_sqlite} / here "
                           f"{result.local_sqlite} · {result.seconds:.1f}s")
     return embed, files
 
@@ -155,6 +156,24 @@ def changed_rows_block(before: dict[str, int], after: dict[str, int]) -> str:
     return block + (f"\n{same} other table{'s' if same != 1 else ''} unchanged" if same else "")
 
 
+_KINDS = (("table", "tables"), ("column", "columns"), ("index", "indexes"), ("view", "views"),
+          ("trigger", "triggers"))
+
+
+def diff_summary(lines: list[str] | tuple[str, ...]) -> str:
+    """The schema diff counted: "tables −1 · columns +2 · indexes +1" (~ for a changed definition)."""
+    parts = []
+    for kind, plural in _KINDS:
+        added = sum(1 for ln in lines if ln.startswith(f"+ {kind} "))
+        removed = sum(1 for ln in lines if ln.startswith(f"- {kind} "))
+        changed = sum(1 for ln in lines if ln.startswith(f"~ {kind} "))
+        counts = " ".join(s for s in (f"+{added}" if added else "", f"−{removed}" if removed else "",
+                                      f"~{changed}" if changed else "") if s)
+        if counts:
+            parts.append(f"{plural} {counts}")
+    return " · ".join(parts) or "no schema change"
+
+
 def request_files(migration: str, sql: str, pre: dict[str, Any]) -> list[discord.File]:
     """What an approver reads in full: the SQL that runs (as normalised) and the whole schema diff."""
     diff = "\n".join(pre.get("schema_diff") or []) or "(no schema change)"
@@ -169,16 +188,19 @@ def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_i
     lint = "\n".join(pre.get("lint") or []) or "none"
     checks = "\n".join(f"{'☑' if c['ok'] else '☒'} `{c['sql'][:120]}`" for c in pre.get("checks") or []) or "none"
     diff = "\n".join(pre.get("schema_diff") or []) or "no schema change"
+    # The name people recognise, without the host's folder; its time stamp is the run's, not now.
+    backup_name = backup.rsplit("/", 1)[-1].rsplit("-", 1)[0] + "-<time of the run>"
     return retitle(simple_embed(f"migrate {a.subject}", [
         (f"On **{where}** · " if where else "") + f"requested by **{a.requester}** (<@{a.requester_id}>) · "
-        f"sha256 `{a.sha256[:12]}` · schema `{a.fingerprint[:12]}`",
+        f"sha256 `{short_hash(a.sha256)}` · schema `{short_hash(a.fingerprint)}`",
         f"An approver (<@&{approver_role_id}>), not the requester, reacts {APPROVE} to run it; "
         f"{CANCEL} cancels. Expires <t:{int(a.expires_at)}:R>."], ok=True, fields={
-        "What changes (schema; full diff and SQL attached)": clip(f"```diff\n{diff[:950]}\n```"),
+        f"What changes: {diff_summary(pre.get('schema_diff') or [])} (full diff and SQL attached)":
+            clip(f"```diff\n{diff[:950]}\n```"),
         "Rows that change (preflight, before → after)": changed_rows_block(pre["counts_before"],
                                                                            pre["counts_after"]),
         "Lint": clip(lint), "Checks": clip(checks),
         "How the file was read": clip("\n".join(pre.get("notes") or []) or "as written"),
         "Rows may be lost in (requester's word)": clip(", ".join(a.allow_row_loss) or "none: any lost row aborts"),
-        "Backup taken first": f"`{backup}` (time of the run)",
+        "Backup taken first": f"`{backup_name}`, verified before anything changes",
     }), "pending")

@@ -7,6 +7,7 @@ import time
 
 import discord
 
+from bot import states
 from bot.app import OpsBot, require_role
 from bot.cards import mark_run_cards
 from bot.progress import actor, with_progress
@@ -14,7 +15,6 @@ from bot.render import rows_block, simple_embed
 from bot.requests import edit_request
 from bot.views import ConfirmView
 from ops import rollback
-from ops.outcome import headline, icon
 from ops.rollback_plan import HistoryChanged, HistoryNote, check_current, plan_rollback, roll_back_as_planned
 
 
@@ -63,10 +63,11 @@ async def confirm_and_roll_back(bot: OpsBot, interaction: discord.Interaction, b
                                "Press Rollback again to see what it would undo now."]), view=None)
         return
     await view.interaction.response.edit_message(content="Rolling back…", view=None)
-    result, rep = await with_progress(bot, interaction, f"Rollback to {chosen.name}", lambda r: roll_back_as_planned(
+    result, rep = await with_progress(bot, interaction, f"rollback to {chosen.name}", lambda r: roll_back_as_planned(
         engine, plan, actor=actor(interaction), reporter=r))
-    title = (f"✔ Rolled back to {chosen.name}" if result.ok
-             else f"{icon(result.outcome)} Rollback to {chosen.name}: {headline('rollback', result.outcome)}")
+    by = f"by {interaction.user.name}"
+    title = (states.title("rolled_back", f"restored {chosen.name} ({by})") if result.ok
+             else states.title(states.run_state(result.outcome, ok=False), f"rollback to {chosen.name} ({by})"))
     fields = {"Rows now": rows_block(result.counts), "Warning": result.warning}
     if result.app_wrote:
         fields["Kept: the app's writes during the restore"] = rows_block(result.app_wrote)
@@ -74,8 +75,7 @@ async def confirm_and_roll_back(bot: OpsBot, interaction: discord.Interaction, b
         fields["What happened"] = result.error
         fields["Next"] = result.hint
     embed = simple_embed(title, [rep.steps_text()], ok=result.ok, fields=fields)
-    if not result.ok:
-        embed.colour = discord.Colour.orange()
+    embed.colour = states.LOOKS["rolled_back" if result.ok else states.run_state(result.outcome, ok=False)].colour
     await rep.finish(embed)
     await mark_undone(bot, result, interaction.user.name, skip=rep.message.id if rep.message else 0)
 

@@ -35,6 +35,10 @@ LOOKS: dict[str, Look] = {
     "expired": Look("⌛", "Expired", discord.Colour.dark_grey()),
     "cancelled": Look("🚫", "Cancelled", discord.Colour.dark_grey()),
     "stale": Look("♻", "Stale", discord.Colour.dark_grey()),
+    # The phases that change nothing (preflight, verify) and the backup.
+    "passed": Look("✅", "Passed", discord.Colour.green()),
+    "failed": Look("❌", "Failed", discord.Colour.red()),
+    "backed_up": Look("✅", "Backed up", discord.Colour.green()),
 }
 FINISHED = frozenset(LOOKS) - {"pending", "running"}
 # Cards posted before these looks were titled "Approval needed: …".
@@ -47,6 +51,11 @@ EXPIRY = re.compile(r"\s*Expires <t:\d+:R>\.")
 def title(state: str, what: str) -> str:
     look = LOOKS[state]
     return f"{look.icon} {look.word}: {what}"[:256]
+
+
+def phase_title(ok: bool, what: str) -> str:
+    """A preflight's or a verify's finished card: ✅ Passed or ❌ Failed."""
+    return title("passed" if ok else "failed", what)
 
 
 def run_state(outcome: str, *, ok: bool, health_ok: bool | None = None) -> str:

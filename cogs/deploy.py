@@ -12,12 +12,14 @@ from discord.ext import commands
 from bot.app import OpsBot, require_role, send_ephemeral
 from bot.render import clip, simple_embed
 from bot.requests import edit_request, post_request
-from bot.states import retitle
+from bot.states import retitle, title
+from bot.threads import request_thread_name, thread_for
 from ops.approvals import Approval
 from ops.coderevert import KIND, CodeRepo, Commit, request_revert, run_approved_revert
 from ops.errors import OpsError
 from ops.outcome import DONE, UNCHANGED
 from ops.requests import APPROVE, CANCEL
+from ops.units import short_hash
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +82,23 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
         await edit_request(self.bot, a, f"✅ Approved by {approver}; reverting…", state="running")
         done = await run_approved_revert(self.bot.engine, self.bot.approvals, code, a, approver)
         exc, result = done.error, done.result
+        # The result goes into the request's thread: the request card is the one card in the channel.
+        thread = await thread_for(self.bot, a.channel_id, a.message_id, request_thread_name(a))
         if exc is not None:
             await edit_request(self.bot, a, f"✘ {exc.message}\n→ {exc.hint}",
                                state="stale" if done.state == "stale" else UNCHANGED)
-            await (await self.bot.ops_channel()).send(embed=simple_embed(
-                f"✘ Code rollback of {code.branch} did not happen", [exc.message, f"→ {exc.hint}"], ok=False))
+            await thread.send(embed=simple_embed(
+                title("failed", f"code rollback of {code.branch} did not happen"), [exc.message, f"→ {exc.hint}"],
+                ok=False))
             return
         assert result is not None
-        lines = [f"Reverted `{result.reverted[:12]}` on **{code.branch}** and pushed `{result.new_commit[:12]}` "
+        new = short_hash(result.new_commit)
+        lines = [f"Reverted `{short_hash(result.reverted)}` on **{code.branch}** and pushed `{new}` "
                  f"(approved by {approver}, requested by {a.requester}).",
-                 f"Commit: `{result.new_commit}` — {clip(result.subject, 200)}",
+                 f"Commit: `{new}` — {clip(result.subject, 200)}",
                  "The deploy pipeline picks it up from the branch as usual."]
-        await (await self.bot.ops_channel()).send(embed=simple_embed(f"✔ Code rollback of {code.branch}", lines))
-        await edit_request(self.bot, a, f"✔ Done: new commit `{result.new_commit[:12]}` at <t:{int(time.time())}:T>.",
-                           state=DONE)
+        await thread.send(embed=simple_embed(title(DONE, f"code rollback of {code.branch}"), lines))
+        await edit_request(self.bot, a, f"✔ Done: new commit `{new}` <t:{int(time.time())}:f>.", state=DONE)
 
     def need(self, interaction: discord.Interaction, role_id: int, what: str) -> None:
         require_role(interaction, role_id, what)

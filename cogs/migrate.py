@@ -28,7 +28,7 @@ from bot.render import (
 from bot.reporter import DiscordReporter
 from bot.requests import post_request
 from bot.rollback_flow import confirm_and_roll_back
-from bot.states import LOOKS, run_state
+from bot.states import LOOKS, phase_title, run_state, title
 from bot.threads import post_preflight_steps
 from bot.views import checklist_view
 from ops import appinfo, backup, backups, preflight, requests, verify
@@ -38,7 +38,7 @@ from ops.emergency import emergency_stop, start_app
 from ops.journal import RunRecord
 from ops.migrations import list_migrations, load
 from ops.outcome import headline
-from ops.units import size
+from ops.units import short_hash, size
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,13 @@ class MigrateCog(
                             allow_row_loss: tuple[str, ...] = (), *,
                             private: bool = False) -> tuple[preflight.PreflightResult, DiscordReporter]:
         result, rep = await with_progress(
-            self.bot, interaction, f"Preflight {migration}",
+            self.bot, interaction, f"preflight {migration}",
             lambda r: preflight.run_preflight(self.engine, migration, reporter=r, actor=actor(interaction),
                                               allow_row_loss=allow_row_loss),
             private=private,
         )
-        embed, files = preflight_embed(result, f"{'✔' if result.ok else '✘'} Preflight {migration}", rep.steps_text())
+        heading = phase_title(result.ok, f"preflight {migration} (by {interaction.user.name})")
+        embed, files = preflight_embed(result, heading, rep.steps_text())
         await rep.finish(embed, attachments=files)
         return result, rep
 
@@ -116,16 +117,16 @@ class MigrateCog(
         self.need(interaction, self.bot.settings.discord.operator_role_id, "take a backup")
         backup.check_label(label)
         result, rep = await with_progress(
-            self.bot, interaction, f"Backup ({label})",
+            self.bot, interaction, f"backup ({label})",
             lambda r: backup.run_backup(self.engine, label=label, reporter=r, actor=actor(interaction)),
         )
         await rep.finish(
             simple_embed(
-                f"✔ Backup {result.path.rsplit('/', 1)[-1]}",
+                title("backed_up", f"{result.path.rsplit('/', 1)[-1]} (by {interaction.user.name})"),
                 [rep.steps_text()],
                 fields={
                     "Verified": f"integrity {result.integrity} · {size(result.bytes)} · "
-                    f"sha256 `{result.sha256[:16]}`",
+                    f"sha256 `{short_hash(result.sha256)}`",
                     "Rows": rows_block(result.counts),
                 },
             )
@@ -184,19 +185,19 @@ class MigrateCog(
 
     async def run_verify(self, interaction: discord.Interaction, quick: bool) -> None:
         result, rep = await with_progress(
-            self.bot, interaction, "Verify",
+            self.bot, interaction, "verify",
             lambda r: verify.run_verify(self.engine, quick=quick, reporter=r, actor=actor(interaction)),
         )
         await rep.finish(
             simple_embed(
-                f"{'✔' if result.ok else '✘'} Verify",
+                phase_title(result.ok, f"verify (by {interaction.user.name})"),
                 [rep.steps_text()],
                 ok=result.ok,
                 fields={
                     "Rows": rows_block(result.counts),
                     "State": f"{result.check}: {result.integrity[:200]} · "
                     f"foreign-key violations {result.fk_violations} · "
-                    f"user_version {result.user_version} · schema `{result.fingerprint[:12]}`",
+                    f"user_version {result.user_version} · schema `{short_hash(result.fingerprint)}`",
                 },
             )
         )

@@ -25,7 +25,7 @@ from ops.schema import DbState, read_state
 from ops.sqlite_cli import disk_full, dot_quote, require_sqlite, run_sql, sh_quote
 from ops.targets.base import DiskFull, ShResult, Target, phase_timeout_text
 from ops.targets.upload import PARTIAL_SUFFIX
-from ops.units import size
+from ops.units import short_hash, size
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ async def verify_file(
             path=path, created_at=time.time(), bytes=facts.bytes, sha256=facts.sha256,
             integrity=state.integrity, counts=state.counts, fingerprint=state.fingerprint, run_id=run.run_id or None,
         )
-        step.detail = f"{state.integrity}, {size(facts.bytes)}, sha256 {facts.sha256[:12]}"
+        step.detail = f"{state.integrity}, {size(facts.bytes)}, sha256 {short_hash(facts.sha256)}"
         if state.integrity != "ok":
             raise OpsError(
                 f"the backup {path} failed integrity_check: {state.integrity[:300]}",

@@ -22,6 +22,7 @@ from ops.errors import OpsError, UsageError
 from ops.redact import register_secret
 from ops.requests import ensure_can_request
 from ops.targets.base import ShResult, run_argv
+from ops.units import short_hash
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +147,14 @@ class CodeRepo:
         await self.git("clean", "-fdxq")
 
     async def log(self, n: int = 5) -> tuple[Commit, ...]:
-        out = await self.git("log", f"-n{n}", f"--format=%H{SEP}%h{SEP}%an{SEP}%ad{SEP}%s", "--date=iso-strict",
+        out = await self.git("log", f"-n{n}", f"--format=%H{SEP}%an{SEP}%ad{SEP}%s", "--date=iso-strict",
                              f"origin/{self.branch}")
-        return tuple(Commit(*line.split(SEP, 4)) for line in out.stdout.splitlines() if line.count(SEP) >= 4)
+        commits = []
+        for line in out.stdout.splitlines():
+            if line.count(SEP) >= 3:
+                full, author, date, subject = line.split(SEP, 3)
+                commits.append(Commit(full, short_hash(full), author, date, subject))
+        return tuple(commits)
 
     async def preview(self) -> RevertPreview:
         await self.sync()
@@ -173,7 +179,7 @@ class CodeRepo:
         head = preview.head
         if head.id != expected_head:
             raise BranchMoved(f"{self.branch} moved since the revert was approved: HEAD is now {head.short} "
-                           f"({head.subject[:80]}), not {expected_head[:7]}",
+                           f"({head.subject[:80]}), not {short_hash(expected_head)}",
                            hint="Nothing was reverted. Run /deploy revert again to review the new HEAD.")
         if preview.is_merge:
             raise OpsError(f"HEAD {head.short} is a merge commit; `git revert HEAD` needs to know which parent "

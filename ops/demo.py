@@ -26,6 +26,7 @@ from ops.errors import OpsError
 from ops.journal import Journal
 from ops.settings import HealthSettings, Settings
 from ops.targets.local import LocalTarget
+from ops.units import short_hash
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION = "0001_remove_suspend.sql"
@@ -117,7 +118,8 @@ async def _phases(engine: Engine, out: Console, url: str) -> bool:
     for line in pre.schema_diff:
         out.print(f"    {line}")
     logs = pre.counts_before.get("activity_logs", 0)
-    out.print(f"  fingerprint {pre.fingerprint[:16]}…, activity_logs in the copy: {logs:,} (WAL commits included)")
+    out.print(f"  fingerprint {short_hash(pre.fingerprint)}, activity_logs in the copy: {logs:,} "
+              "(WAL commits included)")
     results.append(pre.ok)
     out.rule("2. backup")
     bk = await backup.run_backup(engine, label="demo", reporter=rep)

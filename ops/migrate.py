@@ -24,6 +24,7 @@ from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, read_state, read_state_retrying
 from ops.sqlite_cli import disk_full
 from ops.targets.base import phase_timeout_text
+from ops.units import short_hash
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,8 @@ def check_ready(migration: Migration, state: DbState, expected_fingerprint: str 
         )
     if expected_fingerprint and state.fingerprint != expected_fingerprint:
         raise OpsError(
-            f"the live schema changed since the preflight (fingerprint {state.fingerprint[:12]}, "
-            f"preflight saw {expected_fingerprint[:12]})",
+            f"the live schema changed since the preflight (fingerprint {short_hash(state.fingerprint)}, "
+            f"preflight saw {short_hash(expected_fingerprint)})",
             hint="Run preflight again and ask for a new approval: the approval covered the old schema.",
         )
 
@@ -106,7 +107,7 @@ async def run_migrate(
                          hint="Re-run with --yes after reviewing the preflight (the bot passes its approval).")
     migration = load(engine.migrations_dir, name)
     if expected_sha256 and migration.sha256 != expected_sha256:
-        raise OpsError(f"{name} changed since it was approved (sha256 {migration.sha256[:12]})",
+        raise OpsError(f"{name} changed since it was approved (sha256 {short_hash(migration.sha256)})",
                        hint="Run preflight again and ask for a new approval.")
     async with PhaseRun(engine, MIGRATE, reporter, actor, migration=migration.name,
                         sha256=migration.sha256) as run:
@@ -119,7 +120,7 @@ async def run_migrate(
             before = await read_state(engine.target, engine.db_path, counts=False,
                                       busy_timeout_ms=engine.busy_timeout_ms)
             check_ready(migration, before, expected_fingerprint)
-            step.detail = f"schema {before.fingerprint[:12]}, user_version {before.user_version}"
+            step.detail = f"schema {short_hash(before.fingerprint)}, user_version {before.user_version}"
         record = await _verified_backup(run, migration)
         run.outcome_on_error = "unknown"  # from here until the database says otherwise
         async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
@@ -289,7 +290,7 @@ def _unknown_result(run: Run, attempt: Attempt, outcome: ApplyOutcome, reason: s
               + (" either (the same error)" if exc.message in reason else f": {exc.message}"),
         hint=(f"Whether the migration committed is NOT known yet. It is one transaction: the database is "
               f"either fully migrated or untouched, never half. When the host answers, run verify: "
-              f"user_version {before.user_version} and schema {before.fingerprint[:12]} mean untouched; "
+              f"user_version {before.user_version} and schema {short_hash(before.fingerprint)} mean untouched; "
               f"anything else means it committed, and rollback to {backup} undoes it."),
     )
 

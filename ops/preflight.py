@@ -29,7 +29,7 @@ from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, diff_states, read_state
 from ops.tables import rebuilt
 from ops.targets.local import LocalTarget
-from ops.units import size
+from ops.units import short_hash, size
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,8 @@ async def download_snapshot(run: Run, dest: Path) -> None:
             local_facts = await asyncio.to_thread(hostfs.local_facts, str(dest))
             if local_facts.sha256 != remote_facts.sha256:
                 raise OpsError(
-                    f"the downloaded snapshot is damaged (sha256 {local_facts.sha256[:12]}, "
-                    f"host {remote_facts.sha256[:12]}, {local_facts.bytes}/{remote_facts.bytes} bytes)",
+                    f"the downloaded snapshot is damaged (sha256 {short_hash(local_facts.sha256)}, "
+                    f"host {short_hash(remote_facts.sha256)}, {local_facts.bytes}/{remote_facts.bytes} bytes)",
                     hint="The transfer was cut short; run preflight again.",
                 )
             step.detail = f"{size(remote_facts.bytes)}, sha256 matches"

@@ -33,7 +33,7 @@ from ops.sqlite_cli import (
     tmp_name,
 )
 from ops.targets.base import DiskFull, phase_timeout_text
-from ops.units import size
+from ops.units import short_hash, size
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ async def check_backup(run: Run, entry: BackupEntry) -> tuple[BackupRecord | Non
         return None, exc.message
     known = await engine.journal.backup(engine.target.name, entry.path)
     if known and known.sha256 and known.sha256 != record.sha256:
-        problem = f"sha256 changed since it was taken ({record.sha256[:12]})"
+        problem = f"sha256 changed since it was taken ({short_hash(record.sha256)})"
         run.step("check backup", Status.FAILED, f"{entry.name}: {problem}")
         return None, problem
     return record, ""
@@ -135,7 +135,7 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
         async with Step(run, "read live", "schema and counts before the restore") as step:
             live = await read_state(engine.target, engine.db_path, busy_timeout_ms=engine.busy_timeout_ms,
                                     timeout=engine.phase_timeout_s)
-            step.detail = f"schema {live.fingerprint[:12]}, {sum(live.counts.values())} rows"
+            step.detail = f"schema {short_hash(live.fingerprint)}, {sum(live.counts.values())} rows"
         await ensure_restore_space(run, entry, record)  # last, right before the restore writes
         run.outcome_on_error = "unknown"
         restored = await restore(run, entry.path, record, live)

@@ -12,3 +12,10 @@ def size(n: int) -> str:
     while value >= 1024 and unit < len(UNITS) - 1:
         value, unit = value / 1024, unit + 1
     return f"{int(value):,} bytes" if unit == 0 else f"{value:,.1f} {UNITS[unit]}"
+
+
+HASH_SHOWN = 12  # one length for every hash people see: sha256s, schema fingerprints, commits
+
+
+def short_hash(value: str) -> str:
+    return value[:HASH_SHOWN]

@@ -148,7 +148,7 @@ async def test_rollback_button_restores_and_refuses_non_approvers(
     assert "will be lost" in confirm.text() and "pre-0001_remove_suspend" in confirm.text()
     [yes, _no] = button_ids(confirm)
     await discord_standin.click_button(confirm.id, yes, user_id=c.APPROVER1_ID)
-    await discord_standin.wait_for_message(lambda m: "✔ Rolled back" in m.text(), timeout=30)
+    await discord_standin.wait_for_message(lambda m: "⏪ Rolled back: restored" in m.text(), timeout=30)
     assert user_version(engine.db_path) == 7
 
 
@@ -171,7 +171,7 @@ async def test_restart_keeps_pending_approvals_and_buttons(
         asked = await discord_standin.click_button(done.id, rollback_id, user_id=c.APPROVER1_ID)
         confirm = await discord_standin.wait_for_followup(asked)
         await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER1_ID)
-        await discord_standin.wait_for_message(lambda m: "✔ Rolled back" in m.text(), timeout=30)
+        await discord_standin.wait_for_message(lambda m: "⏪ Rolled back: restored" in m.text(), timeout=30)
         assert user_version(engine.db_path) == 7
     finally:
         await third.stop()
@@ -213,7 +213,7 @@ async def test_autocomplete_migrations_and_backups(
     assert [ch["value"] for ch in choices] == [MIGRATION]
     rec = await discord_standin.send_slash_command("migrate backup", {"label": "before-lunch"},
                                                    user_id=c.OPERATOR1_ID)
-    await discord_standin.wait_for_message(lambda m: "✔ Backup" in m.text(), timeout=30)
+    await discord_standin.wait_for_message(lambda m: "✅ Backed up" in m.text(), timeout=30)
     await discord_standin.wait_for_followup(rec)
     choices = await discord_standin.send_autocomplete("migrate rollback", {"backup": "lunch"}, focused="backup")
     assert len(choices) == 1 and "before-lunch" in choices[0]["name"] and "verified" in choices[0]["name"]
@@ -224,7 +224,7 @@ async def test_preflight_posts_progress_and_links_it(
 ) -> None:
     rec = await discord_standin.send_slash_command("migrate preflight", {"migration": MIGRATION},
                                                    user_id=c.OPERATOR1_ID)
-    done = await discord_standin.wait_for_message(lambda m: "✔ Preflight" in m.text(), timeout=30)
+    done = await discord_standin.wait_for_message(lambda m: "✅ Passed: preflight" in m.text(), timeout=30)
     link = await discord_standin.wait_for_followup(rec)
     assert str(done.id) in link.text() and link.ephemeral
     text = done.text()
@@ -251,7 +251,7 @@ async def test_long_schema_diff_goes_into_an_attached_file(
     (engine.migrations_dir / "0002_many_tables.sql").write_text(sql)
     rec = await discord_standin.send_slash_command("migrate preflight", {"migration": "0002_many_tables.sql"},
                                                    user_id=c.OPERATOR1_ID)
-    done = await discord_standin.wait_for_message(lambda m: "✔ Preflight" in m.text(), timeout=30)
+    done = await discord_standin.wait_for_message(lambda m: "✅ Passed: preflight" in m.text(), timeout=30)
     await discord_standin.wait_for_followup(rec)
     [attachment] = done.attachments
     assert attachment.filename == "schema-diff.txt"

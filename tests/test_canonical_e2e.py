@@ -67,7 +67,7 @@ async def test_canonical_file_from_the_bot(discord_standin: DiscordStandIn, runn
     asked = await discord_standin.click_button(done.id, button_ids(done)[0], user_id=c.APPROVER1_ID)
     confirm = await discord_standin.wait_for_followup(asked)
     await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER1_ID)
-    await discord_standin.wait_for_message(lambda m: "✔ Rolled back" in m.text(), timeout=30)
+    await discord_standin.wait_for_message(lambda m: "⏪ Rolled back: restored" in m.text(), timeout=30)
     assert dump(engine.db_path) == original
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import discord
 import pytest
 
+from bot.render import diff_summary
 from bot.states import LOOKS
 from ops.context import Engine
 from tests.bot_harness import RunningBot, advance_clock, button_ids, is_applied_run, start_bot
@@ -99,7 +100,7 @@ async def test_history_shows_outcome_approver_and_rollback(
     # Human words: the backup's time as a Discord timestamp (each reader's own zone), no host path.
     assert "taken <t:" in confirm.text() and ":R>)?" in confirm.text() and engine.db_path not in confirm.text()
     await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER2_ID)
-    await discord_standin.wait_for_message(lambda m: "Rolled back to" in m.text(), timeout=60)
+    await discord_standin.wait_for_message(lambda m: "⏪ Rolled back: restored" in m.text(), timeout=60)
     rec = await discord_standin.send_slash_command("migrate history", {}, user_id=c.OPERATOR1_ID)
     text = (await discord_standin.wait_for_followup(rec)).text()
     line = next(ln for ln in text.splitlines() if "`migrate` 0001_remove_suspend.sql" in ln)
@@ -113,11 +114,22 @@ async def test_the_approval_card_carries_the_plan(discord_standin: DiscordStandI
     _, message = await request(discord_standin)
     text = message.text()
     assert "On **this machine** · requested by **operator1**" in text
-    what = next(f["value"] for f in message.embeds[0]["fields"] if f["name"].startswith("What changes"))
+    field = next(f for f in message.embeds[0]["fields"] if f["name"].startswith("What changes"))
+    what = field["value"]
     assert what.startswith("```diff") and "suspend_history" in what
+    assert field["name"].startswith("What changes: tables −1"), field["name"]  # the diff counted
+    backup = next(f["value"] for f in message.embeds[0]["fields"] if f["name"] == "Backup taken first")
+    assert "/" not in backup and "app.db.pre-0001_remove_suspend-<time of the run>" in backup  # no host path
     rows = next(f["value"] for f in message.embeds[0]["fields"] if f["name"].startswith("Rows that change"))
     assert "other table" in rows and "unchanged" in rows
     names = sorted(a.filename for a in message.attachments)
     assert names == ["0001_remove_suspend.sql", "schema-diff.txt"]
     sql = next(a for a in message.attachments if a.filename.endswith(".sql")).data.decode()
     assert "DROP TABLE" in sql.upper() and "BEGIN" not in sql.upper().split()  # what runs: the engine's own transaction
+
+
+def test_diff_summary_counts_each_kind() -> None:
+    lines = ["+ table a", "- table b", "- table c", "+ column a.x", "+ column a.y", "+ index i1",
+             "~ view v (definition changed)", "+ trigger t"]
+    assert diff_summary(lines) == "tables +1 −2 · columns +2 · indexes +1 · views ~1 · triggers +1"
+    assert diff_summary([]) == "no schema change"

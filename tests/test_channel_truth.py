@@ -29,7 +29,7 @@ async def running(discord_standin: DiscordStandIn, engine: Engine) -> AsyncItera
 async def preflighted(standin: DiscordStandIn) -> None:
     """A fresh preflight first, so the request itself is the only message /migrate run posts."""
     rec = await standin.send_slash_command("migrate preflight", {"migration": MIGRATION}, user_id=c.OPERATOR1_ID)
-    await standin.wait_for_message(lambda m: "✔ Preflight" in m.text(), timeout=60)
+    await standin.wait_for_message(lambda m: "✅ Passed: preflight" in m.text(), timeout=60)
     await standin.wait_for_followup(rec)
 
 
@@ -103,7 +103,7 @@ async def test_a_second_rollback_of_the_same_run_is_not_done_silently(
     second = await discord_standin.wait_for_followup(
         await discord_standin.click_button(done.id, rollback_id, user_id=c.APPROVER2_ID), timeout=30)
     await discord_standin.click_button(first.id, button_ids(first)[0], user_id=c.APPROVER1_ID)
-    rolled = await discord_standin.wait_for_message(lambda m: "✔ Rolled back" in m.text(), timeout=60)
+    rolled = await discord_standin.wait_for_message(lambda m: "⏪ Rolled back: restored" in m.text(), timeout=60)
     assert user_version(engine.db_path) == 7
     # The app writes after the rollback; the second approver confirms the confirmation they had open.
     con = sqlite3.connect(engine.db_path)

@@ -43,7 +43,8 @@ async def test_revert_needs_approval_then_pushes(
         await eventually(two)
         assert git(bare, "rev-parse", "develop") == before
         await discord_standin.add_reaction(request.id, "✅", user_id=c.APPROVER1_ID)
-        done = await discord_standin.wait_for_message(lambda m: "✔ Code rollback" in m.text(), timeout=30)
+        done = await discord_standin.wait_for_message(lambda m: "✅ Applied: code rollback" in m.text(),
+                                                      where="threads", timeout=30)
         new = git(bare, "rev-parse", "develop")
         assert new != before and new[:12] in done.text() and git(bare, "rev-parse", "develop~1") == before
         assert git(bare, "show", "develop:app.py") == "SUSPEND = True"
@@ -71,7 +72,7 @@ async def test_moved_branch_stops_and_asks_again(
         git(dev, "push", "--quiet", "origin", "develop")
         moved = git(bare, "rev-parse", "develop")
         await discord_standin.add_reaction(request.id, "✅", user_id=c.APPROVER1_ID)
-        await discord_standin.wait_for_message(lambda m: "did not happen" in m.text(), timeout=30)
+        await discord_standin.wait_for_message(lambda m: "did not happen" in m.text(), where="threads", timeout=30)
         assert git(bare, "rev-parse", "develop") == moved
         edited = await discord_standin.wait_for_edit(
             request.id, lambda m: "moved since the revert was approved" in m.text(), timeout=30)

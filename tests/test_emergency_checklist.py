@@ -98,7 +98,7 @@ async def test_rollback_while_stopped_starts_a_machine_first(
     asked = await discord_standin.click_button(done.id, button_ids(done)[0], user_id=c.APPROVER1_ID)
     confirm = await discord_standin.wait_for_followup(asked)
     await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER1_ID)
-    rolled = await discord_standin.wait_for_message(lambda m: "✔ Rolled back" in m.text(), timeout=30)
+    rolled = await discord_standin.wait_for_message(lambda m: "⏪ Rolled back: restored" in m.text(), timeout=30)
     assert "a restore needs a running machine" in rolled.text()
     assert user_version(engine.db_path) == 7
 

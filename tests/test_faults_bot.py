@@ -164,7 +164,7 @@ async def test_bot_killed_mid_migrate_then_started_again(
         # Verify says which of the two it is.
         clicked = await discord_standin.click_button(note.id, f"opsbot:verify:{run.id}", user_id=c.OPERATOR1_ID)
         await discord_standin.wait_for_ack(clicked)
-        verified = await discord_standin.wait_for_message(lambda m: "✔ Verify" in m.text(), after_id=note.id,
+        verified = await discord_standin.wait_for_message(lambda m: "✅ Passed: verify" in m.text(), after_id=note.id,
                                                           timeout=30)
         assert f"user_version {version}" in verified.text()
         # Rollback restores the backup the killed run took before it changed anything.
@@ -172,7 +172,8 @@ async def test_bot_killed_mid_migrate_then_started_again(
         confirm = await discord_standin.wait_for_followup(asked, timeout=30)
         assert f"pre-{Path(name).stem}" in confirm.text() and "will be lost" in confirm.text()
         await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER1_ID)
-        await discord_standin.wait_for_message(lambda m: "✔ Rolled back" in m.text(), after_id=note.id, timeout=30)
+        await discord_standin.wait_for_message(lambda m: "⏪ Rolled back: restored" in m.text(), after_id=note.id,
+                                               timeout=30)
         assert dump(db) == original
     finally:
         await bot.stop()
@@ -330,7 +331,7 @@ async def test_hostile_slash_command_input_is_refused_and_nothing_runs_on_the_ho
     before = dump(engine.db_path)
     rec = await discord_standin.send_slash_command(command, options, user_id=c.APPROVER2_ID)  # both roles
     if options.get("migration") == "0004_vacuum.sql" and command == "migrate preflight":
-        report = await discord_standin.wait_for_message(lambda m: "✘ Preflight" in m.text(), timeout=30)
+        report = await discord_standin.wait_for_message(lambda m: "❌ Failed: preflight" in m.text(), timeout=30)
         assert expected in report.text() and "nothing ran on the app host" in report.text()
         assert (await discord_standin.wait_for_followup(rec)).ephemeral
     else:

@@ -128,7 +128,7 @@ async def test_a_whole_request_and_run_leave_one_card_in_the_channel(
     before = [m.id for m in discord_standin.channel_messages()]
     rec, message = await request(discord_standin)
     own = discord_standin.original_response(rec)
-    assert own is not None and own.embeds and "✔ Preflight 0001_remove_suspend.sql" in own.text()
+    assert own is not None and own.embeds and "✅ Passed: preflight 0001_remove_suspend.sql" in own.text()
     assert own.ephemeral, "the preflight's progress is the requester's own"
     thread = discord_standin.thread_of(message.id)
     assert thread is not None

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from ops.errors import OpsError
 from ops.targets.base import DestinationExists, DiskFull, HostUnreachable, ShResult, TransferFailed
+from ops.units import short_hash
 
 if TYPE_CHECKING:
     from ops.targets.base import Target
@@ -123,11 +124,12 @@ async def finish(target: Target, upload: Upload) -> None:
     result = await target.sh(_finish_script(upload), timeout=FINISH_TIMEOUT_S)
     word, rest = _status(result)
     if word == "done":
-        log.info("put %s to %s (%d bytes, sha256 %s)", upload.local, upload.remote, upload.bytes, upload.sha256[:12])
+        log.info("put %s to %s (%d bytes, sha256 %s)", upload.local, upload.remote, upload.bytes,
+                 short_hash(upload.sha256))
         return
     if word in ("short", "damaged"):
         what = (f"{rest} of {upload.bytes} bytes arrived" if word == "short"
-                else f"its sha256 on the host is {rest[:12]}…, not {upload.sha256[:12]}…")
+                else f"its sha256 on the host is {short_hash(rest)}, not {short_hash(upload.sha256)}")
         raise TransferFailed(f"the upload of {upload.local} to {upload.remote} was not whole: {what}",
                              hint="The partial copy was removed and nothing was put in place; retry the upload.")
     if word == "missing":
