@@ -28,16 +28,15 @@ from bot.render import (
 from bot.reporter import DiscordReporter
 from bot.requests import post_request
 from bot.rollback_flow import confirm_and_roll_back
-from bot.states import LOOKS, phase_title, run_state, title
+from bot.states import phase_title, title
+from bot.status_card import backup_line, history_line, incident_line, last_change_line, message_link
 from bot.threads import post_preflight_steps
 from bot.views import checklist_view
 from ops import appinfo, backup, backups, preflight, requests, verify
 from ops.approvals import parse_table_list
 from ops.checklist import Checklist
 from ops.emergency import emergency_stop, start_app
-from ops.journal import RunRecord
 from ops.migrations import list_migrations, load
-from ops.outcome import headline
 from ops.units import short_hash, size
 
 log = logging.getLogger(__name__)
@@ -285,14 +284,17 @@ class MigrateCog(
         lock = await self.engine.journal.lock_for(self.engine.target.name)
         live = await self.run_place(lock.run_id) if lock else ""
         lines = [
-            f"**target** {result.target}",
-            "**machines** " + (", ".join(f"{m['id']} {m['state']}" for m in result.machines) or "none"),
-            f"**database** `{result.db_path}` {size(result.db_bytes or 0)}, "
-            f"user_version {result.user_version}",
-            f"**newest backup** `{result.newest_backup or 'none'}` ({result.backups} in all)",
-            f"**running** {result.lock or 'nothing'}{f' — follow it in {live}' if live else ''}",
+            f"**app** {self.engine.target.describe()} · machines "
+            + (", ".join(f"{m['id']} {m['state']}" for m in result.machines) or "none"),
+            f"**schema** user_version {result.user_version} · fingerprint `{short_hash(result.fingerprint) or '?'}` · "
+            f"{size(result.db_bytes or 0)}",
             last_change_line(await appinfo.last_change(self.engine)),
-            f"**pending approvals** {', '.join(f'#{a.id} {a.subject}' for a in pending) or 'none'}",
+            f"**running** {result.lock or 'nothing'}{f' — follow it in {live}' if live else ''}",
+            "**pending approvals** " + (", ".join(f"[#{a.id} {a.subject}]({message_link(self.bot, a)})"
+                                                  if a.message_id else f"#{a.id} {a.subject}" for a in pending)
+                                        or "none"),
+            incident_line(result.incident),
+            backup_line(result),
         ]
         if result.error:
             lines.append(f"✘ {result.error}")
@@ -332,35 +334,6 @@ class MigrateCog(
         runs = await self.engine.journal.runs(15)
         lines = [history_line(r) for r in runs] or ["No runs yet."]
         await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)
-
-
-def history_line(r: RunRecord) -> str:
-    """A run in the history: what, its outcome in the cards' words, who asked and who approved, and
-    whether it was rolled back."""
-    if r.state in ("running", "interrupted"):
-        outcome = LOOKS["running" if r.state == "running" else "interrupted"].word.lower()
-    elif r.phase == "rollback" and r.state == "succeeded":
-        outcome = "restored"
-    elif r.phase in ("migrate", "rollback"):
-        outcome = LOOKS[run_state(r.outcome or "", ok=r.state == "succeeded")].word.lower()
-    else:
-        outcome = r.state
-    approved = f", approved by {r.approver}" if r.approver else ""
-    undone = f" · ⏪ rolled back by run #{r.undone_by}" if r.undone_by else ""
-    return (f"#{r.id} `{r.phase}` {r.migration or ''} — **{outcome}** · by {r.who}{approved}{undone} "
-            f"<t:{int(r.started_at)}:R>")
-
-
-def last_change_line(r: RunRecord | None) -> str:
-    """The newest migrate or rollback, with its outcome: after a restart, status must not say
-    "nothing" about a run that was interrupted."""
-    if r is None:
-        return "**last change** none"
-    state = "interrupted: verify before anything else" if r.state == "interrupted" else (
-        "in progress" if r.state == "running" else headline(r.phase, r.outcome or "", ok=r.state == "succeeded"))
-    undone = f", rolled back by run #{r.undone_by}" if r.undone_by else ""
-    return (f"**last change** run #{r.id} `{r.phase}` {r.migration or ''} — {state}{undone} "
-            f"<t:{int(r.started_at)}:R>")
 
 
 async def setup(bot: OpsBot) -> None:

@@ -11,6 +11,7 @@ from ops.backups import list_backups
 from ops.context import Engine
 from ops.errors import OpsError
 from ops.journal import RunRecord
+from ops.monitor import open_incident
 from ops.schema import read_state
 
 ERROR_RE = re.compile(r"\b(error|exception|traceback|fatal|panic|critical)\b", re.IGNORECASE)
@@ -40,6 +41,9 @@ class StatusResult:
     backups: int
     lock: str
     error: str
+    newest_verified_backup: str = ""  # the newest one opsbot verified, and when it was taken
+    newest_verified_at: float | None = None
+    incident: dict[str, Any] | None = None  # the open health incident: id, kind, since, acked_by
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,11 +70,17 @@ async def run_status(engine: Engine) -> StatusResult:
     backups = await list_backups(engine) if db in sizes else None
     lock = await engine.journal.lock_for(target.name)
     newest = backups.backups[0].path if backups and backups.backups else ""
+    verified = next((b for b in backups.backups if b.verified == "ok"), None) if backups else None
+    incident = await open_incident(engine.journal)
     return StatusResult(
         ok=not errors, target=target.name, machines=machines, db_path=db, db_bytes=sizes.get(db),
         wal_bytes=sizes.get(db + "-wal"), user_version=user_version, fingerprint=fp, newest_backup=newest,
         backups=len(backups.backups) if backups else 0,
         lock=f"{lock.phase} by {lock.holder} (run #{lock.run_id})" if lock else "", error="; ".join(errors),
+        newest_verified_backup=verified.path if verified else "",
+        newest_verified_at=verified.taken_at if verified else None,
+        incident={"id": incident.id, "kind": incident.kind, "since": incident.started_at,
+                  "acked_by": incident.acked_by} if incident else None,
     )
 
 

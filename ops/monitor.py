@@ -273,6 +273,13 @@ class Pause:
     until: float
 
 
+async def open_incident(journal: Journal) -> Incident | None:
+    """The incident not yet resolved, for status (the monitor need not be running)."""
+    async with journal.db.execute("SELECT * FROM incidents WHERE resolved_at IS NULL ORDER BY id DESC LIMIT 1") as cur:
+        row = await cur.fetchone()
+    return _incident(dict(row)) if row else None
+
+
 def _incident(row: dict[str, Any]) -> Incident:
     return Incident(
         id=row["id"], started_at=row["started_at"], kind=row["kind"], error=row["error"],

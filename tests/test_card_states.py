@@ -133,3 +133,25 @@ def test_diff_summary_counts_each_kind() -> None:
              "~ view v (definition changed)", "+ trigger t"]
     assert diff_summary(lines) == "tables +1 −2 · columns +2 · indexes +1 · views ~1 · triggers +1"
     assert diff_summary([]) == "no schema change"
+
+
+async def test_status_shows_schema_last_change_pending_and_the_newest_verified_backup(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    async def status() -> str:
+        rec = await discord_standin.send_slash_command("migrate status", {}, user_id=c.OPERATOR1_ID)
+        return (await discord_standin.wait_for_followup(rec, timeout=30)).text()
+
+    _, message = await request(discord_standin)
+    text = await status()
+    assert f"[#1 0001_remove_suspend.sql](https://discord.com/channels/{c.GUILD_ID}/{c.OPS_CHANNEL_ID}/{message.id})" \
+        in text, text
+    assert "user_version 7 · fingerprint `" in text and "**last change** none" in text
+    assert "**newest verified backup** none" in text and "**health** no open incident" in text
+    await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
+    await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
+    text = await status()
+    assert "user_version 8" in text and "**pending approvals** none" in text
+    assert "— **applied** · by operator1, approved by approver1" in text, text
+    assert "**newest verified backup** `app.db.pre-0001_remove_suspend-" in text and "taken <t:" in text
+    assert str(engine.db_path) not in text, "no host path on the status card"
