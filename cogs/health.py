@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.app import OpsBot, require_role
 from bot.render import simple_embed
+from bot.threads import thread_for
 from bot.views import EMERGENCY_STEPS, alert_view
 from ops.appinfo import run_logs
 from ops.errors import OpsError
@@ -119,15 +120,23 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         if inc.acked_by:
             lines.insert(0, f"👀 **{inc.acked_by}** is on it (acknowledged <t:{int(inc.acked_at or 0)}:R>).")
         role = self.bot.settings.discord.alert_role_id
+        mentions = discord.AllowedMentions(everyone=False, users=False, replied_user=False,
+                                           roles=[discord.Object(role)] if role else False)
+        if reminder and inc.channel_id and inc.message_id:
+            # The alert card stays the incident's one card in the channel; a reminder pings the role
+            # again in its thread (a mention in a thread notifies too) and points at the card's buttons.
+            thread = await thread_for(self.bot, inc.channel_id, inc.message_id, f"incident #{inc.id}")
+            await thread.send(content=(f"<@&{role}> " if role else "") + f"⏰ Still down (incident #{inc.id}): "
+                              f"{result.error}; since <t:{int(inc.started_at)}:R>. Acknowledge, Silence or "
+                              "Rollback are on the alert.", allowed_mentions=mentions)
+            return
         view = alert_view(inc.id, rollback_run=inc.watch_run_id, rollback_label=rollback_label)
         if inc.watch_run_id:
             fields["Emergency steps (runbook)"] = "\n".join(EMERGENCY_STEPS)
         message = await channel.send(
             content=f"<@&{role}>" if role else None,
             embed=simple_embed(f"🚨 Health check failing (incident #{inc.id})", lines, ok=False, fields=fields),
-            allowed_mentions=discord.AllowedMentions(everyone=False, users=False, replied_user=False,
-                                                     roles=[discord.Object(role)] if role else False),
-            view=view)
+            allowed_mentions=mentions, view=view)
         if not reminder:
             await self.monitor.set_message(inc.id, message.channel.id, message.id)
 
@@ -135,7 +144,10 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         inc = event.incident
         text = (f"✅ Recovered: `{shown_url(self.config.url)}` passes again ({describe(event.result)}); "
                 f"down for {ago(inc.duration_s)}.")
-        await channel.send(embed=simple_embed(f"Health check recovered (incident #{inc.id})", [text]))
+        # Into the alert's thread: the alert card itself turns to Resolved below.
+        place = (await thread_for(self.bot, inc.channel_id, inc.message_id, f"incident #{inc.id}")
+                 if inc.channel_id and inc.message_id else channel)
+        await place.send(embed=simple_embed(f"Health check recovered (incident #{inc.id})", [text]))
         if inc.channel_id and inc.message_id:
             try:
                 message = await self.bot.get_partial_messageable(inc.channel_id).fetch_message(inc.message_id)

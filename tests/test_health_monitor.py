@@ -85,7 +85,8 @@ def alerts(standin: DiscordStandIn) -> list[Any]:
 
 
 def recoveries(standin: DiscordStandIn) -> list[Any]:
-    return [m for m in standin.channel_messages() if "Health check recovered" in m.text()]
+    """Recovery notes: in the thread of their alert (the alert card itself turns to Resolved)."""
+    return [m for t in standin.threads() for m in standin.thread_messages(t.id) if "Health check recovered" in m.text()]
 
 
 async def ticks(running: RunningBot, n: int) -> list[str]:
@@ -116,6 +117,7 @@ async def test_threshold_one_alert_one_recovery_and_no_flapping_spam(
     assert await ticks(running, 2) == ["recovered"]
     assert alerts(discord_standin) == [] and len(recoveries(discord_standin)) == 1  # the one alert now resolved
     assert "down for" in recoveries(discord_standin)[0].text()
+    assert discord_standin.thread_of(alert.id).id == recoveries(discord_standin)[0].channel_id  # type: ignore[union-attr]
     resolved = discord_standin.message(alert.id)
     assert "Resolved" in resolved.text() and "The app is down" not in resolved.text()
     assert "passes again; it was down for" in resolved.text() and not resolved.components
@@ -194,7 +196,14 @@ async def test_reminders_while_down(discord_standin: DiscordStandIn, running: Ru
     events = await health.monitor.tick(now=later)
     assert [e.kind for e in events] == ["reminder"]
     await health.announce(events[0])
-    assert "Still down" in alerts(discord_standin)[-1].text() and len(alerts(discord_standin)) == 2
+    # One alert card in the channel; the reminder pings the role again in its thread.
+    [alert] = alerts(discord_standin)
+    thread = discord_standin.thread_of(alert.id)
+    assert thread is not None
+    [reminder] = discord_standin.thread_messages(thread.id)
+    assert reminder.content.startswith(f"<@&{c.OTHER_ROLE_ID}> ⏰ Still down (incident #1)"), reminder.content
+    allowed = reminder.extra["allowed_mentions"]  # the role may be notified, and only it
+    assert [int(r) for r in allowed["roles"]] == [c.OTHER_ROLE_ID] and not allowed.get("parse")
     assert [e.kind for e in await health.monitor.tick(now=later + 5)] == []
 
 
