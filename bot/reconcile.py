@@ -20,7 +20,9 @@ from bot.approval_desk import ApprovalDesk
 from bot.cards import mark_run_cards
 from bot.render import simple_embed
 from bot.requests import edit_request
+from bot.threads import request_thread_name, thread_for
 from bot.views import run_buttons
+from ops.approvals import Approval
 from ops.journal import RunRecord
 from ops.outcome import headline, icon
 from ops.requests import APPROVAL_EMOJI, CANCEL
@@ -50,8 +52,20 @@ class Reconciler:
             if await journal.mark_announced(run.id):
                 await self.post_interrupted(run)
 
+    async def note_place(self, run: RunRecord, approval: Approval | None) -> discord.abc.Messageable:
+        """Where the note about an interrupted run goes: the thread of its request or of its card in the
+        channel (the card itself turns ⚠ Interrupted and links the note), else the channel."""
+        if approval is not None and approval.message_id:
+            return await thread_for(self.bot, approval.channel_id, approval.message_id, request_thread_name(approval))
+        ops_channel = self.bot.settings.discord.ops_channel_id
+        for channel_id, message_id in await self.engine.journal.run_messages(run.id):
+            if channel_id == ops_channel:
+                return await thread_for(self.bot, channel_id, message_id, f"{run.phase} run #{run.id}")
+        return await self.bot.ops_channel()
+
     async def post_interrupted(self, run: RunRecord) -> None:
-        channel = await self.bot.ops_channel()
+        approval = await self.bot.approvals.by_run(run.id)
+        channel = await self.note_place(run, approval)
         changes = run.phase in ("migrate", "rollback")
         lines = [
             f"Run #{run.id} (`{run.phase}` {run.migration or ''}, started by "
@@ -76,7 +90,6 @@ class Reconciler:
                              f"⚠ **Interrupted**: the process running this stopped after "
                              f"**{run.last_step or 'no step'}**. See [what to do]({note.jump_url})",
                              state="interrupted", footer="interrupted", skip=note.id)
-        approval = await self.bot.approvals.by_run(run.id)
         if approval is not None and approval.state == "approved":
             await self.bot.approvals.executed(approval.id, run.id)
             await edit_request(self.bot, approval, f"⚠ Interrupted during run #{run.id}: [what to do]({note.jump_url})",

@@ -154,7 +154,7 @@ async def test_bot_killed_mid_migrate_then_started_again(
     bot = await start_bot(discord_standin, engine)
     try:
         note = await discord_standin.wait_for_message(lambda m: "Interrupted run" in m.text(), after_id=last,
-                                                      timeout=30)
+                                                      where="any", timeout=30)
         assert f"Run #{run.id}" in note.text() and "either fully migrated or untouched" in note.text()
         assert "Last completed step: **verify backup**" in note.text()
         ids = button_ids(note)

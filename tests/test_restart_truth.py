@@ -92,7 +92,9 @@ async def test_killed_mid_migrate_the_restarted_bot_reports_the_run_and_fixes_it
 
     last = max(m.id for m in discord_standin.channel_messages())
     await bot_process.start()  # the same state: journal, database, channel
-    note = await discord_standin.wait_for_message(lambda m: "Interrupted run" in m.text(), after_id=last, timeout=30)
+    note = await discord_standin.wait_for_message(lambda m: "Interrupted run" in m.text(), after_id=last,
+                                                  where="threads", timeout=30)
+    assert note.channel_id == progress.channel_id, "the note goes into the run's thread, beside its card"
     assert f"Run #{run.id}" in note.text() and "Last completed step: **verify backup**" in note.text()
     ids = button_ids(note)
     assert f"opsbot:verify:{run.id}" in ids and f"opsbot:rollback:{run.id}" in ids
@@ -108,8 +110,9 @@ async def test_killed_mid_migrate_the_restarted_bot_reports_the_run_and_fixes_it
     await bot_process.kill()
     await bot_process.start()
     assert "interrupted" in await status_text(discord_standin)
-    notes = [m for m in discord_standin.channel_messages() if "Interrupted run" in m.text()]
+    notes = [m for m in discord_standin.thread_messages(progress.channel_id) if "Interrupted run" in m.text()]
     assert len(notes) == 1
+    assert max(m.id for m in discord_standin.channel_messages()) == last, "the channel got no new card"
 
 
 async def test_an_approval_given_while_the_bot_was_down_runs_after_it_starts(
