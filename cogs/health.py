@@ -47,7 +47,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
                                     expect=s.health.expect, failure_threshold=s.health.failure_threshold,
                                     success_threshold=s.health.success_threshold, reminder_s=s.health.reminder_s,
                                     watch_s=s.health.watch_s)
-        self.monitor = HealthMonitor(bot.engine.journal, self.config, bot.engine.target.name)
+        self.monitor = HealthMonitor(bot.engine.journal, self.config, bot.engine.key)
 
     async def cog_load(self) -> None:
         self.bot.run_actions.update({"ack": self.ack_button, "silence": self.silence_button})
@@ -109,7 +109,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
             fields["Last error lines from the app's logs"] = "```\n" + "\n".join(logs)[-950:] + "\n```"
         rollback_label = ""
         if inc.watch_run_id:
-            journal, target = self.bot.engine.journal, self.bot.engine.target.name
+            journal, target = self.bot.engine.journal, self.bot.engine.key
             run, backup = await journal.run(inc.watch_run_id), await journal.backup_for_run(target, inc.watch_run_id)
             migration = run.migration if run and run.migration else f"run #{inc.watch_run_id}"
             restores = f" Rollback restores **{backup.path.rsplit('/', 1)[-1]}**." if backup else ""

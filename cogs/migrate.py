@@ -210,7 +210,7 @@ class MigrateCog(
 
     async def rollback_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        record = await self.engine.journal.backup_for_run(self.engine.target.name, run_id)
+        record = await self.engine.journal.backup_for_run(self.engine.key, run_id)
         await confirm_and_roll_back(self.bot, interaction, record.path if record else None, run_id=run_id)
 
     async def verify_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
@@ -280,8 +280,8 @@ class MigrateCog(
     async def status_cmd(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await appinfo.run_status(self.engine)
-        pending = await self.bot.approvals.pending(self.engine.target.name)
-        lock = await self.engine.journal.lock_for(self.engine.target.name)
+        pending = await self.bot.approvals.pending(self.engine.key)
+        lock = await self.engine.journal.lock_for(self.engine.key)
         live = await self.run_place(lock.run_id) if lock else ""
         lines = [
             f"**app** {self.engine.target.describe()} · machines "

@@ -68,7 +68,7 @@ async def run_status(engine: Engine) -> StatusResult:
     except OpsError as exc:
         errors.append(exc.message)
     backups = await list_backups(engine) if db in sizes else None
-    lock = await engine.journal.lock_for(target.name)
+    lock = await engine.journal.lock_for(engine.key)
     newest = backups.backups[0].path if backups and backups.backups else ""
     verified = next((b for b in backups.backups if b.verified == "ok"), None) if backups else None
     incident = await open_incident(engine.journal)

@@ -196,7 +196,7 @@ async def take_backup(run: Run, label: str) -> tuple[BackupRecord, int, int]:
         await _remove_quietly(engine, *(partial + extra for extra in SIDE_FILES))
         raise
     record = BackupRecord(**{**asdict(record), "path": final})
-    await engine.journal.record_backup(engine.target.name, record)
+    await engine.journal.record_backup(engine.key, record)
     return record, free, state.user_version
 
 

@@ -80,7 +80,7 @@ def _newest_first(entries: list[BackupEntry]) -> tuple[BackupEntry, ...]:
 async def recorded_backups(engine: Engine) -> BackupsResult:
     """The backups of this database the journal knows, without asking the host (whose machines may
     all be stopped): what a rollback confirmation can show before anything is started."""
-    known = await engine.journal.backups(engine.target.name)
+    known = await engine.journal.backups(engine.key)
     entries = [_entry(path, record.bytes, record) for path, record in known.items()
                if path.startswith(engine.db_path + ".pre-")]
     return BackupsResult(True, engine.db_path, _newest_first([e for e in entries if e is not None]))
@@ -96,6 +96,6 @@ async def list_backups(engine: Engine) -> BackupsResult:
     result = await engine.target.sh(script, timeout=60)
     if not result.ok:
         raise OpsError(f"could not list backups: {result.stderr.strip()[:200]}", hint="Check DB_PATH.")
-    known = await engine.journal.backups(engine.target.name)
+    known = await engine.journal.backups(engine.key)
     entries = [_entry(path, size, known.get(path)) for path, size in parse_listing(db, result.stdout)]
     return BackupsResult(True, db, _newest_first([e for e in entries if e is not None]))

@@ -71,6 +71,7 @@ def parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     s = sub.add_parser("logs", help="recent app log lines")
     s.add_argument("--lines", type=int, default=50)
     sub.add_parser("status", help="machines, database, newest backup, lock")
+    sub.add_parser("pending", help="which migrations are applied here (the ledger) and which are pending")
     s = sub.add_parser("emergency-stop", help="stop the app now, keeping its machines (takes no lock)")
     s.add_argument("--yes", action="store_true", help="confirm: the app goes down until it is started again")
     s.add_argument("--for-run", type=int, metavar="RUN", help="the run whose failure this answers (journaled)")
@@ -119,6 +120,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) 
         backups,
         emergency,
         health,
+        ledger,
         migrate,
         preflight,
         rollback,
@@ -158,6 +160,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) 
                              if args.yes else rollback.run_rollback(engine, confirmed=False, backup=args.backup)),
         "logs": lambda: appinfo.run_logs(engine, lines=args.lines),
         "status": lambda: appinfo.run_status(engine),
+        "pending": lambda: ledger.pending_for(engine),
         "emergency-stop": lambda: emergency.emergency_stop(engine, actor="cli", for_run=args.for_run),
         "start": lambda: emergency.start_app(engine, actor="cli"),
     }
@@ -204,6 +207,9 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
         out.print(f"{mark} started[/] {_esc(', '.join(data['machines']) or 'nothing (none was stopped)')}; "
                   f"{_esc(data['health_text'])}")
         return
+    if command == "pending":
+        _render_pending(data, out)
+        return
     if command in ("health", "status"):
         for key, value in data.items():
             out.print(f"  {key:14} {_esc(str(value))}")
@@ -222,6 +228,26 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
         out.print(f"[bold red]✘ {command}: {_esc(outcome)}:[/] {_esc(str(data.get('error', '')))}")
         if data.get("hint"):
             out.print(f"  → {_esc(data['hint'])}")
+
+
+def _render_pending(data: dict[str, Any], out: Console) -> None:
+    import time
+
+    out.print(f"{_esc(data['env'])}: user_version {data['user_version']} (shown for comparison; the ledger "
+              "decides what is applied)")
+    for a in data["applied"]:
+        at = time.strftime("%Y-%m-%d %H:%M", time.gmtime(a["at"]))
+        flag = {"sql": "  [bold red]⚠ its SQL changed since[/]", "comments": "  [yellow]⚠ comments changed since[/]",
+                "missing": "  [bold red]⚠ the file is gone[/]"}.get(a["changed_since_applied"] or "", "")
+        out.print(f"  [green]✔ applied[/]  {_esc(a['name'])}  run #{a['run_id']} {at} UTC{flag}")
+    for p in data["pending"]:
+        late = "  [bold yellow]⚠ out of order[/]" if p["name"] in data["out_of_order"] else ""
+        out.print(f"  [cyan]… pending[/]  {_esc(p['name'])}{late}")
+    if not data["applied"] and not data["pending"]:
+        out.print("  no migrations in the folder")
+    for t in data["tool_tables"]:
+        out.print(f"  {_esc(t['tool'])}'s table {_esc(t['table'])} ({t['rows']} rows, read only): "
+                  f"applied {_esc(', '.join(t['applied']) or 'none')} — {_esc(t['meaning'])}")
 
 
 def _esc(text: str) -> str:

@@ -41,6 +41,19 @@ class Engine:
     # outcome is unknown.
     read_retry_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
     settings: Settings = field(default_factory=Settings)
+    # The environment's name from opsbot.toml ("staging", "production"); "" when the environment
+    # variables describe the one environment (then the journal keys rows by the target, as before).
+    env: str = ""
+
+    @property
+    def key(self) -> str:
+        """What the journal keys this environment's rows, locks and ledger by."""
+        return self.env or self.target.name
+
+    @property
+    def env_name(self) -> str:
+        """The environment as people read it on cards and in the CLI."""
+        return self.env or self.target.describe()
 
     @classmethod
     async def open(cls, settings: Settings) -> Engine:
@@ -110,7 +123,7 @@ class Run:
 
     async def start(self, *, migration: str = "", sha256: str = "") -> int:
         self.run_id = await self.engine.journal.start_run(
-            self.phase.name, self.target_name or self.engine.target.name, self.actor, lock=self.phase.takes_lock,
+            self.phase.name, self.target_name or self.engine.key, self.actor, lock=self.phase.takes_lock,
             migration=migration, sha256=sha256)
         await self.reporter.run_started(self.run_id)  # the bot links its progress message to the run
         return self.run_id

@@ -240,6 +240,10 @@ class Journal:
         if run_ids:
             await self.db.executemany("UPDATE runs SET undone_by=? WHERE id=? AND undone_by IS NULL",
                                       [(rollback_run_id, r) for r in run_ids])
+            # The migrations these runs applied are pending again (ops.ledger).
+            await self.db.executemany(
+                "UPDATE ledger SET rolled_back_by=?, rolled_back_at=? WHERE run_id=? AND rolled_back_by IS NULL",
+                [(rollback_run_id, time.time(), r) for r in run_ids])
             await self.db.commit()
 
     async def changes_since(self, target: str, since: float) -> list[RunRecord]:
@@ -247,6 +251,18 @@ class Journal:
         return await self._runs(
             "SELECT * FROM runs WHERE target=? AND phase IN ('migrate','rollback') AND started_at > ? "
             "AND (outcome IN ('done','changed','unknown') OR state='interrupted') ORDER BY id", (target, since))
+
+    async def changes_after_backup(self, target: str, backup: BackupRecord | None, taken_at: float
+                                   ) -> list[RunRecord]:
+        """What a restore of this backup undoes: the run that took it (a migrate takes its backup
+        first) and every change after it. Told by run ids where the journal recorded the backup:
+        backups are named to the second, and two runs can start within one."""
+        if backup is not None and backup.run_id:
+            return await self._runs(
+                "SELECT * FROM runs WHERE target=? AND phase IN ('migrate','rollback') AND id >= ? "
+                "AND (outcome IN ('done','changed','unknown') OR state='interrupted') ORDER BY id",
+                (target, backup.run_id))
+        return await self.changes_since(target, taken_at - 1)
 
     async def last_finished(self, target: str, phase: str, since: float) -> RunRecord | None:
         """The newest run of ``phase`` on ``target`` that finished at or after ``since``."""

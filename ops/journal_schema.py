@@ -153,6 +153,23 @@ RUN_MESSAGES = """CREATE TABLE IF NOT EXISTS run_messages (
     PRIMARY KEY (run_id, message_id)
 )"""
 
+LEDGER = """CREATE TABLE ledger (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,           -- the environment (runs.target)
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,           -- the file's bytes
+    sql_sha256 TEXT NOT NULL,       -- its SQL as SQLite reads it (no comments, no spacing)
+    run_id INTEGER NOT NULL,
+    requester TEXT NOT NULL,
+    approvers TEXT NOT NULL,        -- comma-separated; '' for the CLI's --yes
+    applied_at REAL NOT NULL,
+    fingerprint_before TEXT NOT NULL,
+    fingerprint_after TEXT NOT NULL,
+    rolled_back_by INTEGER,
+    rolled_back_at REAL
+)"""
+LEDGER_INDEX = "CREATE INDEX ledger_target_name ON ledger(target, name)"
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, steps, backups, preflights, locks", (
         RUNS, STEPS, "CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id)", BACKUPS, PREFLIGHTS, LOCKS)),
@@ -169,6 +186,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         ("approvals", "allow_row_loss", "TEXT NOT NULL DEFAULT ''"),)),
     Migration(7, "incidents acknowledged by someone", columns=(
         ("incidents", "acked_by", "TEXT"), ("incidents", "acked_at", "REAL"))),
+    # ops.ledger: which migrations are applied on each environment.
+    Migration(8, "the ledger of applied migrations", (LEDGER, LEDGER_INDEX)),
 )
 
 

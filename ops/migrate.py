@@ -12,6 +12,7 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ops import ledger
 from ops.apply import ApplyOutcome, apply_migration, describe_failure
 from ops.backup import take_backup
 from ops.context import Engine, Phase, PhaseRun, Run, Step
@@ -116,6 +117,7 @@ async def run_migrate(
             run.step("lint", Status.WARNING, str(warning))
         # A file lint refuses never reaches the host, not even for a read.
         refuse_lint_errors(migration)
+        await ledger.ensure_not_applied(engine.journal, engine.key, migration, engine.env_name)
         async with Step(run, "check tables", "tables exist, schema matches the preflight") as step:
             before = await read_state(engine.target, engine.db_path, counts=False,
                                       busy_timeout_ms=engine.busy_timeout_ms)
@@ -141,6 +143,9 @@ async def run_migrate(
             result = await _after_failure(run, attempt, outcome)
         run.table("rows per table", ["table", "before", "after", "change", ""],
                   count_rows(count_changes(result.counts_before, result.counts)))
+        if result.committed:  # applied, whatever failed after: the ledger says so (ops.ledger)
+            await ledger.record(engine.journal, engine.key, migration, run_id=run.run_id, actor=actor,
+                                fingerprint_before=before.fingerprint, fingerprint_after=result.fingerprint)
         await run.done(result)
         return result
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops import hostfs
+from ops import hostfs, ledger
 from ops.apply import apply_migration, describe_failure
 from ops.backup import ensure_space, snapshot
 from ops.context import Engine, Phase, PhaseRun, Run, Step
@@ -149,6 +149,12 @@ async def run_preflight(
         report_reading(run, migration)
         for finding in migration.findings:
             run.step("lint", Status.FAILED if finding.level == "error" else Status.WARNING, str(finding))
+        # The ledger: an applied migration is not rehearsed again; edits and order are flagged.
+        await ledger.ensure_not_applied(engine.journal, engine.key, migration, engine.env_name)
+        said = ledger.warnings(await ledger.pending_report(engine.journal, engine.key, engine.env_name,
+                                                           engine.migrations_dir))
+        for warning in said:
+            run.step("ledger", Status.WARNING, warning)
         if migration.errors:
             # A file lint refuses can never run: nothing of it goes near the host.
             result = _refused(migration, run)
@@ -162,8 +168,9 @@ async def run_preflight(
                     shutil.rmtree(workdir, ignore_errors=True)
         result = PreflightResult(**{**asdict(result), "run_id": run.run_id, "tool": migration.tool,
                                     "notes": migration.notes, "rebuilt": tuple(rebuilt(migration.effects)),
-                                    "allow_row_loss": migration.row_loss_allowed(allow_row_loss)})
-        await engine.journal.record_preflight(engine.target.name, PreflightRecord(
+                                    "allow_row_loss": migration.row_loss_allowed(allow_row_loss),
+                                    "lint": tuple(result.lint) + tuple(f"ledger: {w}" for w in said)})
+        await engine.journal.record_preflight(engine.key, PreflightRecord(
             run.run_id, migration.name, migration.sha256, result.fingerprint, result.canon, result.ok, time.time()))
         await run.done(result)
         return result

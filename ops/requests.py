@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ops import migrate
+from ops import ledger, migrate
 from ops.approvals import Approval, Approvals
 from ops.backup import backup_path
 from ops.checklist import Checklist, Item
@@ -126,7 +126,7 @@ async def expire_due(approvals: Approvals) -> list[Approval]:
 async def fresh_preflight(engine: Engine, name: str, sha256: str, *, max_age_s: float,
                           allow_row_loss: tuple[str, ...]) -> dict[str, Any] | None:
     """A recent passing preflight of exactly this file, made with the same row-loss allowance."""
-    record = await engine.journal.latest_preflight(engine.target.name, name, sha256)
+    record = await engine.journal.latest_preflight(engine.key, name, sha256)
     if record is None or time.time() - record.at > max_age_s:
         return None
     run = await engine.journal.run(record.run_id)
@@ -154,9 +154,10 @@ async def request_migration(engine: Engine, approvals: Approvals, gate: RequestG
     """Ask for a migration: refused while a run holds the lock or another request waits; a passing
     preflight of exactly this file from the last ``preflight_max_age_s`` is reused, else
     ``preflight()`` runs one (the caller shows its progress); a failed one requests nothing."""
-    target = engine.target.name
+    target = engine.key
     await ensure_can_request(engine, approvals, target, kind="migrate", what="run")
     migration = load(engine.migrations_dir, name)
+    await ledger.ensure_not_applied(engine.journal, target, migration, engine.env_name)
     async with gate.hold(target, requester, what="run a migration"):
         # A recent preflight is reused only when it was made with the same row-loss allowance.
         pre = await fresh_preflight(engine, name, migration.sha256, max_age_s=preflight_max_age_s,

@@ -102,7 +102,7 @@ async def check_backup(run: Run, entry: BackupEntry) -> tuple[BackupRecord | Non
         record, _ = await verify_file(run, entry.path, step_name="check backup")
     except OpsError as exc:
         return None, exc.message
-    known = await engine.journal.backup(engine.target.name, entry.path)
+    known = await engine.journal.backup(engine.key, entry.path)
     if known and known.sha256 and known.sha256 != record.sha256:
         problem = f"sha256 changed since it was taken ({short_hash(record.sha256)})"
         run.step("check backup", Status.FAILED, f"{entry.name}: {problem}")
@@ -225,11 +225,10 @@ async def _after_restore(run: Run, entry: BackupEntry, record: BackupRecord, res
 async def _mark_undone(run: Run, record: BackupRecord, entry: BackupEntry) -> list[int]:
     """The runs this restore undid: those that changed the database after the backup was taken."""
     journal = run.engine.journal
-    undone = [r.id for r in await journal.changes_since(run.engine.target.name, entry.taken_at - 1)
-              if r.id != run.run_id and not r.undone_by]
-    if record.run_id:  # the run that took the backup (a migrate) is undone too
-        undone.append(record.run_id)
-    undone = sorted(set(undone))
+    # The journal's record of the backup names the run that took it (``record`` is this check's).
+    taken_by = await journal.backup(run.engine.key, entry.path)
+    undone = sorted({r.id for r in await journal.changes_after_backup(run.engine.key, taken_by, entry.taken_at)
+                     if r.id != run.run_id and not r.undone_by})
     await journal.mark_undone(undone, run.run_id)
     return undone
 

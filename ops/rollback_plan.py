@@ -67,8 +67,10 @@ async def history_notes(engine: Engine, chosen: BackupEntry, run_id: int | None)
                                      who=undo.who if undo else ""))
         elif run and run.phase == "migrate" and run.outcome == "unchanged":
             notes.append(HistoryNote("unchanged", run_id))
-    for r in await journal.changes_since(engine.target.name, chosen.taken_at):
-        if r.id != run_id and not r.undone_by and r.phase == "migrate":
+    record = await journal.backup(engine.key, chosen.path)
+    for r in await journal.changes_after_backup(engine.key, record, chosen.taken_at + 1):
+        if r.id != run_id and r.id != (record.run_id if record else None) and not r.undone_by \
+                and r.phase == "migrate":
             notes.append(HistoryNote("also_undoes", r.id, migration=r.migration or "", at=r.started_at))
     return tuple(notes)
 

@@ -38,7 +38,10 @@ def test_json_phases_and_exit_codes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["counts"]["activity_logs"] == 500
     again = cli("--json", "migrate", "0001_remove_suspend.sql", "--yes", env=env, cwd=tmp_path)
-    assert again.returncode == 1 and "lacks tables" in json.loads(again.stdout)["error"]["message"]
+    # Applied already (the ledger, issue 14): refused before anything runs, naming the run.
+    run_id = json.loads(done.stdout)["run_id"]
+    assert again.returncode == 1
+    assert f"already applied on this machine: run #{run_id}" in json.loads(again.stdout)["error"]["message"]
     listing = json.loads(cli("--json", "backups", env=env, cwd=tmp_path).stdout)
     assert len(listing["backups"]) == 2
     rb = cli("--json", "rollback", "--yes", env=env, cwd=tmp_path)

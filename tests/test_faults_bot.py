@@ -148,7 +148,7 @@ async def test_bot_killed_mid_migrate_then_started_again(
     assert version == (8 if fly else 7)
     [run] = await migrate_runs(engine)
     assert run.state == "running" and run.last_step == "verify backup"
-    assert await engine.journal.lock_for(engine.target.name) is not None, "a killed process cannot release it"
+    assert await engine.journal.lock_for(engine.key) is not None, "a killed process cannot release it"
 
     last = max(m.id for m in discord_standin.channel_messages())
     bot = await start_bot(discord_standin, engine)
@@ -160,7 +160,7 @@ async def test_bot_killed_mid_migrate_then_started_again(
         ids = button_ids(note)
         assert f"opsbot:verify:{run.id}" in ids and f"opsbot:rollback:{run.id}" in ids
         [run] = await migrate_runs(engine)
-        assert run.state == "interrupted" and await engine.journal.lock_for(engine.target.name) is None
+        assert run.state == "interrupted" and await engine.journal.lock_for(engine.key) is None
         # Verify says which of the two it is.
         clicked = await discord_standin.click_button(note.id, f"opsbot:verify:{run.id}", user_id=c.OPERATOR1_ID)
         await discord_standin.wait_for_ack(clicked)

@@ -114,7 +114,7 @@ async def test_flyctl_fault_during_migrate_is_judged_from_the_database(
     assert [e.status for e in confirm] == [Status.DONE if version == 7 else Status.FAILED]
     assert ("database unchanged" if version == 7 else "THE SCHEMA CHANGED") in confirm[0].detail
     assert result.outcome == ("unchanged" if version == 7 else "changed")
-    assert Path(result.backup).exists() and (await fly_engine.journal.backup(fly_engine.target.name,
+    assert Path(result.backup).exists() and (await fly_engine.journal.backup(fly_engine.key,
                                                                                result.backup)).verified
     if mode in ("stall", "drop"):
         # flyctl never came back (or lost the session), but the remote sqlite3 committed: the

@@ -78,4 +78,4 @@ async def test_hang_during_backup_times_out_and_leaves_no_backup(fly_engine: Eng
         await run_backup(fly_engine, label="hang")
     fakefly.clear_faults()
     assert not list(Path(fly_engine.db_path).parent.glob("*.pre-hang-*"))
-    assert await fly_engine.journal.lock_for(fly_engine.target.name) is None
+    assert await fly_engine.journal.lock_for(fly_engine.key) is None

@@ -89,7 +89,7 @@ async def test_status_links_the_live_thread_of_a_running_migration(
         thread = await discord_standin.wait_for_thread(lambda t: t.starter_message_id == message.id)
 
         async def locked() -> bool:  # the run holds the lock and its card in the thread is recorded
-            lock = await engine.journal.lock_for(engine.target.name)
+            lock = await engine.journal.lock_for(engine.key)
             return lock is not None and bool(await engine.journal.run_messages(lock.run_id))
 
         await eventually(locked)

@@ -88,7 +88,7 @@ def journal_text(state_db: str | Path) -> str:
 
 async def assert_released(engine: Engine, *, phase: str) -> RunRecord:
     """The run is recorded failed, with its error, and holds no lock."""
-    assert await engine.journal.lock_for(engine.target.name) is None
+    assert await engine.journal.lock_for(engine.key) is None
     run = (await engine.journal.runs(1, phase=phase))[0]
     assert run.state == "failed" and run.error
     return run

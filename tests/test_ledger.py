@@ -1,0 +1,109 @@
+"""The ledger (issue 14): what is applied on an environment, through `python -m ops` on real files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import make_db
+from tests.test_cli import cli, env_for
+
+FILES = {
+    "0001_notes.sql": "-- notes for the team\nCREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);\n",
+    "0002_tags.sql": "CREATE TABLE tags(id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n",
+    "0003_notes_index.sql": "CREATE INDEX notes_body ON notes(body);\n",
+}
+
+
+def setup(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    db = tmp_path / "vol" / "app.db"
+    make_db(db, users=20, logs=50)
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for name, text in FILES.items():
+        (folder / name).write_text(text)
+    return {**env_for(tmp_path, db), "MIGRATIONS_DIR": str(folder)}, db, folder
+
+
+def pending(env: dict[str, str], cwd: Path) -> dict:  # type: ignore[type-arg]
+    out = cli("--json", "pending", env=env, cwd=cwd)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout)
+
+
+def migrate(env: dict[str, str], cwd: Path, name: str):  # type: ignore[no-untyped-def]
+    return cli("--json", "migrate", name, "--yes", env=env, cwd=cwd)
+
+
+def test_applied_pending_reapply_and_edits(tmp_path: Path) -> None:
+    env, db, folder = setup(tmp_path)
+    first = pending(env, tmp_path)
+    assert first["ok"] and first["applied"] == []
+    assert [p["name"] for p in first["pending"]] == list(FILES)
+    assert first["user_version"] == 7
+    done = migrate(env, tmp_path, "0001_notes.sql")
+    assert done.returncode == 0, done.stdout
+    run_id = json.loads(done.stdout)["run_id"]
+    report = pending(env, tmp_path)
+    [applied] = report["applied"]
+    assert applied["name"] == "0001_notes.sql" and applied["run_id"] == run_id
+    assert applied["sha256"] == json.loads(done.stdout)["sha256"] and applied["changed_since_applied"] is None
+    assert [p["name"] for p in report["pending"]] == ["0002_tags.sql", "0003_notes_index.sql"]
+    # Applying it again is refused, naming the run that applied it; the database is untouched.
+    before = db.stat().st_mtime_ns
+    again = migrate(env, tmp_path, "0001_notes.sql")
+    assert again.returncode == 1
+    error = json.loads(again.stdout)["error"]
+    assert f"already applied on this machine: run #{run_id} applied it" in error["message"], error
+    assert "roll that run back first" in error["hint"]
+    assert db.stat().st_mtime_ns == before
+    # An applied file edited afterwards: only its comment, then its SQL.
+    path = folder / "0001_notes.sql"
+    path.write_text("-- notes for the team (reworded)\nCREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);\n")
+    assert pending(env, tmp_path)["applied"][0]["changed_since_applied"] == "comments"
+    path.write_text("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT, at REAL);\n")
+    assert pending(env, tmp_path)["applied"][0]["changed_since_applied"] == "sql"
+    text = cli("pending", env={**env, "COLUMNS": "200"}, cwd=tmp_path).stdout
+    assert "0001_notes.sql" in text and "its SQL changed since" in text
+
+
+def test_out_of_order_and_a_rolled_back_migration_is_pending_again(tmp_path: Path) -> None:
+    env, db, _ = setup(tmp_path)
+    assert migrate(env, tmp_path, "0001_notes.sql").returncode == 0
+    third = migrate(env, tmp_path, "0003_notes_index.sql")
+    assert third.returncode == 0, third.stdout
+    report = pending(env, tmp_path)
+    assert [a["name"] for a in report["applied"]] == ["0001_notes.sql", "0003_notes_index.sql"]
+    assert report["out_of_order"] == ["0002_tags.sql"]  # pending, but sorts before an applied one
+    rolled = cli("--json", "rollback", "--yes", env=env, cwd=tmp_path)
+    assert rolled.returncode == 0, rolled.stdout
+    report = pending(env, tmp_path)
+    assert [a["name"] for a in report["applied"]] == ["0001_notes.sql"]
+    assert [p["name"] for p in report["pending"]] == ["0002_tags.sql", "0003_notes_index.sql"]
+    assert report["out_of_order"] == []
+    journal = sqlite3.connect(tmp_path / "state" / "j.db")
+    [(by,)] = journal.execute("SELECT rolled_back_by FROM ledger WHERE name='0003_notes_index.sql'").fetchall()
+    assert by == json.loads(rolled.stdout)["run_id"]
+    # Pending again: it can be applied again, and the ledger has both entries.
+    assert migrate(env, tmp_path, "0003_notes_index.sql").returncode == 0
+    assert journal.execute("SELECT count(*) FROM ledger WHERE name='0003_notes_index.sql'").fetchone() == (2,)
+
+
+def test_a_tools_own_table_is_shown_and_never_written(tmp_path: Path) -> None:
+    env, db, _ = setup(tmp_path)
+    con = sqlite3.connect(db)
+    con.executescript(
+        "CREATE TABLE goose_db_version(id INTEGER PRIMARY KEY AUTOINCREMENT, version_id INTEGER NOT NULL, "
+        "is_applied INTEGER NOT NULL, tstamp TIMESTAMP DEFAULT (datetime('now')));"
+        "INSERT INTO goose_db_version(version_id, is_applied) VALUES (0, 1), (20240101, 1), (20240202, 1), "
+        "(20240202, 0);")
+    con.close()
+    before = sqlite3.connect(db).execute("SELECT * FROM goose_db_version ORDER BY id").fetchall()
+    report = pending(env, tmp_path)
+    [goose] = report["tool_tables"]
+    assert goose["tool"] == "goose" and goose["applied"] == ["20240101"], goose  # 20240202 went down again
+    assert goose["rows"] == 4 and "newest row" in goose["meaning"]
+    assert migrate(env, tmp_path, "0001_notes.sql").returncode == 0
+    after = sqlite3.connect(db).execute("SELECT * FROM goose_db_version ORDER BY id").fetchall()
+    assert after == before, "opsbot never writes a tool's table"
