@@ -8,7 +8,9 @@ expiry can be tested by moving the clock instead of editing rows.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,7 @@ class Approval:
     preflight_run_id: int | None
     read_at: float                  # the Approvals clock when this was read: ``expired`` is as of then
     allow_row_loss: tuple[str, ...] = ()
+    required_approvers: int = 1     # distinct approvers, never the requester (ops.policy)
 
     @property
     def expired(self) -> bool:
@@ -59,16 +62,18 @@ class Approvals:
         self.journal = journal
         self.db = journal.db
         self.clock = clock
+        # One reaction of a request decided at a time (ops.requests.react): two ✅ at once both count.
+        self.deciding: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def create(self, *, target: str, subject: str, sha256: str, fingerprint: str, requester_id: int,
                      requester: str, timeout_s: float, preflight_run_id: int | None, kind: str = "migrate",
-                     allow_row_loss: tuple[str, ...] = ()) -> int:
+                     allow_row_loss: tuple[str, ...] = (), required_approvers: int = 1) -> int:
         now = self.clock()
         cur = await self.db.execute(
             "INSERT INTO approvals(kind,target,subject,sha256,fingerprint,requester_id,requester,state,created_at,"
-            "expires_at,preflight_run_id,allow_row_loss) VALUES(?,?,?,?,?,?,?,'pending',?,?,?,?)",
+            "expires_at,preflight_run_id,allow_row_loss,required_approvers) VALUES(?,?,?,?,?,?,?,'pending',?,?,?,?,?)",
             (kind, target, subject, sha256, fingerprint, requester_id, requester, now, now + timeout_s,
-             preflight_run_id, ",".join(allow_row_loss)),
+             preflight_run_id, ",".join(allow_row_loss), required_approvers),
         )
         await self.db.commit()
         assert cur.lastrowid is not None
@@ -151,6 +156,7 @@ def _approval(row: dict[str, Any], now: float) -> Approval:
         created_at=row["created_at"], expires_at=row["expires_at"], decided_by=row["decided_by"],
         run_id=row["run_id"], preflight_run_id=row["preflight_run_id"], read_at=now,
         allow_row_loss=tuple(t for t in (row["allow_row_loss"] or "").split(",") if t),
+        required_approvers=row.get("required_approvers") or 1,
     )
 
 

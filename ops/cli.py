@@ -16,12 +16,11 @@ from typing import Any
 
 from rich.console import Console
 
-from ops.config import load_settings
 from ops.context import Engine
+from ops.environments import Environment, find_config, load_config
 from ops.errors import OpsError, UsageError
 from ops.outcome import headline
 from ops.redact import install_log_redaction, redact
-from ops.settings import Settings
 from ops.targets import registry
 
 log = logging.getLogger(__name__)
@@ -42,6 +41,8 @@ def parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    help=f"where the app runs (default: TARGET or {registry.DEFAULT})")
     p.add_argument("--db", help="the database path on the app host (default: DB_PATH)")
     p.add_argument("--app", help=f"the app to operate on (default: {' / '.join(registry.app_settings())})")
+    p.add_argument("--env", help="the environment in opsbot.toml (default: its first)")
+    p.add_argument("--config", help="the opsbot.toml to read (default: OPSBOT_CONFIG, else ./opsbot.toml)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=cls)
@@ -94,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo(out, keep=args.keep))
     try:
         app = dict.fromkeys(registry.app_settings(), args.app)
-        settings = load_settings(target=args.target, db_path=args.db, **app)
-        result = asyncio.run(_dispatch(args, settings, out))
+        config = load_config(find_config(args.config), target=args.target, db_path=args.db, **app)
+        environment = config.get(args.env)
+        result = asyncio.run(_dispatch(args, environment, out))
     except OpsError as exc:
         return _fail(exc, args.json, out)
     except KeyboardInterrupt:
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if data.get("ok") else 1
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) -> Any:
+async def _dispatch(args: argparse.Namespace, environment: Environment, out: Console) -> Any:
     from ops import (
         appinfo,
         backup,
@@ -130,6 +132,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) 
     )
     from ops.console import ConsoleReporter
 
+    settings = environment.settings
     if args.command == "health":
         url = args.url or settings.health.url
         if not url:
@@ -142,7 +145,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: Console) 
         from ops.migrations import resolve_name
 
         args.migration = resolve_name(settings.engine.migrations_dir, args.migration)
-    engine = await Engine.open(settings)
+    engine = await Engine.open(settings, env=environment.name, policy=environment.policy)
     rep = ConsoleReporter(out)
     allow = tuple(getattr(args, "allow_row_loss", ()))
     phases: dict[str, Callable[[], Awaitable[Any]]] = {

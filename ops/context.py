@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from ops.errors import OpsError
 from ops.journal import Journal
+from ops.policy import Policy
 from ops.redact import redact
 from ops.reporter import NullReporter, Reporter, Status
 from ops.settings import Settings
@@ -44,6 +45,7 @@ class Engine:
     # The environment's name from opsbot.toml ("staging", "production"); "" when the environment
     # variables describe the one environment (then the journal keys rows by the target, as before).
     env: str = ""
+    policy: Policy = field(default_factory=Policy)  # the environment's (ops.policy)
 
     @property
     def key(self) -> str:
@@ -56,9 +58,10 @@ class Engine:
         return self.env or self.target.describe()
 
     @classmethod
-    async def open(cls, settings: Settings) -> Engine:
+    async def open(cls, settings: Settings, *, env: str = "", policy: Policy | None = None) -> Engine:
         """The engine for these settings: the journal opened (runs a dead process left `running`
-        marked interrupted), the target built from the registry."""
+        marked interrupted), the target built from the registry. ``env``: the environment's name
+        in opsbot.toml (ops.environments)."""
         target = build_target(settings)
         journal = await Journal.open(settings.engine.state_db)
         try:
@@ -71,7 +74,7 @@ class Engine:
         e = settings.engine
         return cls(target=target, journal=journal, db_path=e.db_path, migrations_dir=e.migrations_dir,
                    work_dir=e.work_dir, busy_timeout_ms=e.busy_timeout_ms, phase_timeout_s=e.phase_timeout_s,
-                   settings=settings)
+                   settings=settings, env=env, policy=policy or Policy())
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,13 @@ LEDGER = """CREATE TABLE ledger (
 )"""
 LEDGER_INDEX = "CREATE INDEX ledger_target_name ON ledger(target, name)"
 
+STICKY_LOCKS = """CREATE TABLE sticky_locks (
+    target TEXT PRIMARY KEY,        -- the environment
+    reason TEXT NOT NULL,
+    by_whom TEXT NOT NULL,
+    at REAL NOT NULL
+)"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, steps, backups, preflights, locks", (
         RUNS, STEPS, "CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id)", BACKUPS, PREFLIGHTS, LOCKS)),
@@ -188,6 +195,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         ("incidents", "acked_by", "TEXT"), ("incidents", "acked_at", "REAL"))),
     # ops.ledger: which migrations are applied on each environment.
     Migration(8, "the ledger of applied migrations", (LEDGER, LEDGER_INDEX)),
+    # ops.policy: a lock a person puts on an environment until they release it; how many distinct
+    # approvers a request needs.
+    Migration(9, "sticky locks; approvers a request needs", (STICKY_LOCKS,), columns=(
+        ("approvals", "required_approvers", "INTEGER NOT NULL DEFAULT 1"),)),
 )
 
 

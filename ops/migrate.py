@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ops import ledger
+from ops import ledger, policy, promotion
 from ops.apply import ApplyOutcome, apply_migration, describe_failure
 from ops.backup import take_backup
 from ops.context import Engine, Phase, PhaseRun, Run, Step
@@ -102,7 +102,10 @@ async def run_migrate(
     reporter: Reporter | None = None,
     actor: str = "cli",
     allow_row_loss: tuple[str, ...] = (),
+    approvers: int = 1,
 ) -> MigrateResult:
+    """``approvers``: how many distinct people approved (the CLI's --yes is one; the bot passes the
+    request's count), checked against the environment's policy."""
     if not confirmed:
         raise UsageError("migrate changes the live database and needs confirmation",
                          hint="Re-run with --yes after reviewing the preflight (the bot passes its approval).")
@@ -118,6 +121,10 @@ async def run_migrate(
         # A file lint refuses never reaches the host, not even for a read.
         refuse_lint_errors(migration)
         await ledger.ensure_not_applied(engine.journal, engine.key, migration, engine.env_name)
+        await policy.ensure_not_locked(engine.journal, engine.key, engine.env_name)
+        policy.ensure_open(engine.policy, engine.env_name)
+        policy.ensure_enough_approvers(engine.policy, engine.env_name, migration, allow_row_loss, approvers)
+        await promotion.required_success(engine, migration)
         async with Step(run, "check tables", "tables exist, schema matches the preflight") as step:
             before = await read_state(engine.target, engine.db_path, counts=False,
                                       busy_timeout_ms=engine.busy_timeout_ms)

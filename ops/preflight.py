@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops import hostfs, ledger
+from ops import hostfs, ledger, promotion
 from ops.apply import apply_migration, describe_failure
 from ops.backup import ensure_space, snapshot
 from ops.context import Engine, Phase, PhaseRun, Run, Step
@@ -64,6 +64,8 @@ class PreflightResult:
     notes: tuple[str, ...] = ()  # what was normalised: the file as written vs what runs
     allow_row_loss: tuple[str, ...] = ()  # the operator's and the file's, together
     rebuilt: tuple[str, ...] = ()  # tables dropped and created again under the same name
+    # When the environment promotes from another: that run, and the tables whose row change differs.
+    promoted_from: dict[str, Any] | None = None
     canon: str = field(default="", repr=False)  # the schema text the fingerprint hashes
 
     @property
@@ -155,6 +157,7 @@ async def run_preflight(
                                                            engine.migrations_dir))
         for warning in said:
             run.step("ledger", Status.WARNING, warning)
+        source = await promotion.required_success(engine, migration)  # refused when it has not
         if migration.errors:
             # A file lint refuses can never run: nothing of it goes near the host.
             result = _refused(migration, run)
@@ -166,7 +169,15 @@ async def run_preflight(
             finally:
                 if not keep:
                     shutil.rmtree(workdir, ignore_errors=True)
+        promoted = None
+        if source is not None and result.ok:
+            differs = promotion.row_change_differences(source, result.counts_before, result.counts_after)
+            run.step("promotion", Status.WARNING if differs else Status.DONE,
+                     "; ".join(differs) if differs else
+                     f"the row changes match {source.from_env}'s run #{source.run_id}")
+            promoted = {"env": source.from_env, "run_id": source.run_id, "row_changes_differ": differs}
         result = PreflightResult(**{**asdict(result), "run_id": run.run_id, "tool": migration.tool,
+                                    "promoted_from": promoted,
                                     "notes": migration.notes, "rebuilt": tuple(rebuilt(migration.effects)),
                                     "allow_row_loss": migration.row_loss_allowed(allow_row_loss),
                                     "lint": tuple(result.lint) + tuple(f"ledger: {w}" for w in said)})

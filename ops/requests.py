@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ops import ledger, migrate
+from ops import ledger, migrate, policy, promotion
 from ops.approvals import Approval, Approvals
 from ops.backup import backup_path
 from ops.checklist import Checklist, Item
@@ -28,6 +28,7 @@ from ops.reporter import Reporter, Status
 log = logging.getLogger(__name__)
 
 APPROVE, CANCEL = "✅", "❌"
+COUNTED = "approval"  # "approval 1 of 2": a ✅ that counts towards a request needing several
 APPROVAL_EMOJI = (APPROVE, CANCEL)
 
 
@@ -95,6 +96,17 @@ async def decide(approvals: Approvals, a: Approval, emoji: str, who: Reactor) ->
             return Decision("ignored: the requester cannot approve their own change")
         if not who.approver:
             return Decision("ignored: not an approver")
+        if a.required_approvers > 1:
+            # Distinct approvers, counted from the reactions recorded so far (ops.policy).
+            given = [r for r in await approvals.reactions(a.id) if r.outcome.startswith(COUNTED)]
+            if who.user_id in {r.user_id for r in given}:
+                return Decision("ignored: already counted")
+            if len(given) + 1 < a.required_approvers:
+                return Decision(f"{COUNTED} {len(given) + 1} of {a.required_approvers}")
+            names = ", ".join([*(r.user_name for r in given), who.name])
+            if await approvals.transition(a.id, "approved", names, require_unexpired=True):
+                return Decision("approved", "approved")
+            return Decision("ignored: already decided")
         if await approvals.transition(a.id, "approved", who.name, require_unexpired=True):
             return Decision("approved", "approved")
         return Decision("ignored: already decided")
@@ -108,9 +120,12 @@ async def decide(approvals: Approvals, a: Approval, emoji: str, who: Reactor) ->
 
 
 async def react(approvals: Approvals, a: Approval, emoji: str, who: Reactor) -> Decision:
-    """Decide a reaction and record it with its outcome."""
-    decision = await decide(approvals, a, emoji, who)
-    await approvals.record_reaction(a.id, who.user_id, who.name, emoji, decision.outcome)
+    """Decide a reaction and record it with its outcome; one reaction of a request at a time, so
+    two approvers at once are both counted."""
+    async with approvals.deciding[a.id]:
+        current = await approvals.get(a.id) or a
+        decision = await decide(approvals, current, emoji, who)
+        await approvals.record_reaction(a.id, who.user_id, who.name, emoji, decision.outcome)
     return decision
 
 
@@ -158,6 +173,9 @@ async def request_migration(engine: Engine, approvals: Approvals, gate: RequestG
     await ensure_can_request(engine, approvals, target, kind="migrate", what="run")
     migration = load(engine.migrations_dir, name)
     await ledger.ensure_not_applied(engine.journal, target, migration, engine.env_name)
+    await policy.ensure_not_locked(engine.journal, target, engine.env_name)
+    policy.ensure_open(engine.policy, engine.env_name)
+    await promotion.required_success(engine, migration)
     async with gate.hold(target, requester, what="run a migration"):
         # A recent preflight is reused only when it was made with the same row-loss allowance.
         pre = await fresh_preflight(engine, name, migration.sha256, max_age_s=preflight_max_age_s,
@@ -172,7 +190,8 @@ async def request_migration(engine: Engine, approvals: Approvals, gate: RequestG
         approval_id = await approvals.create(
             target=target, subject=name, sha256=migration.sha256, fingerprint=pre["fingerprint"],
             requester_id=requester_id, requester=requester, timeout_s=timeout_s, preflight_run_id=pre["run_id"],
-            allow_row_loss=allow_row_loss)
+            allow_row_loss=allow_row_loss,
+            required_approvers=engine.policy.approvers_for(policy.destructive(migration, allow_row_loss)))
     approval = await approvals.get(approval_id)
     assert approval is not None
     return MigrationRequest(approval, pre, backup_path(engine.db_path, migrate.backup_label(migration)),
@@ -223,7 +242,7 @@ async def run_approved_migration(engine: Engine, approvals: Approvals, a: Approv
         result = await migrate.migrate_and_check(
             engine, a.subject, confirmed=True, expected_fingerprint=a.fingerprint, allow_row_loss=a.allow_row_loss,
             expected_sha256=a.sha256, reporter=_LinkingReporter(reporter, approvals, a.id),
-            actor=f"{a.requester} ({a.requester_id}) + {approver}")
+            actor=f"{a.requester} ({a.requester_id}) + {approver}", approvers=a.required_approvers)
     except OpsError as exc:
         linked = await approvals.get(a.id)
         run_id = linked.run_id if linked else None

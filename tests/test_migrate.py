@@ -142,9 +142,21 @@ async def test_lint_errors_refuse_before_anything_runs(engine: Engine, migration
 
 
 async def test_required_tables_missing(engine: Engine, app_db: Path) -> None:
-    assert (await run_migrate(engine, MIGRATION, confirmed=True)).ok
+    """Applied outside opsbot (by hand, so the ledger does not know): the table check still refuses."""
+    con = sqlite3.connect(app_db)
+    con.executescript((engine.migrations_dir / MIGRATION).read_text())
+    con.close()
     with pytest.raises(OpsError, match="lacks tables"):
         await run_migrate(engine, MIGRATION, confirmed=True)
+
+
+async def test_an_applied_migration_is_refused_by_the_ledger_before_it_reaches_the_host(
+    engine: Engine, app_db: Path
+) -> None:
+    done = await run_migrate(engine, MIGRATION, confirmed=True)
+    with pytest.raises(OpsError, match=f"already applied on this machine: run #{done.run_id} applied it"):
+        await run_migrate(engine, MIGRATION, confirmed=True)
+    assert len(list(app_db.parent.glob("*.pre-*"))) == 1, "no second backup: refused before anything ran"
 
 
 async def test_app_holding_the_write_lock(engine: Engine, app_db: Path) -> None:

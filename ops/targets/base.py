@@ -197,6 +197,8 @@ class TargetSpec:
     problems: Callable[[Settings], list[str]] = lambda settings: []
     # The setting `python -m ops --app` overrides, for a target that operates on a named app.
     app_setting: str = ""
+    # The setting an environment's ``machine`` (opsbot.toml) sets, for a target with machines.
+    machine_setting: str = ""
 
 
 def absolute_db_path(settings: Settings) -> list[str]:

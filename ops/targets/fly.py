@@ -407,4 +407,4 @@ def problems(settings: Settings) -> list[str]:
     return found
 
 
-SPEC = TargetSpec(name="fly", build=build, problems=problems, app_setting="FLY_APP")
+SPEC = TargetSpec(name="fly", build=build, problems=problems, app_setting="FLY_APP", machine_setting="FLY_MACHINE")
