@@ -21,8 +21,10 @@ async def run() -> None:
 
     settings = load_bot_settings()
     register_secret(settings.discord.token)
-    engine = await Engine.open(settings.ops)
-    bot = OpsBot(settings=settings, engine=engine)
+    first, *others = settings.environments or (None,)
+    engine = await Engine.open(settings.ops, env=first.name if first else "", policy=first.policy if first else None)
+    more = [await Engine.open(e.settings, env=e.name, policy=e.policy, journal=engine.journal) for e in others]
+    bot = OpsBot(settings=settings, engine=engine, engines=tuple(more))
     try:
         async with bot:
             await bot.start(settings.discord.token)

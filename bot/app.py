@@ -29,7 +29,9 @@ class Refused(app_commands.CheckFailure):
 
 class OpsBot(commands.Bot):
     def __init__(self, *, settings: BotSettings, engine: Engine, extensions: tuple[str, ...] = EXTENSIONS,
-                 **kwargs: Any) -> None:
+                 engines: tuple[Engine, ...] = (), **kwargs: Any) -> None:
+        """``engine``: the first (default) environment's; ``engines``: the others opsbot.toml names,
+        sharing its journal."""
         super().__init__(command_prefix=commands.when_mentioned, intents=discord.Intents.default(), **kwargs)
         if settings.ops != engine.settings:
             # One source: the ops settings the engine was built from are what every cog reads
@@ -37,6 +39,7 @@ class OpsBot(commands.Bot):
             raise ValueError("the bot's ops settings differ from the ones its engine was built with")
         self.settings = settings
         self.engine = engine
+        self.engines: dict[str, Engine] = {e.env: e for e in (engine, *engines)}
         self.approvals = Approvals(engine.journal)
         self.initial_extensions = extensions
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -67,6 +70,27 @@ class OpsBot(commands.Bot):
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await super().close()
+
+    def env_names(self) -> list[str]:
+        return [name for name in self.engines if name]
+
+    def engine_for(self, environment: str | None) -> Engine:
+        """The engine of the environment a command names; the first one when it names none."""
+        if not environment:
+            return self.engine
+        found = self.engines.get(environment)
+        if found is None:
+            known = ", ".join(self.env_names()) or "only the one this bot was started with"
+            raise OpsError(f"there is no environment called {environment!r}", hint=f"Environments: {known}.")
+        return found
+
+    def engine_by_key(self, key: str) -> Engine:
+        """The engine whose journal rows (runs, requests, locks) carry ``key``."""
+        return next((e for e in self.engines.values() if e.key == key), self.engine)
+
+    async def engine_of_run(self, run_id: int) -> Engine:
+        run = await self.engine.journal.run(run_id)
+        return self.engine_by_key(run.target) if run else self.engine
 
     async def in_our_guild(self, interaction: discord.Interaction) -> bool:
         if interaction.guild_id != self.settings.discord.guild_id:

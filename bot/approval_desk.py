@@ -43,12 +43,15 @@ class ApprovalDesk:
                  decision.outcome)
         if decision.outcome.startswith("ignored: ") and emoji in requests.APPROVAL_EMOJI:
             await self.answer_ignored(approval, emoji, who, decision.outcome)
+        if decision.outcome.startswith(requests.COUNTED):  # one of several approvers the policy needs
+            await note_on_request(self.bot, approval, f"{emoji} {who.name}: {decision.outcome}.")
         if decision.moved_to == "cancelled":
             await edit_request(self.bot, approval, f"🚫 Cancelled by {who.name}.", state="cancelled")
         elif decision.moved_to == "expired":
             await self.show_expired(approval)
         elif decision.moved_to == "approved" and run:
-            await self.run_approved(approval, who.name, late=late)
+            decided = await self.approvals.get(approval.id)  # every approver, when it needed several
+            await self.run_approved(approval, (decided.decided_by if decided else None) or who.name, late=late)
         return decision.outcome
 
     async def answer_ignored(self, approval: Approval, emoji: str, who: requests.Reactor, outcome: str) -> None:

@@ -25,11 +25,12 @@ log = logging.getLogger(__name__)
 
 async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
     await edit_request(bot, a, f"✅ Approved by {approver}; running…", state="running")
-    what = f"migrate {a.subject} (request #{a.id}, approved by {approver})"
+    env = bot.engine_by_key(a.target).env
+    what = f"migrate {a.subject}{f' on {env}' if env else ''} (request #{a.id}, approved by {approver})"
     thread = await thread_for(bot, a.channel_id, a.message_id, request_thread_name(a))
     try:
         done, rep = await with_progress(bot, None, what, lambda r: run_approved_migration(
-            bot.engine, bot.approvals, a, approver, r), where=thread)
+            bot.engine_by_key(a.target), bot.approvals, a, approver, r), where=thread)
     except Exception:
         log.exception("migrate run for request #%s crashed", a.id)
         await edit_request(bot, a, "✘ The run crashed; see the logs and run `/migrate verify`.", state=UNKNOWN)

@@ -82,7 +82,7 @@ class Reconciler:
         else:
             lines.append("This phase does not change the database.")
         rollback = changes and (run.phase == "rollback" or await self.engine.journal.backup_for_run(
-            self.engine.key, run.id) is not None)
+            run.target, run.id) is not None)
         note = await channel.send(embed=simple_embed("⚠ Interrupted run", lines, ok=False),
                                   view=run_buttons(run.id, rollback=rollback, verify=True))
         await self.engine.journal.add_run_message(run.id, note.channel.id, note.id)

@@ -174,6 +174,18 @@ def diff_summary(lines: list[str] | tuple[str, ...]) -> str:
     return " · ".join(parts) or "no schema change"
 
 
+def promotion_field(promoted: dict[str, Any] | None) -> dict[str, str]:
+    """On a request that promotes a migration: the run it succeeded in, and whether this
+    environment's predicted row changes match that run's."""
+    if not promoted:
+        return {}
+    differ = promoted.get("row_changes_differ") or []
+    text = (f"succeeded on **{promoted['env']}** in run #{promoted['run_id']}; "
+            + ("the row changes predicted here match that run's" if not differ
+               else "⚠ the row changes differ: " + "; ".join(differ)))
+    return {"Promotion": clip(text)}
+
+
 def request_files(migration: str, sql: str, pre: dict[str, Any]) -> list[discord.File]:
     """What an approver reads in full: the SQL that runs (as normalised) and the whole schema diff."""
     diff = "\n".join(pre.get("schema_diff") or []) or "(no schema change)"
@@ -182,7 +194,7 @@ def request_files(migration: str, sql: str, pre: dict[str, Any]) -> list[discord
 
 
 def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_id: int, *,
-                  where: str = "") -> discord.Embed:
+                  where: str = "", env: str = "") -> discord.Embed:
     """The approval card of a migration request: where it runs, what changes (schema and rows), what
     was checked, and what is taken first; the SQL and the full schema diff are attached."""
     lint = "\n".join(pre.get("lint") or []) or "none"
@@ -190,10 +202,13 @@ def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_i
     diff = "\n".join(pre.get("schema_diff") or []) or "no schema change"
     # The name people recognise, without the host's folder; its time stamp is the run's, not now.
     backup_name = backup.rsplit("/", 1)[-1].rsplit("-", 1)[0] + "-<time of the run>"
-    return retitle(simple_embed(f"migrate {a.subject}", [
+    approvers = ("An approver" if a.required_approvers == 1
+                 else f"{a.required_approvers} different approvers")
+    return retitle(simple_embed(f"migrate {a.subject}{f' on {env}' if env else ''}", [
         (f"On **{where}** · " if where else "") + f"requested by **{a.requester}** (<@{a.requester_id}>) · "
         f"sha256 `{short_hash(a.sha256)}` · schema `{short_hash(a.fingerprint)}`",
-        f"An approver (<@&{approver_role_id}>), not the requester, reacts {APPROVE} to run it; "
+        f"{approvers} (<@&{approver_role_id}>), not the requester, react{'s' if a.required_approvers == 1 else ''} "
+        f"{APPROVE} to run it; "
         f"{CANCEL} cancels. Expires <t:{int(a.expires_at)}:R>."], ok=True, fields={
         f"What changes: {diff_summary(pre.get('schema_diff') or [])} (full diff and SQL attached)":
             clip(f"```diff\n{diff[:950]}\n```"),
@@ -203,4 +218,5 @@ def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_i
         "How the file was read": clip("\n".join(pre.get("notes") or []) or "as written"),
         "Rows may be lost in (requester's word)": clip(", ".join(a.allow_row_loss) or "none: any lost row aborts"),
         "Backup taken first": f"`{backup_name}`, verified before anything changes",
+        **promotion_field(pre.get("promoted_from")),
     }), "pending")

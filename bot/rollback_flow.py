@@ -15,6 +15,7 @@ from bot.render import rows_block, simple_embed
 from bot.requests import edit_request
 from bot.views import ConfirmView
 from ops import rollback
+from ops.context import Engine
 from ops.rollback_plan import HistoryChanged, HistoryNote, check_current, plan_rollback, roll_back_as_planned
 
 
@@ -30,16 +31,16 @@ def note_line(n: HistoryNote) -> str:
             "backup was taken.")
 
 
-async def confirm_and_roll_back(bot: OpsBot, interaction: discord.Interaction, backup_path: str | None,
-                                run_id: int | None = None) -> None:
+async def confirm_and_roll_back(bot: OpsBot, engine: Engine, interaction: discord.Interaction,
+                                backup_path: str | None, run_id: int | None = None) -> None:
     require_role(interaction, bot.settings.discord.approver_role_id, "roll back")
-    engine = bot.engine
     plan = await plan_rollback(engine, backup_path, run_id)
     chosen = plan.backup
     # Discord shows these in each reader's own time zone, with how long ago.
     taken = f"<t:{int(chosen.taken_at)}:f> (<t:{int(chosen.taken_at)}:R>)"
     view = ConfirmView(interaction.user.id)
-    lines = [f"Roll back the database to **{chosen.name}**, taken {taken}?",
+    place = f" of **{engine.env}**" if engine.env else ""
+    lines = [f"Roll back the database{place} to **{chosen.name}**, taken {taken}?",
              f"⚠ Every write made after <t:{int(chosen.taken_at)}:f> will be lost."
              + (f" (Rollback of run #{run_id})" if run_id else ""),
              *(note_line(n) for n in plan.notes)]

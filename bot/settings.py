@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ops.config import load_settings
+from ops.environments import Environment, find_config, load_config
 from ops.errors import UsageError
 from ops.settings import Settings, environ
 from ops.targets import registry
@@ -31,8 +31,10 @@ class DiscordSettings:
 
 @dataclass(frozen=True)
 class BotSettings:
-    ops: Settings
+    ops: Settings  # the first (default) environment's
     discord: DiscordSettings
+    # Every environment opsbot.toml names (ops.environments); () when the variables describe one.
+    environments: tuple[Environment, ...] = ()
 
     def __repr__(self) -> str:
         return f"BotSettings(target={registry.spec(self.ops.target).name!r}, discord={self.discord!r})"
@@ -52,11 +54,14 @@ def _snowflake(env: dict[str, str], name: str, what: str, problems: list[str]) -
 def load_bot_settings(env: dict[str, str] | None = None) -> BotSettings:
     env = dict(environ() if env is None else env)
     problems: list[str] = []
+    environments: tuple[Environment, ...] = ()
     try:
-        ops = load_settings(env)
+        config = load_config(find_config(None, env), env)
+        ops = config.default.settings
+        environments = config.environments if config.path else ()
     except UsageError as exc:
         ops = Settings()
-        problems += [line.strip() for line in exc.message.splitlines()[1:]]
+        problems += [line.strip() for line in exc.message.splitlines()[1:]] or [exc.message]
     token = env.get("DISCORD_TOKEN", "").strip()
     if not token:
         problems.append("DISCORD_TOKEN is missing: the bot token from the Developer Portal → your app → Bot")
@@ -81,4 +86,4 @@ def load_bot_settings(env: dict[str, str] | None = None) -> BotSettings:
     if problems:
         raise UsageError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems),
                          hint="Fix these in the environment or .env (see .env.example).")
-    return BotSettings(ops=ops, discord=discord)
+    return BotSettings(ops=ops, discord=discord, environments=environments)

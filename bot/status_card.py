@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import discord
+
 from bot.app import OpsBot
+from bot.render import simple_embed
 from bot.states import LOOKS, run_state
-from ops import appinfo
+from ops import appinfo, ledger, policy
 from ops.approvals import Approval
+from ops.context import Engine
 from ops.journal import RunRecord
+from ops.units import short_hash, size
 
 
 def history_line(r: RunRecord) -> str:
@@ -62,3 +67,55 @@ def backup_line(result: appinfo.StatusResult) -> str:
     name = result.newest_verified_backup.rsplit("/", 1)[-1]
     at = int(result.newest_verified_at or 0)
     return f"**newest verified backup** `{name}` taken <t:{at}:R> ({result.backups} in all)"
+
+
+async def run_place(bot: OpsBot, run_id: int) -> str:
+    """Where a run's progress is shown: its thread (a channel mention opens it), or ""."""
+    for channel_id, _ in await bot.engine.journal.run_messages(run_id):
+        if channel_id != bot.settings.discord.ops_channel_id:
+            return f"<#{channel_id}>"
+    return ""
+
+
+async def status_embed(bot: OpsBot, engine: Engine) -> discord.Embed:
+    """One environment at a glance: where, schema, last change, what runs, pending requests, the
+    sticky lock, the open incident, the newest verified backup, and what the ledger flags."""
+    result = await appinfo.run_status(engine)
+    pending = await bot.approvals.pending(engine.key)
+    lock = await engine.journal.lock_for(engine.key)
+    live = await run_place(bot, lock.run_id) if lock else ""
+    held = await policy.sticky_lock(engine.journal, engine.key)
+    report = await ledger.pending_report(engine.journal, engine.key, engine.env_name, engine.migrations_dir)
+    lines = [
+        f"**app** {engine.target.describe()} · machines "
+        + (", ".join(f"{m['id']} {m['state']}" for m in result.machines) or "none"),
+        f"**schema** user_version {result.user_version} · fingerprint `{short_hash(result.fingerprint) or '?'}` · "
+        f"{size(result.db_bytes or 0)} · {len(report.applied)} applied, {len(report.pending)} pending"
+        + (f" (next: {report.next})" if report.next else ""),
+        last_change_line(await appinfo.last_change(engine)),
+        f"**running** {result.lock or 'nothing'}{f' — follow it in {live}' if live else ''}",
+        "**pending approvals** " + (", ".join(f"[#{a.id} {a.subject}]({message_link(bot, a)})"
+                                              if a.message_id else f"#{a.id} {a.subject}" for a in pending)
+                                    or "none"),
+        incident_line(result.incident),
+        backup_line(result),
+    ]
+    if held is not None:
+        lines.insert(0, f"🔒 **locked** by {held.by} <t:{int(held.at)}:R>: {held.reason}")
+    lines += [f"⚠ {w}" for w in ledger.warnings(report)]
+    if result.error:
+        lines.append(f"✘ {result.error}")
+    return simple_embed(f"Status: {engine.env_name}", lines, ok=result.ok)
+
+
+def pending_embed(report: ledger.Pending) -> discord.Embed:
+    flags = {"sql": " ⚠ its SQL changed since", "comments": " ⚠ comments changed since", "missing": " ⚠ file gone"}
+    lines = [f"user_version {report.user_version} (for comparison: the ledger decides what is applied)"]
+    lines += [f"✔ `{a['name']}` run #{a['run_id']} <t:{int(a['at'])}:R>"
+              f"{flags.get(a['changed_since_applied'] or '', '')}" for a in report.applied]
+    lines += [f"… `{p['name']}`{' ⚠ out of order' if p['name'] in report.out_of_order else ''}"
+              for p in report.pending]
+    for t in report.tool_tables:
+        lines.append(f"{t['tool']}'s table `{t['table']}` (read only): applied {', '.join(t['applied']) or 'none'}")
+    return simple_embed(f"Migrations on {report.env}: {len(report.applied)} applied, {len(report.pending)} pending",
+                        lines)

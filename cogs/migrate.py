@@ -29,30 +29,32 @@ from bot.reporter import DiscordReporter
 from bot.requests import post_request
 from bot.rollback_flow import confirm_and_roll_back
 from bot.states import phase_title, title
-from bot.status_card import backup_line, history_line, incident_line, last_change_line, message_link
+from bot.status_card import history_line, pending_embed, status_embed
 from bot.threads import post_preflight_steps
 from bot.views import checklist_view
-from ops import appinfo, backup, backups, preflight, requests, verify
+from ops import appinfo, backup, backups, ledger, policy, preflight, requests, verify
 from ops.approvals import parse_table_list
 from ops.checklist import Checklist
+from ops.context import Engine
 from ops.emergency import emergency_stop, start_app
+from ops.errors import OpsError
 from ops.migrations import list_migrations, load
 from ops.units import short_hash, size
 
 log = logging.getLogger(__name__)
+ENV_HELP = "where (default: the first in opsbot.toml)"
 
 
 class MigrateCog(
     commands.GroupCog,
     name="migrate",
     group_name="migrate",
-    group_description="Run the safe-migration runbook against staging",
+    group_description="Run the safe-migration runbook",
 ):
     def __init__(self, bot: OpsBot) -> None:
         self.bot = bot
-        self.engine = bot.engine
         self.gate = requests.RequestGate()
-        self.checklist = Checklist(self.engine.journal)
+        self.checklist = Checklist(bot.engine.journal)
 
     async def cog_load(self) -> None:
         self.bot.approval_executors["migrate"] = lambda a, who: execute_migration(self.bot, a, who)
@@ -70,12 +72,27 @@ class MigrateCog(
 
     # --- autocomplete ---------------------------------------------------------------------
 
+    def chosen(self, interaction: discord.Interaction) -> Engine:
+        """The engine of the environment already typed in this command, for autocomplete."""
+        try:
+            return self.bot.engine_for(getattr(interaction.namespace, "environment", None))
+        except OpsError:
+            return self.bot.engine
+
+    async def environment_names(self, interaction: discord.Interaction,
+                                current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=n, value=n) for n in self.bot.env_names() if current.lower() in n.lower()][:25]
+
     async def migration_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        names = list_migrations(self.engine.migrations_dir)
-        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n.lower()][:25]
+        engine = self.chosen(interaction)
+        pending = {p["name"] for p in (await ledger.pending_report(
+            engine.journal, engine.key, engine.env_name, engine.migrations_dir)).pending}
+        names = sorted(list_migrations(engine.migrations_dir), key=lambda n: n not in pending)  # pending first
+        return [app_commands.Choice(name=f"{n}{'' if n in pending else ' (applied)'}"[:100], value=n)
+                for n in names if current.lower() in n.lower()][:25]
 
     async def backup_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        listing = await backups.list_backups(self.engine)
+        listing = await backups.list_backups(self.chosen(interaction))
         return [
             app_commands.Choice(
                 name=f"{b.name} ({'verified' if b.verified == 'ok' else 'unverified'})"[:100], value=b.path[:100]
@@ -87,41 +104,48 @@ class MigrateCog(
     # --- commands -------------------------------------------------------------------------
 
     @app_commands.command(name="preflight", description="Rehearse a migration on a consistent copy")
-    @app_commands.describe(migration="file name in MIGRATIONS_DIR")
-    @app_commands.autocomplete(migration=migration_names)
-    async def preflight_cmd(self, interaction: discord.Interaction, migration: str) -> None:
+    @app_commands.describe(migration="file name in MIGRATIONS_DIR",
+                           environment=ENV_HELP)
+    @app_commands.autocomplete(migration=migration_names, environment=environment_names)
+    async def preflight_cmd(self, interaction: discord.Interaction, migration: str,
+                            environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "run a preflight")
-        load(self.engine.migrations_dir, migration)  # a bad name is refused before anything is posted
-        await self.run_preflight(interaction, migration)
+        engine = self.bot.engine_for(environment)
+        load(engine.migrations_dir, migration)  # a bad name is refused before anything is posted
+        await self.run_preflight(engine, interaction, migration)
 
-    async def run_preflight(self, interaction: discord.Interaction, migration: str,
+    async def run_preflight(self, engine: Engine, interaction: discord.Interaction, migration: str,
                             allow_row_loss: tuple[str, ...] = (), *,
                             private: bool = False) -> tuple[preflight.PreflightResult, DiscordReporter]:
         result, rep = await with_progress(
-            self.bot, interaction, f"preflight {migration}",
-            lambda r: preflight.run_preflight(self.engine, migration, reporter=r, actor=actor(interaction),
+            self.bot, interaction, f"preflight {migration}{on(engine)}",
+            lambda r: preflight.run_preflight(engine, migration, reporter=r, actor=actor(interaction),
                                               allow_row_loss=allow_row_loss),
             private=private,
         )
-        heading = phase_title(result.ok, f"preflight {migration} (by {interaction.user.name})")
+        heading = phase_title(result.ok, f"preflight {migration}{on(engine)} (by {interaction.user.name})")
         embed, files = preflight_embed(result, heading, rep.steps_text())
         await rep.finish(embed, attachments=files)
         return result, rep
 
     @app_commands.command(name="backup", description="Take and verify a backup on the app host")
-    @app_commands.describe(label="letters, digits, . _ - (default: manual)")
-    async def backup_cmd(self, interaction: discord.Interaction, label: str = "manual") -> None:
+    @app_commands.describe(label="letters, digits, . _ - (default: manual)",
+                           environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def backup_cmd(self, interaction: discord.Interaction, label: str = "manual",
+                         environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "take a backup")
         backup.check_label(label)
+        engine = self.bot.engine_for(environment)
         result, rep = await with_progress(
-            self.bot, interaction, f"backup ({label})",
-            lambda r: backup.run_backup(self.engine, label=label, reporter=r, actor=actor(interaction)),
+            self.bot, interaction, f"backup ({label}){on(engine)}",
+            lambda r: backup.run_backup(engine, label=label, reporter=r, actor=actor(interaction)),
         )
         await rep.finish(
             simple_embed(
-                title("backed_up", f"{result.path.rsplit('/', 1)[-1]} (by {interaction.user.name})"),
+                title("backed_up", f"{result.path.rsplit('/', 1)[-1]}{on(engine)} (by {interaction.user.name})"),
                 [rep.steps_text()],
                 fields={
                     "Verified": f"integrity {result.integrity} · {size(result.bytes)} · "
@@ -132,10 +156,12 @@ class MigrateCog(
         )
 
     @app_commands.command(name="backups", description="List backups, newest first")
-    async def backups_cmd(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def backups_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "list backups")
-        listing = await backups.list_backups(self.engine)
+        listing = await backups.list_backups(self.bot.engine_for(environment))
         lines = [
             f"`{b.stamp}` {size(b.bytes)} {'✅' if b.verified == 'ok' else '❔'} `{b.name}`"
             for b in listing.backups[:20]
@@ -143,13 +169,48 @@ class MigrateCog(
         await interaction.followup.send(embed=simple_embed("Backups (newest first)", lines), ephemeral=True)
 
     @app_commands.command(name="run", description="Request a migration: preflight, then an approver's ✅")
-    @app_commands.describe(migration="file name in MIGRATIONS_DIR",
+    @app_commands.describe(migration="file name in MIGRATIONS_DIR (default: the next pending one)",
                            allow_row_loss="tables this migration may delete rows from, comma-separated "
-                                          "(shown on the approval)")
-    @app_commands.autocomplete(migration=migration_names)
-    async def run_cmd(self, interaction: discord.Interaction, migration: str, allow_row_loss: str = "") -> None:
+                                          "(shown on the approval)",
+                           environment=ENV_HELP)
+    @app_commands.autocomplete(migration=migration_names, environment=environment_names)
+    async def run_cmd(self, interaction: discord.Interaction, migration: str = "", allow_row_loss: str = "",
+                      environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "request a migration")
+        await self.request(interaction, self.bot.engine_for(environment), migration, allow_row_loss)
+
+    @app_commands.command(name="promote", description="Request a migration that succeeded on the environment "
+                                                      "this one promotes from")
+    @app_commands.describe(migration="the migration that succeeded there",
+                           environment="where to promote it (an environment with requires_success_on)")
+    @app_commands.autocomplete(migration=migration_names, environment=environment_names)
+    async def promote_cmd(self, interaction: discord.Interaction, migration: str,
+                          environment: str | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "request a migration")
+        engine = self.promotion_target(environment)
+        await self.request(interaction, engine, migration, "")
+
+    def promotion_target(self, environment: str | None) -> Engine:
+        if environment:
+            engine = self.bot.engine_for(environment)
+        else:
+            engine = next((e for e in self.bot.engines.values() if e.policy.requires_success_on), self.bot.engine)
+        if not engine.policy.requires_success_on:
+            raise OpsError(f"{engine.env_name} does not promote from another environment",
+                           hint="Use /migrate run there, or name an environment whose policy has "
+                                "requires_success_on in opsbot.toml.")
+        return engine
+
+    async def request(self, interaction: discord.Interaction, engine: Engine, migration: str,
+                      allow_row_loss: str) -> None:
+        if not migration:
+            migration = (await ledger.pending_report(engine.journal, engine.key, engine.env_name,
+                                                     engine.migrations_dir)).next
+            if not migration:
+                raise OpsError(f"nothing is pending on {engine.env_name}: every migration in the folder is applied",
+                               hint="Add a migration file, or see /migrate pending.")
         allow = parse_table_list(allow_row_loss)
         discord_settings = self.bot.settings.discord
         rehearsed: list[DiscordReporter] = []
@@ -157,16 +218,16 @@ class MigrateCog(
         async def rehearse() -> preflight.PreflightResult:
             # The requester watches the preflight in their own answer: the request card is the
             # run's one card in the channel, and the preflight's steps go into its thread.
-            result, rep = await self.run_preflight(interaction, migration, allow, private=True)
+            result, rep = await self.run_preflight(engine, interaction, migration, allow, private=True)
             rehearsed.append(rep)
             return result
 
         made = await requests.request_migration(
-            self.engine, self.bot.approvals, self.gate, migration, requester_id=interaction.user.id,
+            engine, self.bot.approvals, self.gate, migration, requester_id=interaction.user.id,
             requester=interaction.user.name, allow_row_loss=allow, timeout_s=discord_settings.approval_timeout_s,
             preflight_max_age_s=discord_settings.preflight_max_age_s, preflight=rehearse)
         embed = request_embed(made.approval, made.preflight, made.backup_path, discord_settings.approver_role_id,
-                              where=self.engine.target.describe())
+                              where=where(engine), env=engine.env)
         message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), made.approval.id,
                                      embed, retry_hint="Run /migrate run again in a minute (the preflight is reused).",
                                      ping_role=discord_settings.approver_role_id,
@@ -176,20 +237,23 @@ class MigrateCog(
         await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
 
     @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")
-    @app_commands.describe(quick="quick_check instead of integrity_check (faster on large files)")
-    async def verify_cmd(self, interaction: discord.Interaction, quick: bool = False) -> None:
+    @app_commands.describe(quick="quick_check instead of integrity_check (faster on large files)",
+                           environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def verify_cmd(self, interaction: discord.Interaction, quick: bool = False,
+                         environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "verify the database")
-        await self.run_verify(interaction, quick)
+        await self.run_verify(self.bot.engine_for(environment), interaction, quick)
 
-    async def run_verify(self, interaction: discord.Interaction, quick: bool) -> None:
+    async def run_verify(self, engine: Engine, interaction: discord.Interaction, quick: bool) -> None:
         result, rep = await with_progress(
-            self.bot, interaction, "verify",
-            lambda r: verify.run_verify(self.engine, quick=quick, reporter=r, actor=actor(interaction)),
+            self.bot, interaction, f"verify{on(engine)}",
+            lambda r: verify.run_verify(engine, quick=quick, reporter=r, actor=actor(interaction)),
         )
         await rep.finish(
             simple_embed(
-                phase_title(result.ok, f"verify (by {interaction.user.name})"),
+                phase_title(result.ok, f"verify{on(engine)} (by {interaction.user.name})"),
                 [rep.steps_text()],
                 ok=result.ok,
                 fields={
@@ -202,57 +266,66 @@ class MigrateCog(
         )
 
     @app_commands.command(name="rollback", description="Restore a verified backup (approvers)")
-    @app_commands.describe(backup="default: the newest verified backup")
-    @app_commands.autocomplete(backup=backup_names)
-    async def rollback_cmd(self, interaction: discord.Interaction, backup: str | None = None) -> None:
+    @app_commands.describe(backup="default: the newest verified backup",
+                           environment=ENV_HELP)
+    @app_commands.autocomplete(backup=backup_names, environment=environment_names)
+    async def rollback_cmd(self, interaction: discord.Interaction, backup: str | None = None,
+                           environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await confirm_and_roll_back(self.bot, interaction, backup)
+        await confirm_and_roll_back(self.bot, self.bot.engine_for(environment), interaction, backup)
 
     async def rollback_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        record = await self.engine.journal.backup_for_run(self.engine.key, run_id)
-        await confirm_and_roll_back(self.bot, interaction, record.path if record else None, run_id=run_id)
+        engine = await self.bot.engine_of_run(run_id)
+        record = await engine.journal.backup_for_run(engine.key, run_id)
+        await confirm_and_roll_back(self.bot, engine, interaction, record.path if record else None, run_id=run_id)
 
     async def verify_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "verify the database")
-        await self.run_verify(interaction, quick=False)
+        await self.run_verify(await self.bot.engine_of_run(run_id), interaction, quick=False)
 
     # --- emergency actions ----------------------------------------------------------------
 
     @app_commands.command(name="emergency-stop", description="Stop the app's machines now (approvers)")
-    async def estop_cmd(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def estop_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.emergency_stop(interaction)
+        await self.emergency_stop(self.bot.engine_for(environment), interaction)
 
     async def estop_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.emergency_stop(interaction, run_id)
+        await self.emergency_stop(await self.bot.engine_of_run(run_id), interaction, run_id)
 
-    async def emergency_stop(self, interaction: discord.Interaction, run_id: int | None = None) -> None:
+    async def emergency_stop(self, engine: Engine, interaction: discord.Interaction, run_id: int | None = None) -> None:
         self.need(interaction, self.bot.settings.discord.approver_role_id, "stop the app")
-        action = await emergency_stop(self.engine, actor=actor(interaction), for_run=run_id)
+        action = await emergency_stop(engine, actor=actor(interaction), for_run=run_id)
         stopped = ", ".join(action.machines) or "nothing"
         undo = f"`/migrate start`, or {action.how_to_undo}"
-        text = (f"🛑 **Emergency stop** by {interaction.user.mention}: stopped {stopped} "
+        text = (f"🛑 **Emergency stop**{on(engine)} by {interaction.user.mention}: stopped {stopped} "
                 f"(the machines are kept, not destroyed). Start again with {undo}.")
         await (await self.bot.ops_channel()).send(text, allowed_mentions=discord.AllowedMentions.none())
         await send_ephemeral(interaction, "Stopped. " + undo)
 
     @app_commands.command(name="start", description="Start the app's stopped machines and check health")
-    async def start_cmd(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def start_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "start the app")
-        result = await start_app(self.engine, actor=actor(interaction))
+        engine = self.bot.engine_for(environment)
+        result = await start_app(engine, actor=actor(interaction))
         await (await self.bot.ops_channel()).send(
-            f"▶️ {interaction.user.mention} started {', '.join(result.machines) or 'no machine (none was stopped)'}; "
-            f"{result.health_text}.", allowed_mentions=discord.AllowedMentions.none())
+            f"▶️{on(engine)} {interaction.user.mention} started "
+            f"{', '.join(result.machines) or 'no machine (none was stopped)'}; {result.health_text}.",
+            allowed_mentions=discord.AllowedMentions.none())
         await send_ephemeral(interaction, f"Started; {result.health_text}.")
 
     async def logs_button(self, interaction: discord.Interaction, run_id: int, _: int | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "read the app's logs")
-        await self.send_logs(interaction, 40)
+        await self.send_logs(await self.bot.engine_of_run(run_id), interaction, 40)
 
     # --- the people's half of the checklist -----------------------------------------------
 
@@ -276,46 +349,66 @@ class MigrateCog(
             await (await self.bot.ops_channel()).send(
                 f"✅ Run #{run_id} is complete: every checklist item, automatic and human, is ticked.")
 
-    @app_commands.command(name="status", description="Machines, database, newest backup, lock")
-    async def status_cmd(self, interaction: discord.Interaction) -> None:
+    @app_commands.command(name="status", description="Per environment: schema, last change, pending, lock, "
+                                                     "incident, newest backup")
+    @app_commands.describe(environment="one environment (default: every one)")
+    @app_commands.autocomplete(environment=environment_names)
+    async def status_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await appinfo.run_status(self.engine)
-        pending = await self.bot.approvals.pending(self.engine.key)
-        lock = await self.engine.journal.lock_for(self.engine.key)
-        live = await self.run_place(lock.run_id) if lock else ""
-        lines = [
-            f"**app** {self.engine.target.describe()} · machines "
-            + (", ".join(f"{m['id']} {m['state']}" for m in result.machines) or "none"),
-            f"**schema** user_version {result.user_version} · fingerprint `{short_hash(result.fingerprint) or '?'}` · "
-            f"{size(result.db_bytes or 0)}",
-            last_change_line(await appinfo.last_change(self.engine)),
-            f"**running** {result.lock or 'nothing'}{f' — follow it in {live}' if live else ''}",
-            "**pending approvals** " + (", ".join(f"[#{a.id} {a.subject}]({message_link(self.bot, a)})"
-                                                  if a.message_id else f"#{a.id} {a.subject}" for a in pending)
-                                        or "none"),
-            incident_line(result.incident),
-            backup_line(result),
-        ]
-        if result.error:
-            lines.append(f"✘ {result.error}")
-        await interaction.followup.send(embed=simple_embed("Status", lines, ok=result.ok), ephemeral=True)
+        engines = [self.bot.engine_for(environment)] if environment else list(self.bot.engines.values())
+        embeds = [await status_embed(self.bot, engine) for engine in engines[:10]]
+        await interaction.followup.send(embeds=embeds, ephemeral=True)
 
-    async def run_place(self, run_id: int) -> str:
-        """Where a run's progress is shown: its thread (a channel mention opens it), or ""."""
-        for channel_id, _ in await self.engine.journal.run_messages(run_id):
-            if channel_id != self.bot.settings.discord.ops_channel_id:
-                return f"<#{channel_id}>"
-        return ""
+    @app_commands.command(name="pending", description="What is applied here (the ledger) and what is pending")
+    @app_commands.describe(environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def pending_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await ledger.pending_for(self.bot.engine_for(environment))
+        await interaction.followup.send(embed=pending_embed(report), ephemeral=True)
+
+    @app_commands.command(name="lock", description="Hold an environment: no migration starts until unlocked")
+    @app_commands.describe(reason="shown on every refusal and in status",
+                           environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def lock_cmd(self, interaction: discord.Interaction, reason: str, environment: str | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "lock an environment")
+        engine = self.bot.engine_for(environment)
+        await policy.set_sticky_lock(engine.journal, engine.key, reason[:200], interaction.user.name)
+        await (await self.bot.ops_channel()).send(
+            f"🔒 {interaction.user.mention} locked {engine.env_name}: {reason[:200]}. No migration starts there "
+            "until `/migrate unlock`.", allowed_mentions=discord.AllowedMentions.none())
+        await send_ephemeral(interaction, f"Locked {engine.env_name}.")
+
+    @app_commands.command(name="unlock", description="Release an environment's lock")
+    @app_commands.describe(environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def unlock_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "unlock an environment")
+        engine = self.bot.engine_for(environment)
+        held = await policy.release_sticky_lock(engine.journal, engine.key)
+        if held is None:
+            await send_ephemeral(interaction, f"{engine.env_name} was not locked.")
+            return
+        await (await self.bot.ops_channel()).send(
+            f"🔓 {interaction.user.mention} unlocked {engine.env_name} (locked by {held.by}: {held.reason}).",
+            allowed_mentions=discord.AllowedMentions.none())
+        await send_ephemeral(interaction, f"Unlocked {engine.env_name}.")
 
     @app_commands.command(name="logs", description="Recent app log lines")
-    @app_commands.describe(lines="how many (1-200)")
-    async def logs_cmd(self, interaction: discord.Interaction, lines: app_commands.Range[int, 1, 200] = 30) -> None:
+    @app_commands.describe(lines="how many (1-200)",
+                           environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def logs_cmd(self, interaction: discord.Interaction, lines: app_commands.Range[int, 1, 200] = 30,
+                       environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "read the app's logs")
-        await self.send_logs(interaction, lines)
+        await self.send_logs(self.bot.engine_for(environment), interaction, lines)
 
-    async def send_logs(self, interaction: discord.Interaction, lines: int) -> None:
-        result = await appinfo.run_logs(self.engine, lines=lines)
+    async def send_logs(self, engine: Engine, interaction: discord.Interaction, lines: int) -> None:
+        result = await appinfo.run_logs(engine, lines=lines)
         text = "\n".join(("! " if i in result.errors else "  ") + ln for i, ln in enumerate(result.lines))
         if not text:
             await interaction.followup.send("No log lines.", ephemeral=True)
@@ -331,9 +424,18 @@ class MigrateCog(
     @app_commands.command(name="history", description="Recent runs")
     async def history_cmd(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        runs = await self.engine.journal.runs(15)
+        runs = await self.bot.engine.journal.runs(15)  # one journal: every environment's runs
         lines = [history_line(r) for r in runs] or ["No runs yet."]
         await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)
+
+
+def on(engine: Engine) -> str:
+    """" on production" in a card's title when environments have names; "" when there is one."""
+    return f" on {engine.env}" if engine.env else ""
+
+
+def where(engine: Engine) -> str:
+    return f"{engine.env} ({engine.target.describe()})" if engine.env else engine.target.describe()
 
 
 async def setup(bot: OpsBot) -> None:

@@ -71,7 +71,7 @@ async def run_status(engine: Engine) -> StatusResult:
     lock = await engine.journal.lock_for(engine.key)
     newest = backups.backups[0].path if backups and backups.backups else ""
     verified = next((b for b in backups.backups if b.verified == "ok"), None) if backups else None
-    incident = await open_incident(engine.journal)
+    incident = await open_incident(engine.journal, engine.env)
     return StatusResult(
         ok=not errors, target=target.name, machines=machines, db_path=db, db_bytes=sizes.get(db),
         wal_bytes=sizes.get(db + "-wal"), user_version=user_version, fingerprint=fp, newest_backup=newest,

@@ -58,11 +58,17 @@ class Engine:
         return self.env or self.target.describe()
 
     @classmethod
-    async def open(cls, settings: Settings, *, env: str = "", policy: Policy | None = None) -> Engine:
+    async def open(cls, settings: Settings, *, env: str = "", policy: Policy | None = None,
+                   journal: Journal | None = None) -> Engine:
         """The engine for these settings: the journal opened (runs a dead process left `running`
         marked interrupted), the target built from the registry. ``env``: the environment's name
         in opsbot.toml (ops.environments)."""
         target = build_target(settings)
+        if journal is not None:  # another environment's: one journal holds every environment's rows
+            e = settings.engine
+            return cls(target=target, journal=journal, db_path=e.db_path, migrations_dir=e.migrations_dir,
+                       work_dir=e.work_dir, busy_timeout_ms=e.busy_timeout_ms, phase_timeout_s=e.phase_timeout_s,
+                       settings=settings, env=env, policy=policy or Policy())
         journal = await Journal.open(settings.engine.state_db)
         try:
             for run in await journal.mark_interrupted():

@@ -199,6 +199,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     # approvers a request needs.
     Migration(9, "sticky locks; approvers a request needs", (STICKY_LOCKS,), columns=(
         ("approvals", "required_approvers", "INTEGER NOT NULL DEFAULT 1"),)),
+    # The environment (opsbot.toml) a health check, incident or pause belongs to; '' for the one
+    # environment the variables describe, so a journal from before keeps its open incident.
+    Migration(10, "health per environment", columns=(
+        ("health_checks", "env", "TEXT NOT NULL DEFAULT ''"), ("incidents", "env", "TEXT NOT NULL DEFAULT ''"),
+        ("health_pauses", "env", "TEXT NOT NULL DEFAULT ''"))),
 )
 
 

@@ -66,19 +66,22 @@ class MonitorEvent:
 
 
 class HealthMonitor:
-    def __init__(self, journal: Journal, config: MonitorConfig, target_name: str) -> None:
+    def __init__(self, journal: Journal, config: MonitorConfig, target_name: str, env: str = "") -> None:
+        """``target_name``: the environment's journal key (its runs and locks); ``env``: its name in
+        opsbot.toml, which keys its checks, incidents and pauses ("" for the one environment)."""
         self.journal, self.db, self.config, self.target_name = journal, journal.db, config, target_name
+        self.env = env
 
     async def check(self) -> HealthResult:
         async with aiohttp.ClientSession() as session:
             result = await check_once(session, self.config.url, self.config.timeout_s, self.config.expect)
         await self.db.execute(
-            "INSERT INTO health_checks(at,ok,kind,status,latency_ms,error) VALUES(?,?,?,?,?,?)",
-            (time.time(), int(result.ok), result.kind, result.status, result.latency_ms, result.error),
+            "INSERT INTO health_checks(at,ok,kind,status,latency_ms,error,env) VALUES(?,?,?,?,?,?,?)",
+            (time.time(), int(result.ok), result.kind, result.status, result.latency_ms, result.error, self.env),
         )
         # An always-on bot checks every minute: keep the recent history, not years of it.
-        await self.db.execute("DELETE FROM health_checks WHERE rowid <= (SELECT max(rowid) FROM health_checks) - ?",
-                              (KEEP_CHECKS,))
+        await self.db.execute("DELETE FROM health_checks WHERE env=? AND rowid <= (SELECT rowid FROM health_checks "
+                              "WHERE env=? ORDER BY rowid DESC LIMIT 1 OFFSET ?)", (self.env, self.env, KEEP_CHECKS))
         await self.db.commit()
         return result
 
@@ -124,8 +127,8 @@ class HealthMonitor:
         started = await self._streak_start() or now
         watch = await self.watch_run(now)
         cur = await self.db.execute(
-            "INSERT INTO incidents(started_at,kind,error,watch_run_id) VALUES(?,?,?,?)",
-            (started, result.kind, result.error, watch),
+            "INSERT INTO incidents(started_at,kind,error,watch_run_id,env) VALUES(?,?,?,?,?)",
+            (started, result.kind, result.error, watch, self.env),
         )
         await self.db.commit()
         found = await self._incident("SELECT * FROM incidents WHERE id=?", (cur.lastrowid,))
@@ -155,7 +158,8 @@ class HealthMonitor:
 
     async def streaks(self) -> tuple[int, int]:
         """(consecutive failures, consecutive passes) at the end of the check history."""
-        async with self.db.execute("SELECT ok FROM health_checks ORDER BY rowid DESC LIMIT 200") as cur:
+        async with self.db.execute("SELECT ok FROM health_checks WHERE env=? ORDER BY rowid DESC LIMIT 200",
+                                   (self.env,)) as cur:
             rows = [r[0] for r in await cur.fetchall()]
         if not rows:
             return 0, 0
@@ -164,21 +168,23 @@ class HealthMonitor:
 
     async def _streak_start(self) -> float | None:
         async with self.db.execute(
-            "SELECT min(at) FROM health_checks WHERE ok=0 AND rowid > "
-            "coalesce((SELECT max(rowid) FROM health_checks WHERE ok=1), 0)"
+            "SELECT min(at) FROM health_checks WHERE env=? AND ok=0 AND rowid > "
+            "coalesce((SELECT max(rowid) FROM health_checks WHERE env=? AND ok=1), 0)", (self.env, self.env)
         ) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
 
     async def open_incident(self) -> Incident | None:
-        return await self._incident("SELECT * FROM incidents WHERE resolved_at IS NULL ORDER BY id DESC LIMIT 1", ())
+        return await open_incident(self.journal, self.env)
 
     async def incidents(self, limit: int = 5) -> list[Incident]:
-        async with self.db.execute("SELECT * FROM incidents ORDER BY id DESC LIMIT ?", (limit,)) as cur:
+        async with self.db.execute("SELECT * FROM incidents WHERE env=? ORDER BY id DESC LIMIT ?",
+                                   (self.env, limit)) as cur:
             return [_incident(dict(r)) for r in await cur.fetchall()]
 
     async def recent_checks(self, limit: int = 10) -> list[CheckRecord]:
-        async with self.db.execute("SELECT * FROM health_checks ORDER BY rowid DESC LIMIT ?", (limit,)) as cur:
+        async with self.db.execute("SELECT * FROM health_checks WHERE env=? ORDER BY rowid DESC LIMIT ?",
+                                   (self.env, limit)) as cur:
             return [CheckRecord(r["at"], bool(r["ok"]), r["kind"], r["status"], r["latency_ms"], r["error"])
                     for r in await cur.fetchall()]
 
@@ -194,22 +200,25 @@ class HealthMonitor:
     async def active_pause(self, now: float | None = None) -> Pause | None:
         now = time.time() if now is None else now
         async with self.db.execute(
-            "SELECT * FROM health_pauses WHERE ended_at IS NULL AND until > ? ORDER BY id DESC LIMIT 1", (now,)
+            "SELECT * FROM health_pauses WHERE env=? AND ended_at IS NULL AND until > ? ORDER BY id DESC LIMIT 1",
+            (self.env, now)
         ) as cur:
             row = await cur.fetchone()
         return Pause(row["id"], row["by"], row["since"], row["until"]) if row else None
 
     async def pause(self, by: str, minutes: int) -> float:
         now = time.time()
-        await self.db.execute("UPDATE health_pauses SET ended_at=? WHERE ended_at IS NULL", (now,))
+        await self.db.execute("UPDATE health_pauses SET ended_at=? WHERE env=? AND ended_at IS NULL", (now, self.env))
         until = now + minutes * 60
-        await self.db.execute("INSERT INTO health_pauses(by,since,until) VALUES(?,?,?)", (by, now, until))
+        await self.db.execute("INSERT INTO health_pauses(by,since,until,env) VALUES(?,?,?,?)",
+                              (by, now, until, self.env))
         await self.db.commit()
         return until
 
     async def _silence_ended(self, now: float) -> list[MonitorEvent]:
         """A silence (pause) that ran out by itself: said once, so alerts do not come back unannounced."""
-        async with self.db.execute("SELECT * FROM health_pauses WHERE ended_at IS NULL AND until <= ?", (now,)) as cur:
+        async with self.db.execute("SELECT * FROM health_pauses WHERE env=? AND ended_at IS NULL AND until <= ?",
+                                   (self.env, now)) as cur:
             rows = await cur.fetchall()
         events = []
         for row in rows:
@@ -233,8 +242,9 @@ class HealthMonitor:
         return await self._incident("SELECT * FROM incidents WHERE id=?", (incident_id,))
 
     async def resume(self) -> bool:
-        cur = await self.db.execute("UPDATE health_pauses SET ended_at=? WHERE ended_at IS NULL AND until > ?",
-                                    (time.time(), time.time()))
+        cur = await self.db.execute(
+            "UPDATE health_pauses SET ended_at=? WHERE env=? AND ended_at IS NULL AND until > ?",
+            (time.time(), self.env, time.time()))
         await self.db.commit()
         return cur.rowcount > 0
 
@@ -273,9 +283,10 @@ class Pause:
     until: float
 
 
-async def open_incident(journal: Journal) -> Incident | None:
-    """The incident not yet resolved, for status (the monitor need not be running)."""
-    async with journal.db.execute("SELECT * FROM incidents WHERE resolved_at IS NULL ORDER BY id DESC LIMIT 1") as cur:
+async def open_incident(journal: Journal, env: str = "") -> Incident | None:
+    """The environment's incident not yet resolved, for status (the monitor need not be running)."""
+    async with journal.db.execute("SELECT * FROM incidents WHERE env=? AND resolved_at IS NULL "
+                                  "ORDER BY id DESC LIMIT 1", (env,)) as cur:
         row = await cur.fetchone()
     return _incident(dict(row)) if row else None
 

@@ -35,10 +35,12 @@ class RunningBot:
 
 
 async def start_bot(standin: DiscordStandIn, engine: Engine, *, engine_settings: Settings | None = None,
-                    **settings: Any) -> RunningBot:
+                    engines: tuple[Engine, ...] = (), **settings: Any) -> RunningBot:
+    """``engines``: more environments beside ``engine`` (the first), sharing its journal."""
     if engine_settings is not None:
         engine.settings = engine_settings  # the engine a bot runs is built from its ops settings
-    bot = OpsBot(settings=bot_settings(engine.settings, **settings), engine=engine, guild_ready_timeout=0.05)
+    bot = OpsBot(settings=bot_settings(engine.settings, **settings), engine=engine, engines=engines,
+                 guild_ready_timeout=0.05)
     await bot.login(c.BOT_TOKEN)
     task = asyncio.create_task(bot.connect(reconnect=False))
     await asyncio.wait_for(bot.wait_until_ready(), timeout=10)

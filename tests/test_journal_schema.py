@@ -55,7 +55,7 @@ async def test_a_journal_from_before_versions_upgrades_in_place(tmp_path: Path, 
             for table, new in added.items():  # what a column added now holds for an old row
                 if table in old_columns and new:
                     defaults = con.execute(f"SELECT DISTINCT {','.join(new)} FROM {table}").fetchall()
-                    expected = {"allow_row_loss": "", "required_approvers": 1}  # one approver, as before
+                    expected = {"allow_row_loss": "", "required_approvers": 1, "env": ""}  # one approver, as before
                     assert defaults == [tuple(expected.get(n) for n in new)], (table, new)
         finally:
             con.close()
