@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ops.environments import Environment, find_config, load_config
+from ops.environments import DRIFT_INTERVAL_S, Environment, find_config, load_config
 from ops.errors import UsageError
 from ops.settings import Settings, environ
 from ops.targets import registry
@@ -35,6 +35,7 @@ class BotSettings:
     discord: DiscordSettings
     # Every environment opsbot.toml names (ops.environments); () when the variables describe one.
     environments: tuple[Environment, ...] = ()
+    drift_interval_s: int = DRIFT_INTERVAL_S  # ops.drift: 0 = off
 
     def __repr__(self) -> str:
         return f"BotSettings(target={registry.spec(self.ops.target).name!r}, discord={self.discord!r})"
@@ -55,10 +56,12 @@ def load_bot_settings(env: dict[str, str] | None = None) -> BotSettings:
     env = dict(environ() if env is None else env)
     problems: list[str] = []
     environments: tuple[Environment, ...] = ()
+    drift = DRIFT_INTERVAL_S
     try:
         config = load_config(find_config(None, env), env)
         ops = config.default.settings
         environments = config.environments if config.path else ()
+        drift = config.drift_interval_s
     except UsageError as exc:
         ops = Settings()
         problems += [line.strip() for line in exc.message.splitlines()[1:]] or [exc.message]
@@ -86,4 +89,4 @@ def load_bot_settings(env: dict[str, str] | None = None) -> BotSettings:
     if problems:
         raise UsageError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems),
                          hint="Fix these in the environment or .env (see .env.example).")
-    return BotSettings(ops=ops, discord=discord, environments=environments)
+    return BotSettings(ops=ops, discord=discord, environments=environments, drift_interval_s=drift)

@@ -53,10 +53,14 @@ class Environment:
     ops_channel_id: int = 0
 
 
+DRIFT_INTERVAL_S = 900
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None
     environments: tuple[Environment, ...]
+    drift_interval_s: int = DRIFT_INTERVAL_S  # [drift] interval_s: how often each schema is compared; 0 = off
 
     @property
     def default(self) -> Environment:
@@ -98,9 +102,14 @@ def load_config(path: Path | None, env: dict[str, str] | None = None, **override
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}", hint="Fix the file; the README has an example.") from None
     problems: list[str] = []
-    unknown = set(data) - {"environments"}
+    unknown = set(data) - {"environments", "drift"}
     if unknown:
-        problems.append(f"unknown top-level keys {sorted(unknown)} (only [environments.NAME] tables go here)")
+        problems.append(f"unknown top-level keys {sorted(unknown)} (expected [environments.NAME] and [drift])")
+    drift = data.get("drift") or {}
+    interval = drift.get("interval_s", DRIFT_INTERVAL_S) if isinstance(drift, dict) else None
+    if not isinstance(interval, int) or not (interval == 0 or 60 <= interval <= 86400):
+        problems.append("[drift] interval_s must be 0 (off) or seconds from 60 to 86400")
+        interval = DRIFT_INTERVAL_S
     tables = data.get("environments") or {}
     if not isinstance(tables, dict) or not tables:
         problems.append("no [environments.NAME] table")
@@ -121,7 +130,7 @@ def load_config(path: Path | None, env: dict[str, str] | None = None, **override
     if problems:
         raise UsageError(f"{path}:\n" + "\n".join(f"  {p}" for p in problems),
                          hint="Fix the file; each [environments.NAME] field is described in the README.")
-    return Config(path, tuple(found))
+    return Config(path, tuple(found), interval)
 
 
 def _environment(name: str, table: Any, env: dict[str, str] | None, overrides: dict[str, str | None],

@@ -177,6 +177,13 @@ STICKY_LOCKS = """CREATE TABLE sticky_locks (
     at REAL NOT NULL
 )"""
 
+DRIFT = """CREATE TABLE drift (
+    target TEXT PRIMARY KEY,        -- the environment
+    fingerprint TEXT NOT NULL,      -- the schema opsbot last knew
+    canon TEXT NOT NULL,            -- its text (ops.sqlite_cli.CANON_EXPR), to show what changed
+    checked_at REAL NOT NULL
+)"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, steps, backups, preflights, locks", (
         RUNS, STEPS, "CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id)", BACKUPS, PREFLIGHTS, LOCKS)),
@@ -204,6 +211,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "health per environment", columns=(
         ("health_checks", "env", "TEXT NOT NULL DEFAULT ''"), ("incidents", "env", "TEXT NOT NULL DEFAULT ''"),
         ("health_pauses", "env", "TEXT NOT NULL DEFAULT ''"))),
+    Migration(11, "the schema each environment last had (ops.drift)", (DRIFT,)),
 )
 
 
