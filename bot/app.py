@@ -40,6 +40,9 @@ class OpsBot(commands.Bot):
         self.settings = settings
         self.engine = engine
         self.engines: dict[str, Engine] = {e.env: e for e in (engine, *engines)}
+        # An environment may have its own ops channel (opsbot.toml ops_channel_id); else the shared one.
+        self.channel_ids: dict[str, int] = {e.name: e.ops_channel_id for e in settings.environments
+                                            if e.ops_channel_id}
         self.approvals = Approvals(engine.journal)
         self.initial_extensions = extensions
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -97,10 +100,16 @@ class OpsBot(commands.Bot):
             raise Refused("opsbot only works in its own server.")
         return True
 
-    async def ops_channel(self) -> discord.abc.Messageable:
-        channel = self.get_channel(self.settings.discord.ops_channel_id)
+    def is_ops_channel(self, channel_id: int) -> bool:
+        return channel_id == self.settings.discord.ops_channel_id or channel_id in self.channel_ids.values()
+
+    async def ops_channel(self, engine: Engine | None = None) -> discord.abc.Messageable:
+        """The ops channel, or the environment's own when opsbot.toml gives it one."""
+        channel_id = self.channel_ids.get(engine.env, 0) if engine is not None else 0
+        channel_id = channel_id or self.settings.discord.ops_channel_id
+        channel = self.get_channel(channel_id)
         if channel is None:
-            channel = await self.fetch_channel(self.settings.discord.ops_channel_id)
+            channel = await self.fetch_channel(channel_id)
         assert isinstance(channel, discord.abc.Messageable)
         return channel
 

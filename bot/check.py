@@ -20,10 +20,11 @@ import aiohttp
 import discord
 
 from bot.settings import BotSettings
-from ops import hostfs, schema
+from ops import hostfs, ledger, schema
 from ops import migrations as mig
 from ops.errors import OpsError
 from ops.health import check_health
+from ops.journal import Journal
 from ops.redact import register_secret
 from ops.settings import Settings
 from ops.targets import registry
@@ -244,6 +245,37 @@ async def check_app_host(settings: Settings, target: Target) -> list[Finding]:
                                      "fix the finding above, then run the check again")]
 
 
+async def check_ledger(settings: BotSettings, target: Target) -> list[Finding]:
+    """What the ledger flags in each environment: an applied file edited since, one gone, one
+    pending out of order. Only read: no journal yet means nothing applied yet."""
+    state_db = settings.ops.engine.state_db
+    if not Path(state_db).exists():
+        return []
+    journal = await Journal.open(state_db)
+    try:
+        envs = [(e.name, e.name, e.settings.engine.migrations_dir) for e in settings.environments] or \
+            [(target.name, target.describe(), settings.ops.engine.migrations_dir)]
+        found: list[Finding] = []
+        for key, name, folder in envs:
+            report = await ledger.pending_report(journal, key, name, folder)
+            for a in report.changed:
+                what = f"{a['name']} on {name} (applied by run #{a['run_id']})"
+                if a["changed_since_applied"] == "comments":
+                    found.append(passed(f"{what}: only its comments changed since"))
+                elif a["changed_since_applied"] == "missing":
+                    found.append(failed(f"{what}: the file is gone from the migrations folder",
+                                        "put it back: the folder should hold every applied migration"))
+                else:
+                    found.append(failed(f"{what}: its SQL changed since it was applied",
+                                        "restore the applied version; put further changes in a new migration"))
+            found += [failed(f"{n} on {name} is pending but sorts before an applied migration (out of order)",
+                             "rename it to sort after the applied ones, or confirm the order is meant")
+                      for n in report.out_of_order]
+        return found
+    finally:
+        await journal.close()
+
+
 async def run_checks(settings: BotSettings, *, target: Target | None = None) -> list[Finding]:
     ops = settings.ops
     register_secret(settings.discord.token)
@@ -262,6 +294,7 @@ async def run_checks(settings: BotSettings, *, target: Target | None = None) -> 
         guarded("the migrations", lambda: local(lambda: check_migrations(ops.engine.migrations_dir))),
         guarded("HEALTH_URL", health),
         guarded("the journal", lambda: local(lambda: check_journal(ops.engine.state_db))),
+        guarded("the ledger", lambda: check_ledger(settings, target)),
         guarded("Discord", lambda: check_discord(settings)),
     )
     return [intro, *(finding for group in groups for finding in group)]

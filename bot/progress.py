@@ -16,6 +16,7 @@ from bot import states
 from bot.app import OpsBot, send_ephemeral
 from bot.render import simple_embed
 from bot.reporter import DiscordReporter
+from ops.context import Engine
 from ops.errors import OpsError
 
 T = TypeVar("T")
@@ -24,7 +25,7 @@ T = TypeVar("T")
 async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, what: str,
                         phase: Callable[[DiscordReporter], Awaitable[T]],
                         where: discord.abc.Messageable | None = None, *,
-                        private: bool = False) -> tuple[T, DiscordReporter]:
+                        private: bool = False, engine: Engine | None = None) -> tuple[T, DiscordReporter]:
     """``what`` the card is about ("preflight 0001_x.sql"): titled 🔄 Running while it runs.
     ``where``: the run's thread (bot.threads); the ops channel by default."""
     title = states.title("running", what)
@@ -33,7 +34,7 @@ async def with_progress(bot: OpsBot, interaction: discord.Interaction | None, wh
         reporter = DiscordReporter(OwnAnswer(interaction), title)
         await reporter.start()
     else:
-        reporter = DiscordReporter(where or await bot.ops_channel(), title, journal=bot.engine.journal)
+        reporter = DiscordReporter(where or await bot.ops_channel(engine), title, journal=bot.engine.journal)
         message = await reporter.start()
         if interaction is not None:
             await send_ephemeral(interaction, f"Started: {message.jump_url}")

@@ -57,11 +57,10 @@ class Reconciler:
         channel (the card itself turns ⚠ Interrupted and links the note), else the channel."""
         if approval is not None and approval.message_id:
             return await thread_for(self.bot, approval.channel_id, approval.message_id, request_thread_name(approval))
-        ops_channel = self.bot.settings.discord.ops_channel_id
         for channel_id, message_id in await self.engine.journal.run_messages(run.id):
-            if channel_id == ops_channel:
+            if self.bot.is_ops_channel(channel_id):
                 return await thread_for(self.bot, channel_id, message_id, f"{run.phase} run #{run.id}")
-        return await self.bot.ops_channel()
+        return await self.bot.ops_channel(self.bot.engine_by_key(run.target))
 
     async def post_interrupted(self, run: RunRecord) -> None:
         approval = await self.bot.approvals.by_run(run.id)

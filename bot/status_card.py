@@ -72,7 +72,7 @@ def backup_line(result: appinfo.StatusResult) -> str:
 async def run_place(bot: OpsBot, run_id: int) -> str:
     """Where a run's progress is shown: its thread (a channel mention opens it), or ""."""
     for channel_id, _ in await bot.engine.journal.run_messages(run_id):
-        if channel_id != bot.settings.discord.ops_channel_id:
+        if not bot.is_ops_channel(channel_id):
             return f"<#{channel_id}>"
     return ""
 

@@ -46,10 +46,10 @@ class DriftCog(commands.Cog, name="drift"):
             log.exception("drift check of %s crashed", engine.env_name)
             return None
         if found is not None:
-            await self.post(found)
+            await self.post(engine, found)
         return found
 
-    async def post(self, found: drift.Drift) -> None:
+    async def post(self, engine: Engine, found: drift.Drift) -> None:
         lines = [f"The schema of **{found.env}** changed outside opsbot (fingerprint `{short_hash(found.before)}` → "
                  f"`{short_hash(found.after)}`): no opsbot run made this change.",
                  "```diff\n" + ("\n".join(found.changes) or "(only the order or text of the schema)")[:3500] + "\n```",
@@ -58,7 +58,7 @@ class DriftCog(commands.Cog, name="drift"):
         embed = simple_embed(f"⚠ Schema drift on {found.env}", lines, ok=False)
         embed.colour = discord.Colour.orange()
         try:
-            await (await self.bot.ops_channel()).send(embed=embed)
+            await (await self.bot.ops_channel(engine)).send(embed=embed)
         except discord.HTTPException as exc:
             log.warning("could not post the drift of %s: %s", found.env, exc)
 

@@ -132,12 +132,12 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         if event.kind == "resolved_unalerted":
             return
         if event.kind == "silence_ended" and event.pause is not None:
-            await (await self.bot.ops_channel()).send(
+            await (await self.bot.ops_channel(w.engine)).send(
                 f"🔔 Health alerts{w.on} are on again: the silence {event.pause.by} set ended "
                 f"<t:{int(event.pause.until)}:t>.",
                 allowed_mentions=discord.AllowedMentions.none())
             return
-        channel = await self.bot.ops_channel()
+        channel = await self.bot.ops_channel(w.engine)
         if event.kind == "recovered":
             await self.announce_recovery(channel, event, w)
             return
@@ -265,7 +265,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         self.need_operator(interaction)
         w = self.watch(environment)
         until = await w.monitor.pause(interaction.user.name, minutes)
-        await (await self.bot.ops_channel()).send(
+        await (await self.bot.ops_channel(w.engine)).send(
             f"⏸️ Health alerts{w.on} paused by {interaction.user.mention} until <t:{int(until)}:t> (planned "
             "maintenance). `/health resume` ends the pause early.", allowed_mentions=discord.AllowedMentions.none())
         await interaction.followup.send(f"Alerts paused for {minutes} min.", ephemeral=True)
@@ -279,8 +279,9 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         w = self.watch(environment)
         ended = await w.monitor.resume()
         if ended:
-            await (await self.bot.ops_channel()).send(f"▶️ Health alerts{w.on} resumed by {interaction.user.mention}.",
-                                                      allowed_mentions=discord.AllowedMentions.none())
+            await (await self.bot.ops_channel(w.engine)).send(
+                f"▶️ Health alerts{w.on} resumed by {interaction.user.mention}.",
+                allowed_mentions=discord.AllowedMentions.none())
         await interaction.followup.send("Alerts resumed." if ended else "Alerts were not paused.", ephemeral=True)
 
     # --- owning an alert --------------------------------------------------------------------
@@ -306,7 +307,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         minutes = minutes or 30
         w = await self.watch_of_incident(incident_id)
         until = await w.monitor.pause(interaction.user.name, minutes)
-        await (await self.bot.ops_channel()).send(
+        await (await self.bot.ops_channel(w.engine)).send(
             f"🔕 Health alerts{w.on} silenced by {interaction.user.mention} until <t:{int(until)}:t> "
             f"(incident #{incident_id}). They come back on by themselves then; `/health resume` ends the "
             "silence early.",

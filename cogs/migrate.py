@@ -122,7 +122,7 @@ class MigrateCog(
             self.bot, interaction, f"preflight {migration}{on(engine)}",
             lambda r: preflight.run_preflight(engine, migration, reporter=r, actor=actor(interaction),
                                               allow_row_loss=allow_row_loss),
-            private=private,
+            private=private, engine=engine,
         )
         heading = phase_title(result.ok, f"preflight {migration}{on(engine)} (by {interaction.user.name})")
         embed, files = preflight_embed(result, heading, rep.steps_text())
@@ -141,7 +141,7 @@ class MigrateCog(
         engine = self.bot.engine_for(environment)
         result, rep = await with_progress(
             self.bot, interaction, f"backup ({label}){on(engine)}",
-            lambda r: backup.run_backup(engine, label=label, reporter=r, actor=actor(interaction)),
+            lambda r: backup.run_backup(engine, label=label, reporter=r, actor=actor(interaction)), engine=engine,
         )
         await rep.finish(
             simple_embed(
@@ -228,7 +228,7 @@ class MigrateCog(
             preflight_max_age_s=discord_settings.preflight_max_age_s, preflight=rehearse)
         embed = request_embed(made.approval, made.preflight, made.backup_path, discord_settings.approver_role_id,
                               where=where(engine), env=engine.env)
-        message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(), made.approval.id,
+        message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(engine), made.approval.id,
                                      embed, retry_hint="Run /migrate run again in a minute (the preflight is reused).",
                                      ping_role=discord_settings.approver_role_id,
                                      files=request_files(migration, made.sql, made.preflight))
@@ -249,7 +249,7 @@ class MigrateCog(
     async def run_verify(self, engine: Engine, interaction: discord.Interaction, quick: bool) -> None:
         result, rep = await with_progress(
             self.bot, interaction, f"verify{on(engine)}",
-            lambda r: verify.run_verify(engine, quick=quick, reporter=r, actor=actor(interaction)),
+            lambda r: verify.run_verify(engine, quick=quick, reporter=r, actor=actor(interaction)), engine=engine,
         )
         await rep.finish(
             simple_embed(
@@ -305,7 +305,7 @@ class MigrateCog(
         undo = f"`/migrate start`, or {action.how_to_undo}"
         text = (f"🛑 **Emergency stop**{on(engine)} by {interaction.user.mention}: stopped {stopped} "
                 f"(the machines are kept, not destroyed). Start again with {undo}.")
-        await (await self.bot.ops_channel()).send(text, allowed_mentions=discord.AllowedMentions.none())
+        await (await self.bot.ops_channel(engine)).send(text, allowed_mentions=discord.AllowedMentions.none())
         await send_ephemeral(interaction, "Stopped. " + undo)
 
     @app_commands.command(name="start", description="Start the app's stopped machines and check health")
@@ -316,7 +316,7 @@ class MigrateCog(
         self.need(interaction, self.bot.settings.discord.operator_role_id, "start the app")
         engine = self.bot.engine_for(environment)
         result = await start_app(engine, actor=actor(interaction))
-        await (await self.bot.ops_channel()).send(
+        await (await self.bot.ops_channel(engine)).send(
             f"▶️{on(engine)} {interaction.user.mention} started "
             f"{', '.join(result.machines) or 'no machine (none was stopped)'}; {result.health_text}.",
             allowed_mentions=discord.AllowedMentions.none())
@@ -376,7 +376,7 @@ class MigrateCog(
         self.need(interaction, self.bot.settings.discord.operator_role_id, "lock an environment")
         engine = self.bot.engine_for(environment)
         await policy.set_sticky_lock(engine.journal, engine.key, reason[:200], interaction.user.name)
-        await (await self.bot.ops_channel()).send(
+        await (await self.bot.ops_channel(engine)).send(
             f"🔒 {interaction.user.mention} locked {engine.env_name}: {reason[:200]}. No migration starts there "
             "until `/migrate unlock`.", allowed_mentions=discord.AllowedMentions.none())
         await send_ephemeral(interaction, f"Locked {engine.env_name}.")
@@ -392,7 +392,7 @@ class MigrateCog(
         if held is None:
             await send_ephemeral(interaction, f"{engine.env_name} was not locked.")
             return
-        await (await self.bot.ops_channel()).send(
+        await (await self.bot.ops_channel(engine)).send(
             f"🔓 {interaction.user.mention} unlocked {engine.env_name} (locked by {held.by}: {held.reason}).",
             allowed_mentions=discord.AllowedMentions.none())
         await send_ephemeral(interaction, f"Unlocked {engine.env_name}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from bot.app import OpsBot
 from bot.settings import BotSettings, DiscordSettings
 from ops.context import Engine
+from ops.environments import Environment
 from ops.settings import Settings
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -35,12 +37,14 @@ class RunningBot:
 
 
 async def start_bot(standin: DiscordStandIn, engine: Engine, *, engine_settings: Settings | None = None,
-                    engines: tuple[Engine, ...] = (), **settings: Any) -> RunningBot:
-    """``engines``: more environments beside ``engine`` (the first), sharing its journal."""
+                    engines: tuple[Engine, ...] = (), environments: tuple[Environment, ...] = (),
+                    **settings: Any) -> RunningBot:
+    """``engines``: more environments beside ``engine`` (the first), sharing its journal;
+    ``environments``: what opsbot.toml said of them (their own ops channels)."""
     if engine_settings is not None:
         engine.settings = engine_settings  # the engine a bot runs is built from its ops settings
-    bot = OpsBot(settings=bot_settings(engine.settings, **settings), engine=engine, engines=engines,
-                 guild_ready_timeout=0.05)
+    chosen = dataclasses.replace(bot_settings(engine.settings, **settings), environments=environments)
+    bot = OpsBot(settings=chosen, engine=engine, engines=engines, guild_ready_timeout=0.05)
     await bot.login(c.BOT_TOKEN)
     task = asyncio.create_task(bot.connect(reconnect=False))
     await asyncio.wait_for(bot.wait_until_ready(), timeout=10)

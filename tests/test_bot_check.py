@@ -369,3 +369,20 @@ async def test_healthy_setup_prints_only_ticks(env: dict[str, str], tmp_path: Pa
     assert code == 0, out + err
     assert all(line.startswith("✔ ") for line in out.splitlines()[:-1]), out
     assert out.splitlines()[-1].startswith("all ") and standin.problems() == []
+
+
+async def test_an_applied_migration_edited_since_is_flagged(env: dict[str, str], migrations_dir: Path,
+                                                           discord_standin: DiscordStandIn) -> None:
+    from tests.test_cli import cli
+
+    done = cli("--json", "migrate", "0001_remove_suspend.sql", "--yes", env={**env, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stdout
+    assert failures(await check(env)) == []  # the control: applied as it is
+    path = migrations_dir / "0001_remove_suspend.sql"
+    path.write_text(path.read_text() + "\n-- a note added afterwards\n")
+    text = report(await check(env))
+    assert "0001_remove_suspend.sql on this machine (applied by run #" in text and "only its comments" in text
+    assert failures(await check(env)) == [], "a comment is flagged, not failed"
+    path.write_text(path.read_text().replace("PRAGMA user_version = 8;", "PRAGMA user_version = 9;"))
+    [bad] = failures(await check(env))
+    assert "its SQL changed since it was applied" in bad and "put further changes in a new migration" in bad

@@ -11,6 +11,7 @@ import pytest
 
 from ops import ledger
 from ops.context import Engine
+from ops.environments import Environment
 from ops.policy import Policy
 from tests.bot_harness import RunningBot, is_applied_run, start_bot, user_version
 from tests.conftest import make_db
@@ -29,7 +30,10 @@ async def two(discord_standin: DiscordStandIn, engine: Engine, tmp_path: Path
     make_db(db, users=80, logs=900)
     production = dataclasses.replace(engine, db_path=str(db), env="production", policy=PRODUCTION,
                                      work_dir=tmp_path / "state" / "work-production")
-    bot = await start_bot(discord_standin, engine, engines=(production,))
+    # Production has its own channel; staging uses the shared ops channel.
+    bot = await start_bot(discord_standin, engine, engines=(production,), environments=(
+        Environment("staging", engine.settings), Environment("production", engine.settings, PRODUCTION,
+                                                             ops_channel_id=c.OTHER_CHANNEL_ID)))
     yield bot, engine, production
     await bot.stop()
 
@@ -56,7 +60,10 @@ async def test_promotion_needs_staging_then_two_approvers_who_are_not_the_reques
     await wait_for_state(discord_standin, card.id, f"✅ Applied: migrate {MIGRATION} on staging")
     assert user_version(staging.db_path) == 8 and user_version(production.db_path) == 7
     # Promoted: the production request names the staging run and needs two approvers.
-    reply, [card] = await ask(discord_standin, "migrate promote", {"migration": MIGRATION})
+    reply, cards = await ask(discord_standin, "migrate promote", {"migration": MIGRATION})
+    assert cards == [], "production's requests go to its own channel"
+    card = await discord_standin.wait_for_message(lambda m: "Awaiting approval" in m.text(),
+                                                  channel_id=c.OTHER_CHANNEL_ID)
     text = card.text()
     assert card.embeds[0]["title"] == f"⏳ Awaiting approval: migrate {MIGRATION} on production"
     assert "2 different approvers" in text and "succeeded on **staging** in run #" in text
@@ -75,7 +82,8 @@ async def test_promotion_needs_staging_then_two_approvers_who_are_not_the_reques
     await discord_standin.add_reaction(card.id, "✅", user_id=c.APPROVER2_ID)
     await wait_for_state(discord_standin, card.id, f"✅ Applied: migrate {MIGRATION} on production")
     assert user_version(production.db_path) == 8
-    run = await discord_standin.wait_for_message(is_applied_run, where="threads", after_id=card.id, timeout=30)
+    run = await discord_standin.wait_for_message(is_applied_run, where="threads", after_id=card.id,
+                                                 channel_id=c.OTHER_CHANNEL_ID, timeout=30)
     assert "approved by approver1, approver2" in run.text()
     [entry] = (await ledger.applied(production.journal, "production")).values()
     assert entry.requester == "operator1" and entry.approvers == "approver1, approver2"
@@ -104,7 +112,8 @@ async def test_a_sticky_lock_holds_an_environment_until_released(
 
 
 def drift_posts(standin: DiscordStandIn) -> list:  # type: ignore[type-arg]
-    return [m for m in standin.channel_messages() if m.embeds and "Schema drift" in m.embeds[0].get("title", "")]
+    return [m for channel in (c.OPS_CHANNEL_ID, c.OTHER_CHANNEL_ID) for m in standin.channel_messages(channel)
+            if m.embeds and "Schema drift" in m.embeds[0].get("title", "")]
 
 
 async def test_drift_outside_opsbot_is_posted_once_and_opsbots_own_changes_are_not(
@@ -126,6 +135,7 @@ async def test_drift_outside_opsbot_is_posted_once_and_opsbots_own_changes_are_n
     assert found.changes == ("+ index settings_nick", "~ table user_settings (definition changed)")
     [post] = await discord_standin.wait_until(lambda: drift_posts(discord_standin) or None, what="the drift post")
     assert "changed outside opsbot" in post.text() and "+ index settings_nick" in post.text()
+    assert post.channel_id == c.OTHER_CHANNEL_ID, "in production's own channel"
     assert await watch.check(production) is None, "said once"
     # opsbot's own migration on staging is not drift.
     _, [card] = await ask(discord_standin, "migrate run", {"migration": MIGRATION, "environment": "staging"})
