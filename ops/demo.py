@@ -2,11 +2,14 @@
 
 It builds the database (WAL mode, ~100k rows, with fresh commits left only in `-wal`), serves
 `/health` from a local HTTP server that queries it, then runs preflight → backup → migrate →
-verify → health → rollback → verify through the local target, printing every step.
+verify → health → rollback → verify through the local target, printing every step. Then it
+promotes the migration to a second database, "production", whose policy takes only what
+succeeded on staging: refused while staging's run is rolled back, accepted once it ran again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sqlite3
 import tempfile
@@ -19,11 +22,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ops import backup, demo_data, health, migrate, preflight, rollback, verify
+from ops import backup, demo_data, health, ledger, migrate, preflight, rollback, verify
 from ops.console import ConsoleReporter
 from ops.context import Engine
 from ops.errors import OpsError
 from ops.journal import Journal
+from ops.policy import Policy
+from ops.promotion import NotPromotable
 from ops.settings import HealthSettings, Settings
 from ops.targets.local import LocalTarget
 from ops.units import short_hash
@@ -90,9 +95,9 @@ async def run_demo(out: Console, *, keep: bool = False) -> int:
             journal = await Journal.open(root / "state" / "opsbot.db")
             engine = Engine(target=LocalTarget(), journal=journal, db_path=str(db), migrations_dir=MIGRATIONS,
                             work_dir=root / "state" / "work",
-                            settings=Settings(health=HealthSettings(url=url)))
+                            settings=Settings(health=HealthSettings(url=url)), env="staging")
             try:
-                ok = await _phases(engine, out, url)
+                ok = await _phases(engine, out, url) and await _promotion(engine, root, out)
             finally:
                 await journal.close()
                 app.close()
@@ -144,3 +149,32 @@ async def _phases(engine: Engine, out: Console, url: str) -> bool:
     out.rule("7. verify")
     results.append((await verify.run_verify(engine, reporter=rep)).ok)
     return all(results)
+
+
+async def _promotion(staging: Engine, root: Path, out: Console) -> bool:
+    """Staging → production, as opsbot.toml's requires_success_on = "staging" makes it."""
+    rep = ConsoleReporter(out, show_running=False)
+    db = root / "production" / "app.db"
+    db.parent.mkdir()
+    demo_data.create(db, users=800, logs=8000)
+    production = dataclasses.replace(staging, db_path=str(db), env="production", work_dir=root / "state" / "prod",
+                                     policy=Policy(requires_success_on="staging"))
+    out.rule("8. promote to production: refused, staging's run was rolled back")
+    try:
+        await migrate.run_migrate(production, MIGRATION, confirmed=True, reporter=rep)
+        out.print("[bold red]  ✘ production took a migration that is rolled back on staging[/]")
+        return False
+    except NotPromotable as exc:
+        out.print(f"  ✔ refused: {exc.message}")
+    out.rule("9. migrate staging again (the rollback made it pending again)")
+    again = await migrate.run_migrate(staging, MIGRATION, confirmed=True, reporter=rep)
+    out.rule("10. promote: production's preflight is compared with staging's run, then it migrates")
+    pre = await preflight.run_preflight(production, MIGRATION, reporter=rep)
+    promoted = pre.promoted_from or {}
+    out.print(f"  from {promoted.get('env')} run #{promoted.get('run_id')}; row changes that differ: "
+              f"{promoted.get('row_changes_differ') or 'none'}")
+    done = await migrate.run_migrate(production, MIGRATION, confirmed=True, expected_fingerprint=pre.fingerprint,
+                                     reporter=rep)
+    report = await ledger.pending_report(production.journal, production.key, "production", MIGRATIONS)
+    out.print(f"  production's ledger: {', '.join(a['name'] for a in report.applied)} applied by run #{done.run_id}")
+    return again.ok and pre.ok and done.ok and promoted.get("run_id") == again.run_id
