@@ -12,6 +12,7 @@ from ops.context import Engine
 from ops.errors import OpsError
 from ops.journal import RunRecord
 from ops.monitor import open_incident
+from ops.policy import sticky_lock
 from ops.schema import read_state
 
 ERROR_RE = re.compile(r"\b(error|exception|traceback|fatal|panic|critical)\b", re.IGNORECASE)
@@ -44,6 +45,7 @@ class StatusResult:
     newest_verified_backup: str = ""  # the newest one opsbot verified, and when it was taken
     newest_verified_at: float | None = None
     incident: dict[str, Any] | None = None  # the open health incident: id, kind, since, acked_by
+    sticky_lock: dict[str, Any] | None = None  # who holds the environment (ops.policy), and why
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +74,7 @@ async def run_status(engine: Engine) -> StatusResult:
     newest = backups.backups[0].path if backups and backups.backups else ""
     verified = next((b for b in backups.backups if b.verified == "ok"), None) if backups else None
     incident = await open_incident(engine.journal, engine.env)
+    held = await sticky_lock(engine.journal, engine.key)
     return StatusResult(
         ok=not errors, target=target.name, machines=machines, db_path=db, db_bytes=sizes.get(db),
         wal_bytes=sizes.get(db + "-wal"), user_version=user_version, fingerprint=fp, newest_backup=newest,
@@ -81,6 +84,7 @@ async def run_status(engine: Engine) -> StatusResult:
         newest_verified_at=verified.taken_at if verified else None,
         incident={"id": incident.id, "kind": incident.kind, "since": incident.started_at,
                   "acked_by": incident.acked_by} if incident else None,
+        sticky_lock={"reason": held.reason, "by": held.by, "at": held.at} if held else None,
     )
 
 

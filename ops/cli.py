@@ -73,6 +73,9 @@ def parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     s.add_argument("--lines", type=int, default=50)
     sub.add_parser("status", help="machines, database, newest backup, lock")
     sub.add_parser("pending", help="which migrations are applied here (the ledger) and which are pending")
+    s = sub.add_parser("lock", help="hold this environment: no migration starts until `unlock`")
+    s.add_argument("--reason", required=True, help="shown on every refusal and in status")
+    sub.add_parser("unlock", help="release this environment's lock")
     s = sub.add_parser("emergency-stop", help="stop the app now, keeping its machines (takes no lock)")
     s.add_argument("--yes", action="store_true", help="confirm: the app goes down until it is started again")
     s.add_argument("--for-run", type=int, metavar="RUN", help="the run whose failure this answers (journaled)")
@@ -124,6 +127,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         health,
         ledger,
         migrate,
+        policy,
         preflight,
         rollback,
         rollback_plan,
@@ -164,6 +168,8 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         "logs": lambda: appinfo.run_logs(engine, lines=args.lines),
         "status": lambda: appinfo.run_status(engine),
         "pending": lambda: ledger.pending_for(engine),
+        "lock": lambda: policy.lock(engine.journal, engine.key, engine.env_name, args.reason[:200], _who()),
+        "unlock": lambda: policy.unlock(engine.journal, engine.key, engine.env_name),
         "emergency-stop": lambda: emergency.emergency_stop(engine, actor="cli", for_run=args.for_run),
         "start": lambda: emergency.start_app(engine, actor="cli"),
     }
@@ -171,6 +177,16 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         return await phases[args.command]()
     finally:
         await engine.journal.close()
+
+
+def _who() -> str:
+    """The person at the terminal, as the journal records the CLI's runs."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
 
 
 def _fail(exc: OpsError, as_json: bool, out: Console) -> int:
@@ -212,6 +228,14 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
         return
     if command == "pending":
         _render_pending(data, out)
+        return
+    if command in ("lock", "unlock"):
+        if data["locked"]:
+            out.print(f"[bold]🔒 {_esc(data['env'])} locked[/]: {_esc(data['reason'])}")
+        elif data["by"]:
+            out.print(f"🔓 {_esc(data['env'])} unlocked (was locked by {_esc(data['by'])}: {_esc(data['reason'])})")
+        else:
+            out.print(f"{_esc(data['env'])} was not locked")
         return
     if command in ("health", "status"):
         for key, value in data.items():

@@ -135,6 +135,8 @@ class Run:
             self.phase.name, self.target_name or self.engine.key, self.actor, lock=self.phase.takes_lock,
             migration=migration, sha256=sha256)
         await self.reporter.run_started(self.run_id)  # the bot links its progress message to the run
+        log.info("%s run #%s on %s started by %s%s", self.phase.name, self.run_id, self.engine.env_name,
+                 self.actor, f" ({migration})" if migration else "")
         return self.run_id
 
     def step(self, name: str, status: Status, detail: str = "") -> None:
@@ -166,8 +168,11 @@ class Run:
     async def finish(self, ok: bool, summary: dict[str, Any], error: str = "", *, outcome: str = "") -> None:
         await self.flush()
         if self.run_id:
+            outcome = outcome or ("done" if ok else self.outcome_on_error)
             await self.engine.journal.finish_run(self.run_id, "succeeded" if ok else "failed", summary, error,
-                                                 outcome=outcome or ("done" if ok else self.outcome_on_error))
+                                                 outcome=outcome)
+            log.info("%s run #%s on %s %s (%s)", self.phase.name, self.run_id, self.engine.env_name,
+                     "succeeded" if ok else "failed", outcome)
 
     async def fail(self, exc: BaseException) -> None:
         message = exc.message if isinstance(exc, OpsError) else f"unexpected error: {exc!r}"
@@ -228,7 +233,8 @@ class PhaseRun:
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is not None:
             if not isinstance(exc, OpsError):
-                log.exception("%s run #%s crashed", self.run.phase.name, self.run.run_id, exc_info=exc)
+                log.exception("%s run #%s on %s crashed", self.run.phase.name, self.run.run_id,
+                              self.run.engine.env_name, exc_info=exc)
             else:
                 exc.outcome = exc.outcome or self.run.outcome_on_error
             await self.run.fail(exc)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ops.errors import OpsError
 from ops.journal import Journal
@@ -84,6 +84,21 @@ class StickyLock:
     at: float
 
 
+@dataclass(frozen=True)
+class LockChange:
+    """What `python -m ops lock` / `unlock` did."""
+
+    ok: bool
+    env: str
+    locked: bool
+    reason: str = ""
+    by: str = ""
+    at: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
 async def sticky_lock(journal: Journal, key: str) -> StickyLock | None:
     row = await journal._one("SELECT reason, by_whom, at FROM sticky_locks WHERE target=?", (key,))
     return StickyLock(row["reason"], row["by_whom"], row["at"]) if row else None
@@ -105,6 +120,18 @@ async def release_sticky_lock(journal: Journal, key: str) -> StickyLock | None:
     await journal.db.execute("DELETE FROM sticky_locks WHERE target=?", (key,))
     await journal.db.commit()
     return held
+
+
+async def lock(journal: Journal, key: str, env: str, reason: str, by: str) -> LockChange:
+    held = await set_sticky_lock(journal, key, reason, by)
+    return LockChange(True, env, True, held.reason, held.by, held.at)
+
+
+async def unlock(journal: Journal, key: str, env: str) -> LockChange:
+    held = await release_sticky_lock(journal, key)
+    if held is None:
+        return LockChange(True, env, False)
+    return LockChange(True, env, False, held.reason, held.by, held.at)
 
 
 async def ensure_not_locked(journal: Journal, key: str, env: str) -> None:

@@ -139,3 +139,18 @@ settings = {{ FLYCTL = "{fakefly.bin}" }}
     assert any(call["argv"][:2] == ["ssh", "console"] for call in fakefly.calls())
     status = ops(env, tmp_path, "--env", "production", "status")
     assert status["target"] == f"fly:{fakefly.app}"
+
+
+def test_the_clis_lock_holds_one_environment_and_status_says_who(tmp_path: Path) -> None:
+    env, staging, production = two_locals(tmp_path)
+    locked = ops(env, tmp_path, "--env", "staging", "lock", "--reason", "load test tonight")
+    assert locked["locked"] and locked["reason"] == "load test tonight"
+    refused = ops(env, tmp_path, "--env", "staging", "migrate", MIGRATION, "--yes", code=1)
+    assert "staging is locked by" in refused["error"]["message"] and "load test tonight" in refused["error"]["message"]
+    assert user_version(staging) == 7
+    status = ops(env, tmp_path, "--env", "staging", "status")
+    assert status["sticky_lock"]["reason"] == "load test tonight"
+    assert ops(env, tmp_path, "--env", "production", "status")["sticky_lock"] is None  # per environment
+    released = ops(env, tmp_path, "--env", "staging", "unlock")
+    assert not released["locked"] and released["reason"] == "load test tonight"
+    assert ops(env, tmp_path, "--env", "staging", "migrate", MIGRATION, "--yes")["ok"]
