@@ -47,6 +47,7 @@ class BackupResult:
     user_version: int
     free_bytes: int
     seconds: float
+    offsite: dict[str, str] | None = None  # {"path", "sha256"} when a second copy was asked for
 
     @property
     def error(self) -> str:
@@ -208,14 +209,18 @@ async def remove_stale_partials(engine: Engine, db: str) -> None:
 
 
 async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporter | None = None,
-                     actor: str = "cli") -> BackupResult:
+                     actor: str = "cli", offsite: bool = False) -> BackupResult:
+    """``offsite``: also keep a second copy off the app host (ops.offsite), as migrate always does."""
+    from ops.offsite import copy_off_host
+
     check_label(label)
     async with PhaseRun(engine, BACKUP, reporter, actor) as run:
         record, free, user_version = await take_backup(run, label)
+        off = await copy_off_host(run, record) if offsite else None
         result = BackupResult(
             ok=True, path=record.path, bytes=record.bytes, sha256=record.sha256, integrity=record.integrity,
             counts=record.counts, fingerprint=record.fingerprint, user_version=user_version, free_bytes=free,
-            seconds=round(run.elapsed, 3),
+            seconds=round(run.elapsed, 3), offsite={"path": off.path, "sha256": off.sha256} if off else None,
         )
         run.table("rows per table in the backup", ["table", "rows"], [[t, n] for t, n in sorted(record.counts.items())])
         await run.done(result)

@@ -30,6 +30,8 @@ class BackupEntry:
     verified: str  # "ok", an integrity message, or "" when opsbot never verified it
     sha256: str
     recorded_at: float = 0.0  # when opsbot took it (orders backups made in the same second)
+    offsite_path: str = ""  # its second copy off the app host (ops.offsite), if any
+    on_host: bool = True  # False: gone from the host; only its off-host copy is left
 
     @property
     def taken_at(self) -> float:
@@ -62,14 +64,15 @@ def parse_listing(db: str, stdout: str) -> list[tuple[str, int]]:
     return found
 
 
-def _entry(path: str, size: int, record: BackupRecord | None) -> BackupEntry | None:
+def _entry(path: str, size: int, record: BackupRecord | None, *, on_host: bool = True) -> BackupEntry | None:
     match = STAMP_RE.search(path)
     if not match:
         return None
     return BackupEntry(
         path=path, label=match.group("label"), stamp=match.group("stamp"), bytes=size,
         verified=record.integrity if record else "", sha256=record.sha256 if record else "",
-        recorded_at=record.created_at if record else 0.0,
+        recorded_at=record.created_at if record else 0.0, offsite_path=record.offsite_path if record else "",
+        on_host=on_host,
     )
 
 
@@ -97,5 +100,10 @@ async def list_backups(engine: Engine) -> BackupsResult:
     if not result.ok:
         raise OpsError(f"could not list backups: {result.stderr.strip()[:200]}", hint="Check DB_PATH.")
     known = await engine.journal.backups(engine.key)
-    entries = [_entry(path, size, known.get(path)) for path, size in parse_listing(db, result.stdout)]
+    listed = parse_listing(db, result.stdout)
+    entries = [_entry(path, size, known.get(path)) for path, size in listed]
+    # Gone from the host (a lost or cleaned volume) but kept off it: still a way back.
+    on_host = {path for path, _ in listed}
+    entries += [_entry(path, r.bytes, r, on_host=False) for path, r in known.items()
+                if path not in on_host and r.offsite_path and path.startswith(db + ".pre-")]
     return BackupsResult(True, db, _newest_first([e for e in entries if e is not None]))

@@ -55,6 +55,7 @@ def parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    help="this table may lose rows (repeat for several)")
     s = sub.add_parser("backup", help="take and verify a backup on the host")
     s.add_argument("--label", default="manual")
+    s.add_argument("--offsite", action="store_true", help="also keep a second copy off the app host, as migrate does")
     sub.add_parser("backups", help="list backups, newest first")
     s = sub.add_parser("migrate", help="back up, then apply a migration atomically")
     s.add_argument("migration", help="its name in MIGRATIONS_DIR, or a path to it inside that folder")
@@ -156,7 +157,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         "preflight": lambda: (script.print_script(engine, args.migration, allow_row_loss=allow) if args.print_script
                               else preflight.run_preflight(engine, args.migration, reporter=rep, keep=args.keep,
                                                            allow_row_loss=allow)),
-        "backup": lambda: backup.run_backup(engine, label=args.label, reporter=rep),
+        "backup": lambda: backup.run_backup(engine, label=args.label, reporter=rep, offsite=args.offsite),
         "backups": lambda: backups.list_backups(engine),
         "migrate": lambda: migrate.migrate_and_check(engine, args.migration, confirmed=args.yes,
                                                      expected_fingerprint=args.fingerprint, reporter=rep,

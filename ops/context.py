@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,16 @@ class Engine:
     # variables describe the one environment (then the journal keys rows by the target, as before).
     env: str = ""
     policy: Policy = field(default_factory=Policy)  # the environment's (ops.policy)
+    # Off-host copies of backups (ops.offsite) and how many to keep (ops.retention).
+    offsite_root: Path | None = None  # None: backups/ beside the journal (work_dir's parent)
+    keep_host: int = 10
+    keep_offsite: int = 30
+
+    @property
+    def offsite_dir(self) -> Path:
+        """This environment's folder of off-host copies, on the bot's (or CLI's) own disk."""
+        root = self.offsite_root or self.work_dir.parent / "backups"
+        return root / re.sub(r"[^A-Za-z0-9._-]", "_", self.key)
 
     @property
     def key(self) -> str:
@@ -68,7 +79,7 @@ class Engine:
             e = settings.engine
             return cls(target=target, journal=journal, db_path=e.db_path, migrations_dir=e.migrations_dir,
                        work_dir=e.work_dir, busy_timeout_ms=e.busy_timeout_ms, phase_timeout_s=e.phase_timeout_s,
-                       settings=settings, env=env, policy=policy or Policy())
+                       settings=settings, env=env, policy=policy or Policy(), **_keeping(e))
         journal = await Journal.open(settings.engine.state_db)
         try:
             for run in await journal.mark_interrupted():
@@ -80,7 +91,12 @@ class Engine:
         e = settings.engine
         return cls(target=target, journal=journal, db_path=e.db_path, migrations_dir=e.migrations_dir,
                    work_dir=e.work_dir, busy_timeout_ms=e.busy_timeout_ms, phase_timeout_s=e.phase_timeout_s,
-                   settings=settings, env=env, policy=policy or Policy())
+                   settings=settings, env=env, policy=policy or Policy(), **_keeping(e))
+
+
+def _keeping(e: Any) -> dict[str, Any]:
+    return {"offsite_root": Path(e.offsite_dir) if e.offsite_dir else None, "keep_host": e.keep_host,
+            "keep_offsite": e.keep_offsite}
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,8 @@ class BackupRecord:
     counts: dict[str, int]
     fingerprint: str
     run_id: int | None
+    offsite_path: str = ""  # the second copy off the app host (ops.offsite), "" when there is none
+    offsite_sha256: str = ""
 
     @property
     def verified(self) -> bool:
@@ -292,6 +294,17 @@ class Journal:
         )
         await self.db.commit()
 
+    async def record_offsite(self, target: str, path: str, offsite_path: str, sha256: str) -> None:
+        """The verified second copy of the backup at ``path`` (ops.offsite); "" when it was pruned."""
+        await self.db.execute("UPDATE backups SET offsite_path=?, offsite_sha256=? WHERE target=? AND path=?",
+                              (offsite_path, sha256, target, path))
+        await self.db.commit()
+
+    async def forget_backup(self, target: str, path: str) -> None:
+        """A backup pruned from the host and from off it (ops.retention)."""
+        await self.db.execute("DELETE FROM backups WHERE target=? AND path=?", (target, path))
+        await self.db.commit()
+
     async def backup(self, target: str, path: str) -> BackupRecord | None:
         row = await self._one("SELECT * FROM backups WHERE target=? AND path=?", (target, path))
         return _backup_record(row) if row else None
@@ -354,6 +367,7 @@ def _backup_record(row: dict[str, Any]) -> BackupRecord:
         path=row["path"], created_at=row["created_at"], bytes=row["bytes"] or 0, sha256=row["sha256"] or "",
         integrity=row["integrity"] or "", counts=json.loads(row["counts"] or "{}"),
         fingerprint=row["fingerprint"] or "", run_id=row["run_id"],
+        offsite_path=row.get("offsite_path") or "", offsite_sha256=row.get("offsite_sha256") or "",
     )
 
 

@@ -212,6 +212,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         ("health_checks", "env", "TEXT NOT NULL DEFAULT ''"), ("incidents", "env", "TEXT NOT NULL DEFAULT ''"),
         ("health_pauses", "env", "TEXT NOT NULL DEFAULT ''"))),
     Migration(11, "the schema each environment last had (ops.drift)", (DRIFT,)),
+    Migration(12, "backups' second copy off the app host (ops.offsite)", columns=(
+        ("backups", "offsite_path", "TEXT"), ("backups", "offsite_sha256", "TEXT"))),
 )
 
 

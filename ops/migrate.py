@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ops import ledger, policy, promotion
+from ops import ledger, offsite, policy, promotion
 from ops.apply import ApplyOutcome, apply_migration, describe_failure
 from ops.backup import take_backup
 from ops.context import Engine, Phase, PhaseRun, Run, Step
@@ -63,6 +63,8 @@ class MigrateResult:
     outcome: str = ""  # done | unchanged | changed | unknown (ops.outcome.OUTCOMES)
     # The app's health right after the change (ops.health.after_change): None when not checked.
     health_ok: bool | None = None
+    # The backup's second copy off the app host (ops.offsite): {"path", "sha256"}.
+    offsite: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +133,8 @@ async def run_migrate(
             check_ready(migration, before, expected_fingerprint)
             step.detail = f"schema {short_hash(before.fingerprint)}, user_version {before.user_version}"
         record = await _verified_backup(run, migration)
+        # A second copy off the app host before anything changes: a lost volume keeps a way back.
+        off = await offsite.copy_off_host(run, record)
         run.outcome_on_error = "unknown"  # from here until the database says otherwise
         async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
             try:
@@ -150,6 +154,7 @@ async def run_migrate(
             result = await _after_failure(run, attempt, outcome)
         run.table("rows per table", ["table", "before", "after", "change", ""],
                   count_rows(count_changes(result.counts_before, result.counts)))
+        result = replace(result, offsite={"path": off.path, "sha256": off.sha256})
         if result.committed:  # applied, whatever failed after: the ledger says so (ops.ledger)
             await ledger.record(engine.journal, engine.key, migration, run_id=run.run_id, actor=actor,
                                 fingerprint_before=before.fingerprint, fingerprint_after=result.fingerprint)

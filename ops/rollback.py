@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ops import hostfs
@@ -18,6 +18,7 @@ from ops.backups import BackupEntry, list_backups
 from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
+from ops.offsite import Source, remove_staged, stage_for_restore
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, read_state, read_state_retrying, state_from_events, state_sql
 from ops.sqlite_cli import (
@@ -59,6 +60,7 @@ class RollbackResult:
     hint: str = ""
     app_wrote: dict[str, int] = field(default_factory=dict)
     undid_runs: tuple[int, ...] = ()
+    restored_from: str = "host"  # or "offsite": the host's copy was missing or damaged (ops.offsite)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,13 +83,17 @@ def pick(entries: tuple[BackupEntry, ...], path: str | None) -> list[BackupEntry
 
 async def choose_good_backup(
     run: Run, candidates: list[BackupEntry], others: tuple[BackupEntry, ...] = ()
-) -> tuple[BackupEntry, BackupRecord, list[str]]:
-    """The first candidate that passes integrity_check and matches its recorded sha256."""
+) -> tuple[BackupEntry, BackupRecord, list[str], Source]:
+    """The first candidate that passes integrity_check and matches its recorded sha256 on the
+    host, or else whose off-host copy does once uploaded beside the database."""
     skipped: list[str] = []
     for entry in candidates:
-        record, problem = await check_backup(run, entry)
+        record, problem = await check_backup(run, entry) if entry.on_host else (None, "gone from the host")
         if record is not None:
-            return entry, record, skipped
+            return entry, record, skipped, Source(entry.path, "host")
+        staged = await stage_for_restore(run, entry.path, f"{entry.name}: {problem}")
+        if staged is not None:
+            return entry, staged[0], skipped, staged[1]
         skipped.append(f"{entry.name}: {problem}")
     detail = "; ".join(skipped)
     if len(candidates) == 1:
@@ -129,18 +135,23 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
                          hint="Re-run with --yes. Writes made after the backup will be lost.")
     async with PhaseRun(engine, ROLLBACK, reporter, actor) as run:
         listing = await list_backups(engine)
-        entry, record, skipped = await choose_good_backup(run, pick(listing.backups, backup), listing.backups)
+        entry, record, skipped, source = await choose_good_backup(run, pick(listing.backups, backup),
+                                                                  listing.backups)
         if skipped:
             run.step("check backup", Status.WARNING, f"skipped {len(skipped)} unusable backup(s), using {entry.name}")
-        async with Step(run, "read live", "schema and counts before the restore") as step:
-            live = await read_state(engine.target, engine.db_path, busy_timeout_ms=engine.busy_timeout_ms,
-                                    timeout=engine.phase_timeout_s)
-            step.detail = f"schema {short_hash(live.fingerprint)}, {sum(live.counts.values())} rows"
-        await ensure_restore_space(run, entry, record)  # last, right before the restore writes
-        run.outcome_on_error = "unknown"
-        restored = await restore(run, entry.path, record, live)
+        try:
+            async with Step(run, "read live", "schema and counts before the restore") as step:
+                live = await read_state(engine.target, engine.db_path, busy_timeout_ms=engine.busy_timeout_ms,
+                                        timeout=engine.phase_timeout_s)
+                step.detail = f"schema {short_hash(live.fingerprint)}, {sum(live.counts.values())} rows"
+            await ensure_restore_space(run, entry, record)  # last, right before the restore writes
+            run.outcome_on_error = "unknown"
+            restored = await restore(run, source.path, record, live)
+        finally:
+            await remove_staged(run, source)  # the uploaded copy, once the restore is over either way
         run.outcome_on_error = "changed"
-        result = await _after_restore(run, entry, record, restored, tuple(skipped))
+        result = replace(await _after_restore(run, entry, record, restored, tuple(skipped)),
+                         restored_from=source.origin)
         await run.done(result)
         return result
 

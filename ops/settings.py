@@ -34,6 +34,10 @@ class EngineSettings:
     busy_timeout_ms: int = setting("BUSY_TIMEOUT_MS", 10000, minimum=100)
     phase_timeout_s: float = setting("PHASE_TIMEOUT_S", 1800.0, minimum=10)
     pause_app: str = setting("PAUSE_APP", "none")
+    # The second copy of every pre-migration backup, off the app host ("": backups/ beside STATE_DB).
+    offsite_dir: str = setting("OFFSITE_DIR", "")
+    keep_host: int = setting("KEEP_BACKUPS_HOST", 10, minimum=1)
+    keep_offsite: int = setting("KEEP_BACKUPS_OFFSITE", 30, minimum=1)
 
     @property
     def work_dir(self) -> Path:

@@ -1,0 +1,171 @@
+"""Backups that outlive the volume: a second copy of each pre-migration backup off the app host.
+
+After a backup is verified on the host, it is fetched to this machine (the bot's own volume: by
+default ``backups/<environment>/`` beside the journal), under a temporary name first; only a copy
+whose sha256 equals the host's verified one is renamed into place and recorded in the journal
+beside the host's path. A rollback that finds the host's copy missing or damaged restores from
+this one (ops.rollback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ops import hostfs
+from ops.context import Run, Step
+from ops.errors import OpsError
+from ops.journal import BackupRecord
+from ops.reporter import Status
+from ops.units import short_hash, size
+
+log = logging.getLogger(__name__)
+PARTIAL = ".partial"
+
+
+@dataclass(frozen=True)
+class Offsite:
+    path: str
+    sha256: str
+
+
+class OffsiteFailed(OpsError):
+    """The second copy could not be made: nothing was changed."""
+
+
+async def copy_off_host(run: Run, record: BackupRecord) -> Offsite:
+    engine = run.engine
+    folder = engine.offsite_dir
+    dest = folder / Path(record.path).name
+    partial = dest.with_name(dest.name + PARTIAL)
+    async with Step(run, "off-host copy", f"a second copy of {dest.name} on this machine") as step:
+        try:
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+            free = (await asyncio.to_thread(shutil.disk_usage, folder)).free
+        except OSError as exc:
+            raise OffsiteFailed(f"the folder for off-host copies cannot be used: {exc.strerror or exc}",
+                                hint="Nothing was changed. Check OFFSITE_DIR (or the state folder) is writable."
+                                ) from exc
+        need = int(record.bytes * engine.free_space_margin) + 1024 * 1024
+        if free < need:
+            raise OffsiteFailed(
+                f"no room for the off-host copy here: {size(free)} free, {size(need)} needed",
+                hint="Nothing was changed. Free space on the bot's volume (old copies under the backups "
+                     "folder, or KEEP_BACKUPS_OFFSITE lower), or grow it, then run again.")
+        try:
+            await engine.target.fetch(record.path, partial, timeout=engine.phase_timeout_s)
+            facts = await asyncio.to_thread(hostfs.local_facts, str(partial))
+            if facts.sha256 != record.sha256:
+                raise OffsiteFailed(
+                    f"the off-host copy does not match the backup (sha256 {short_hash(facts.sha256)}, host "
+                    f"{short_hash(record.sha256)}, {facts.bytes}/{record.bytes} bytes)",
+                    hint="Nothing was changed. The transfer was cut short or the file changed: run again.")
+            await asyncio.to_thread(_settle, partial, dest)
+        except OpsError as exc:
+            await asyncio.to_thread(_remove, partial)
+            if isinstance(exc, OffsiteFailed):
+                raise
+            raise OffsiteFailed(f"the off-host copy could not be made: {exc.message}",
+                                hint="Nothing was changed. Check the connection (`status`), then run again."
+                                ) from exc
+        except BaseException:
+            await asyncio.to_thread(_remove, partial)
+            raise
+        await engine.journal.record_offsite(engine.key, record.path, str(dest), facts.sha256)
+        step.detail = f"{size(facts.bytes)}, sha256 matches the host's"
+    return Offsite(str(dest), facts.sha256)
+
+
+def _settle(partial: Path, dest: Path) -> None:
+    """Flush the copy to disk, then put it in place: a crash leaves a partial, never a short copy."""
+    with open(partial, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(partial, dest)
+    dirfd = os.open(dest.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)
+    finally:
+        os.close(dirfd)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc)
+
+
+def check_copy(record: BackupRecord) -> str:
+    """"" when the recorded off-host copy is there with its sha256; else what is wrong."""
+    if not record.offsite_path:
+        return "there is no off-host copy"
+    if not os.path.exists(record.offsite_path):
+        return f"the off-host copy {Path(record.offsite_path).name} is gone"
+    facts = hostfs.local_facts(record.offsite_path)
+    if facts.sha256 != (record.offsite_sha256 or record.sha256):
+        return f"the off-host copy changed since it was made (sha256 {short_hash(facts.sha256)})"
+    return ""
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a restore reads on the host: the backup itself, or its off-host copy uploaded beside
+    the database under a temporary name (removed once the restore is over)."""
+
+    path: str
+    origin: str  # "host" | "offsite"
+
+    @property
+    def temporary(self) -> bool:
+        return self.origin == "offsite"
+
+
+async def stage_for_restore(run: Run, entry_path: str, why: str) -> tuple[BackupRecord, Source] | None:
+    """Upload the off-host copy of the backup at ``entry_path`` beside the database and verify it
+    there (size and sha256 by the upload, integrity_check and the recorded sha256 here); None
+    when there is no usable copy. ``why``: what is wrong with the host's copy."""
+    from ops.backup import ensure_space, verify_file
+
+    engine = run.engine
+    known = await engine.journal.backup(engine.key, entry_path)
+    if known is None or not known.offsite_path:
+        return None
+    problem = await asyncio.to_thread(check_copy, known)
+    if problem:
+        run.step("off-host copy", Status.FAILED, problem)
+        return None
+    run.step("off-host copy", Status.WARNING, f"{why}: restoring from the copy kept off the host instead")
+    remote = f"{engine.db_path}.opsbot-offsite-{secrets.token_hex(6)}"
+    await ensure_space(run, engine.db_path, remote)
+    async with Step(run, "upload", f"the off-host copy → {Path(remote).name} beside the database"):
+        try:
+            await engine.target.put(Path(known.offsite_path), remote, timeout=engine.phase_timeout_s)
+        except OpsError as exc:
+            raise OpsError(f"the off-host copy could not be uploaded: {exc.message}",
+                           hint="Nothing was changed. Check the connection (`status`), then run rollback again."
+                           ) from exc
+    try:
+        record, _ = await verify_file(run, remote, step_name="check off-host copy")
+        if record.sha256 != known.sha256:
+            raise OpsError(f"the uploaded copy is not the backup (sha256 {short_hash(record.sha256)}, recorded "
+                           f"{short_hash(known.sha256)})", hint="Nothing was changed; run rollback again.")
+    except BaseException:
+        await remove_staged(run, Source(remote, "offsite"))
+        raise
+    return replace(known, integrity=record.integrity), Source(remote, "offsite")
+
+
+async def remove_staged(run: Run, source: Source) -> None:
+    if not source.temporary:
+        return
+    try:
+        await hostfs.remove(run.engine.target, source.path, source.path + "-journal", source.path + "-wal")
+    except OpsError as exc:
+        log.warning("could not remove the uploaded copy %s: %s", source.path, exc.message)
