@@ -93,6 +93,10 @@ def migrate_embed(result: MigrateResult, title: str, steps: str, *, health_ok: b
         embed.add_field(name="What happened", value=clip(
             f"**{headline('migrate', result.outcome, ok=False)}**\n{result.error or 'failed'}"), inline=False)
     embed.add_field(name="Next", value=clip(result.hint or "-"), inline=False)
+    if result.backup:
+        name = result.backup.rsplit("/", 1)[-1]
+        embed.add_field(name="Backup", value=f"`{name}` on the app host" + (
+            ", and a second copy off it (sha256 matches)" if result.offsite else ""), inline=False)
     embed.add_field(name="Checklist: verified by opsbot", value=checklist(
         preflight_ok=True, backup_ok=bool(result.backup), committed=result.committed if result.ok else False,
         rollback_ready=False if result.outcome == "unchanged" else None,
@@ -217,6 +221,7 @@ def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_i
         "Lint": clip(lint), "Checks": clip(checks),
         "How the file was read": clip("\n".join(pre.get("notes") or []) or "as written"),
         "Rows may be lost in (requester's word)": clip(", ".join(a.allow_row_loss) or "none: any lost row aborts"),
-        "Backup taken first": f"`{backup_name}`, verified before anything changes",
+        "Backup taken first": f"`{backup_name}`, verified before anything changes, with a second copy kept off "
+                              "the app host",
         **promotion_field(pre.get("promoted_from")),
     }), "pending")

@@ -131,9 +131,10 @@ class MigrateCog(
 
     @app_commands.command(name="backup", description="Take and verify a backup on the app host")
     @app_commands.describe(label="letters, digits, . _ - (default: manual)",
+                           offsite="also keep a second copy off the app host, as every migration does",
                            environment=ENV_HELP)
     @app_commands.autocomplete(environment=environment_names)
-    async def backup_cmd(self, interaction: discord.Interaction, label: str = "manual",
+    async def backup_cmd(self, interaction: discord.Interaction, label: str = "manual", offsite: bool = False,
                          environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "take a backup")
@@ -141,7 +142,8 @@ class MigrateCog(
         engine = self.bot.engine_for(environment)
         result, rep = await with_progress(
             self.bot, interaction, f"backup ({label}){on(engine)}",
-            lambda r: backup.run_backup(engine, label=label, reporter=r, actor=actor(interaction)), engine=engine,
+            lambda r: backup.run_backup(engine, label=label, reporter=r, actor=actor(interaction), offsite=offsite),
+            engine=engine,
         )
         await rep.finish(
             simple_embed(
@@ -150,6 +152,8 @@ class MigrateCog(
                 fields={
                     "Verified": f"integrity {result.integrity} · {size(result.bytes)} · "
                     f"sha256 `{short_hash(result.sha256)}`",
+                    "Copies": "on the app host" + (", and off it on opsbot's disk (sha256 matches)"
+                                                   if result.offsite else " only"),
                     "Rows": rows_block(result.counts),
                 },
             )
@@ -162,10 +166,8 @@ class MigrateCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "list backups")
         listing = await backups.list_backups(self.bot.engine_for(environment))
-        lines = [
-            f"`{b.stamp}` {size(b.bytes)} {'✅' if b.verified == 'ok' else '❔'} `{b.name}`"
-            for b in listing.backups[:20]
-        ] or ["No backups yet: `/migrate backup`."]
+        lines = [backup_listing_line(b) for b in listing.backups[:20]] or ["No backups yet: `/migrate backup`."]
+        lines.append("host: on the app's volume · off-host: the second copy on opsbot's own disk")
         await interaction.followup.send(embed=simple_embed("Backups (newest first)", lines), ephemeral=True)
 
     @app_commands.command(name="run", description="Request a migration: preflight, then an approver's ✅")
@@ -427,6 +429,12 @@ class MigrateCog(
         runs = await self.bot.engine.journal.runs(15)  # one journal: every environment's runs
         lines = [history_line(r) for r in runs] or ["No runs yet."]
         await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)
+
+
+def backup_listing_line(b: backups.BackupEntry) -> str:
+    host = ("host ✅" if b.verified == "ok" else "host ❔") if b.on_host else "host ✘ gone"
+    away = " · off-host ✅" if b.offsite_path else ""
+    return f"<t:{int(b.taken_at)}:f> {size(b.bytes)} `{b.name}` — {host}{away}"
 
 
 def on(engine: Engine) -> str:
