@@ -20,7 +20,7 @@ from ops.redact import redact
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.approvals", "cogs.migrate", "cogs.health", "cogs.deploy", "cogs.drift")
+EXTENSIONS = ("cogs.approvals", "cogs.migrate", "cogs.health", "cogs.deploy", "cogs.drift", "cogs.drill")
 
 
 class Refused(app_commands.CheckFailure):

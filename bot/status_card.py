@@ -99,6 +99,7 @@ async def status_embed(bot: OpsBot, engine: Engine) -> discord.Embed:
                                     or "none"),
         incident_line(result.incident),
         backup_line(result),
+        drill_line(result.last_drill),
     ]
     if held is not None:
         lines.insert(0, f"🔒 **locked** by {held.by} <t:{int(held.at)}:R>: {held.reason}")
@@ -106,6 +107,13 @@ async def status_embed(bot: OpsBot, engine: Engine) -> discord.Embed:
     if result.error:
         lines.append(f"✘ {result.error}")
     return simple_embed(f"Status: {engine.env_name}", lines, ok=result.ok)
+
+
+def drill_line(drill: dict[str, Any] | None) -> str:
+    if drill is None:
+        return "**last restore drill** none yet (`/migrate drill`)"
+    look = "✅ passed" if drill["ok"] else "❌ failed"
+    return f"**last restore drill** {look} <t:{int(drill['at'])}:R> (run #{drill['run_id']})"
 
 
 def pending_embed(report: ledger.Pending) -> discord.Embed:

@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import OpsBot, require_role, send_ephemeral
+from bot.drill_card import drill_and_show
 from bot.migration_run import execute_migration
 from bot.progress import actor, with_progress
 from bot.render import (
@@ -360,6 +361,14 @@ class MigrateCog(
         engines = [self.bot.engine_for(environment)] if environment else list(self.bot.engines.values())
         embeds = [await status_embed(self.bot, engine) for engine in engines[:10]]
         await interaction.followup.send(embeds=embeds, ephemeral=True)
+
+    @app_commands.command(name="drill", description="Restore the newest backup into a scratch copy and check it")
+    @app_commands.describe(environment=ENV_HELP)
+    @app_commands.autocomplete(environment=environment_names)
+    async def drill_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        self.need(interaction, self.bot.settings.discord.operator_role_id, "run a restore drill")
+        await drill_and_show(self.bot, self.bot.engine_for(environment), interaction, actor(interaction))
 
     @app_commands.command(name="pending", description="What is applied here (the ledger) and what is pending")
     @app_commands.describe(environment=ENV_HELP)

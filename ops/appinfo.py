@@ -9,6 +9,7 @@ from typing import Any
 from ops import hostfs
 from ops.backups import list_backups
 from ops.context import Engine
+from ops.drill import last_drill
 from ops.errors import OpsError
 from ops.journal import RunRecord
 from ops.monitor import open_incident
@@ -46,6 +47,7 @@ class StatusResult:
     newest_verified_at: float | None = None
     incident: dict[str, Any] | None = None  # the open health incident: id, kind, since, acked_by
     sticky_lock: dict[str, Any] | None = None  # who holds the environment (ops.policy), and why
+    last_drill: dict[str, Any] | None = None  # the newest restore drill (ops.drill): run_id, ok, at, age_s
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +77,7 @@ async def run_status(engine: Engine) -> StatusResult:
     verified = next((b for b in backups.backups if b.verified == "ok"), None) if backups else None
     incident = await open_incident(engine.journal, engine.env)
     held = await sticky_lock(engine.journal, engine.key)
+    drilled = await last_drill(engine)
     return StatusResult(
         ok=not errors, target=target.name, machines=machines, db_path=db, db_bytes=sizes.get(db),
         wal_bytes=sizes.get(db + "-wal"), user_version=user_version, fingerprint=fp, newest_backup=newest,
@@ -85,6 +88,7 @@ async def run_status(engine: Engine) -> StatusResult:
         incident={"id": incident.id, "kind": incident.kind, "since": incident.started_at,
                   "acked_by": incident.acked_by} if incident else None,
         sticky_lock={"reason": held.reason, "by": held.by, "at": held.at} if held else None,
+        last_drill=drilled,
     )
 
 

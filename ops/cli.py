@@ -74,6 +74,7 @@ def parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     s.add_argument("--lines", type=int, default=50)
     sub.add_parser("status", help="machines, database, newest backup, lock")
     sub.add_parser("pending", help="which migrations are applied here (the ledger) and which are pending")
+    sub.add_parser("drill", help="restore the newest backup into a scratch file here and check it against its record")
     s = sub.add_parser("lock", help="hold this environment: no migration starts until `unlock`")
     s.add_argument("--reason", required=True, help="shown on every refusal and in status")
     sub.add_parser("unlock", help="release this environment's lock")
@@ -124,6 +125,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         appinfo,
         backup,
         backups,
+        drill,
         emergency,
         health,
         ledger,
@@ -169,6 +171,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         "logs": lambda: appinfo.run_logs(engine, lines=args.lines),
         "status": lambda: appinfo.run_status(engine),
         "pending": lambda: ledger.pending_for(engine),
+        "drill": lambda: drill.run_drill(engine, reporter=rep),
         "lock": lambda: policy.lock(engine.journal, engine.key, engine.env_name, args.reason[:200], _who()),
         "unlock": lambda: policy.unlock(engine.journal, engine.key, engine.env_name),
         "emergency-stop": lambda: emergency.emergency_stop(engine, actor="cli", for_run=args.for_run),

@@ -38,6 +38,7 @@ class EngineSettings:
     offsite_dir: str = setting("OFFSITE_DIR", "")
     keep_host: int = setting("KEEP_BACKUPS_HOST", 10, minimum=1)
     keep_offsite: int = setting("KEEP_BACKUPS_OFFSITE", 30, minimum=1)
+    drill_interval_s: int = setting("DRILL_INTERVAL_S", 86400)  # the bot's restore drills (ops.drill); 0 = off
 
     @property
     def work_dir(self) -> Path:
