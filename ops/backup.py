@@ -88,8 +88,8 @@ async def ensure_space(run: Run, db: str, dest: str) -> tuple[int, int]:
         if free < need:
             raise DiskFull(
                 f"not enough free space for a backup: {size(free)} free on the volume, about {size(need)} needed",
-                hint=f"Delete old backups (`/migrate backups` lists them) or {engine.target.grow_volume_text()}, "
-                "then retry. Nothing was written.",
+                hint=f"Nothing was written. `python -m ops prune` says which old backups can go (`--yes` removes "
+                f"them; lower KEEP_BACKUPS_HOST to keep fewer), or {engine.target.grow_volume_text()}; then retry.",
             )
     return free, need
 
@@ -212,11 +212,13 @@ async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporte
                      actor: str = "cli", offsite: bool = False) -> BackupResult:
     """``offsite``: also keep a second copy off the app host (ops.offsite), as migrate always does."""
     from ops.offsite import copy_off_host
+    from ops.retention import keep_within_limits
 
     check_label(label)
     async with PhaseRun(engine, BACKUP, reporter, actor) as run:
         record, free, user_version = await take_backup(run, label)
         off = await copy_off_host(run, record) if offsite else None
+        await keep_within_limits(run)
         result = BackupResult(
             ok=True, path=record.path, bytes=record.bytes, sha256=record.sha256, integrity=record.integrity,
             counts=record.counts, fingerprint=record.fingerprint, user_version=user_version, free_bytes=free,

@@ -74,6 +74,9 @@ def parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     s.add_argument("--lines", type=int, default=50)
     sub.add_parser("status", help="machines, database, newest backup, lock")
     sub.add_parser("pending", help="which migrations are applied here (the ledger) and which are pending")
+    s = sub.add_parser("prune", help="remove backups beyond KEEP_BACKUPS_HOST / KEEP_BACKUPS_OFFSITE (never the "
+                                      "newest verified, a recent one, or one a recent run depends on)")
+    s.add_argument("--yes", action="store_true", help="remove them (without it: only say which)")
     sub.add_parser("drill", help="restore the newest backup into a scratch file here and check it against its record")
     s = sub.add_parser("lock", help="hold this environment: no migration starts until `unlock`")
     s.add_argument("--reason", required=True, help="shown on every refusal and in status")
@@ -132,6 +135,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         migrate,
         policy,
         preflight,
+        retention,
         rollback,
         rollback_plan,
         script,
@@ -172,6 +176,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         "status": lambda: appinfo.run_status(engine),
         "pending": lambda: ledger.pending_for(engine),
         "drill": lambda: drill.run_drill(engine, reporter=rep),
+        "prune": lambda: retention.prune(engine, apply=args.yes),
         "lock": lambda: policy.lock(engine.journal, engine.key, engine.env_name, args.reason[:200], _who()),
         "unlock": lambda: policy.unlock(engine.journal, engine.key, engine.env_name),
         "emergency-stop": lambda: emergency.emergency_stop(engine, actor="cli", for_run=args.for_run),
@@ -232,6 +237,17 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
         return
     if command == "pending":
         _render_pending(data, out)
+        return
+    if command == "prune":
+        verb = "removed" if data["applied"] else "would remove (add --yes)"
+        for path in data["host"]:
+            out.print(f"  {verb}: {_esc(path)} (host)")
+        for path in data["offsite"]:
+            out.print(f"  {verb}: {_esc(path)} (off-host copy)")
+        for path, why in data["kept"].items():
+            out.print(f"  kept: {_esc(path)} — {_esc(why)}")
+        if not data["host"] and not data["offsite"]:
+            out.print("  nothing beyond the counts")
         return
     if command in ("lock", "unlock"):
         if data["locked"]:

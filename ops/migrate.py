@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ops import ledger, offsite, policy, promotion
+from ops import ledger, offsite, policy, promotion, retention
 from ops.apply import ApplyOutcome, apply_migration, describe_failure
 from ops.backup import take_backup
 from ops.context import Engine, Phase, PhaseRun, Run, Step
@@ -155,6 +155,7 @@ async def run_migrate(
         run.table("rows per table", ["table", "before", "after", "change", ""],
                   count_rows(count_changes(result.counts_before, result.counts)))
         result = replace(result, offsite={"path": off.path, "sha256": off.sha256})
+        await retention.keep_within_limits(run)
         if result.committed:  # applied, whatever failed after: the ledger says so (ops.ledger)
             await ledger.record(engine.journal, engine.key, migration, run_id=run.run_id, actor=actor,
                                 fingerprint_before=before.fingerprint, fingerprint_after=result.fingerprint)

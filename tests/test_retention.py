@@ -1,0 +1,59 @@
+"""Retention (issue 15): the oldest backups beyond the counts go, on the host and off it; the newest
+verified one, recent ones, one a run depends on and hand-made ones stay. Real files, the real
+engine; the clock is moved, not the rows."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+from ops.backup import run_backup
+from ops.backups import list_backups
+from ops.context import Engine
+from ops.migrate import run_migrate
+from ops.retention import DAY, prune
+from ops.rollback import run_rollback
+
+
+async def backups(engine: Engine, labels: list[str]) -> list[str]:
+    paths = []
+    for label in labels:
+        paths.append((await run_backup(engine, label=label, offsite=True)).path)
+    return paths
+
+
+async def test_the_oldest_go_beyond_the_counts_on_the_host_and_off_it(engine: Engine) -> None:
+    engine.keep_host, engine.keep_offsite = 2, 3
+    paths = await backups(engine, ["b1", "b2", "b3", "b4", "b5"])
+    now = await prune(engine, apply=False)
+    assert now.host == () and now.offsite == (), "all taken in the last day: kept"
+    later = await prune(engine, now=time.time() + 2 * DAY)
+    assert sorted(Path(p).name.split("-")[1] for p in later.host) == ["b1", "b2", "b3"]
+    assert len(later.offsite) == 2 and all(not Path(p).exists() for p in later.offsite)
+    listing = (await list_backups(engine)).backups
+    assert [(b.label, b.on_host, bool(b.offsite_path)) for b in listing] == [
+        ("b5", True, True), ("b4", True, True), ("b3", False, True)]  # b3 lives on off the host only
+    assert [Path(p).exists() for p in paths] == [False, False, False, True, True]
+
+
+async def test_the_newest_verified_a_runs_way_back_and_hand_made_ones_are_kept(engine: Engine) -> None:
+    engine.keep_host, engine.keep_offsite = 1, 1
+    migrated = await run_migrate(engine, "0001_remove_suspend.sql", confirmed=True)
+    await asyncio.sleep(1.1)  # backups are named to the second
+    [newer] = await backups(engine, ["after"])
+    # A copy made by hand, the runbook's way: never pruned, never counted as verified.
+    hand = Path(engine.db_path + ".pre-byhand-20200101_000000")
+    shutil.copyfile(newer, hand)
+    done = await prune(engine, now=time.time() + 2 * DAY)
+    assert done.host == () and done.offsite == ()
+    assert done.kept == {migrated.backup: f"the way back of run #{migrated.run_id} (its Rollback button)"}
+    assert hand.exists() and Path(migrated.backup).exists() and Path(newer).exists()
+    # Control: once that run is rolled back, its backup is no longer anyone's way back.
+    await run_rollback(engine, confirmed=True, backup=migrated.backup)
+    gone = await prune(engine, now=time.time() + 2 * DAY)
+    assert migrated.backup in gone.host and not Path(migrated.backup).exists()
+    assert hand.exists(), "a hand-made backup is never removed"
+    # The newest verified one stays whatever the counts.
+    assert Path(newer).exists()
