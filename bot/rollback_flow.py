@@ -44,6 +44,12 @@ async def confirm_and_roll_back(bot: OpsBot, engine: Engine, interaction: discor
              f"⚠ Every write made after <t:{int(chosen.taken_at)}:f> will be lost."
              + (f" (Rollback of run #{run_id})" if run_id else ""),
              *(note_line(n) for n in plan.notes)]
+    gained = {t: n for t, n in (plan.rows_since or {}).items() if n > 0}
+    if gained:
+        lines.append("Rows written since the backup, which the rollback loses: "
+                     + ", ".join(f"**{t}** {n:+,}" for t, n in sorted(gained.items())) + ".")
+    elif plan.rows_since is not None:
+        lines.append("No table has gained rows since the backup.")
     if plan.start_first:
         lines.append("Note: the app is stopped; opsbot starts a machine first, once you confirm "
                      "(a restore needs a running machine). The backup is chosen from opsbot's records; the file "

@@ -17,6 +17,7 @@ from ops.context import Engine
 from ops.emergency import ensure_running
 from ops.errors import OpsError
 from ops.reporter import Reporter, Status
+from ops.schema import read_state
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class RollbackPlan:
     run_id: int | None
     notes: tuple[HistoryNote, ...]
     start_first: bool  # no machine is started: one is started after the confirmation, before the restore
+    # Rows each table gained (or lost) since the backup: what the rollback throws away. None when
+    # it could not be read (a stopped app, a backup opsbot has no counts for).
+    rows_since: dict[str, int] | None = None
 
 
 class HistoryChanged(OpsError):
@@ -87,7 +91,20 @@ async def plan_rollback(engine: Engine, backup_path: str | None, run_id: int | N
     stopped = await _app_stopped(engine)
     listing = await (backups.recorded_backups(engine) if stopped else backups.list_backups(engine))
     chosen = rollback.pick(listing.backups, backup_path)[0]
-    return RollbackPlan(chosen, run_id, await history_notes(engine, chosen, run_id), stopped)
+    return RollbackPlan(chosen, run_id, await history_notes(engine, chosen, run_id), stopped,
+                        None if stopped else await _rows_since(engine, chosen))
+
+
+async def _rows_since(engine: Engine, chosen: backups.BackupEntry) -> dict[str, int] | None:
+    record = await engine.journal.backup(engine.key, chosen.path)
+    if record is None or not record.counts:
+        return None
+    try:
+        live = await read_state(engine.target, engine.db_path, busy_timeout_ms=engine.busy_timeout_ms)
+    except OpsError as exc:
+        log.warning("could not count the rows written since %s: %s", chosen.name, exc.message)
+        return None
+    return rollback.rows_written_since(record, live)
 
 
 async def check_current(engine: Engine, plan: RollbackPlan) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
@@ -143,9 +144,16 @@ async def test_rollback_button_restores_and_refuses_non_approvers(
     refused = await discord_standin.click_button(done.id, rollback_id, user_id=c.OPERATOR1_ID)
     reply = await discord_standin.wait_for_followup(refused)
     assert "role to roll back" in reply.text() and user_version(engine.db_path) == 8
+    # The app keeps working after the migration: the confirmation counts what a rollback loses.
+    app = sqlite3.connect(engine.db_path)
+    app.executemany("INSERT INTO activity_logs (user_id, activity, started_at) VALUES (?, 'after', '2026-12-02')",
+                    [(1,), (2,), (3,)])
+    app.commit()
+    app.close()
     asked = await discord_standin.click_button(done.id, rollback_id, user_id=c.APPROVER1_ID)
     confirm = await discord_standin.wait_for_followup(asked)
     assert "will be lost" in confirm.text() and "pre-0001_remove_suspend" in confirm.text()
+    assert "Rows written since the backup, which the rollback loses: **activity_logs** +3." in confirm.text()
     [yes, _no] = button_ids(confirm)
     await discord_standin.click_button(confirm.id, yes, user_id=c.APPROVER1_ID)
     await discord_standin.wait_for_message(lambda m: "⏪ Rolled back: restored" in m.text(), timeout=30)
