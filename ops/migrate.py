@@ -65,6 +65,7 @@ class MigrateResult:
     health_ok: bool | None = None
     # The backup's second copy off the app host (ops.offsite): {"path", "sha256"}.
     offsite: dict[str, str] | None = None
+    volume_snapshot: str = ""  # the platform's snapshot of the volume, when asked for (VOLUME_SNAPSHOT)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +136,7 @@ async def run_migrate(
         record = await _verified_backup(run, migration)
         # A second copy off the app host before anything changes: a lost volume keeps a way back.
         off = await offsite.copy_off_host(run, record)
+        snapshot = await _volume_snapshot(run)
         run.outcome_on_error = "unknown"  # from here until the database says otherwise
         async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
             try:
@@ -154,13 +156,27 @@ async def run_migrate(
             result = await _after_failure(run, attempt, outcome)
         run.table("rows per table", ["table", "before", "after", "change", ""],
                   count_rows(count_changes(result.counts_before, result.counts)))
-        result = replace(result, offsite={"path": off.path, "sha256": off.sha256})
+        result = replace(result, offsite={"path": off.path, "sha256": off.sha256}, volume_snapshot=snapshot)
         await retention.keep_within_limits(run)
         if result.committed:  # applied, whatever failed after: the ledger says so (ops.ledger)
             await ledger.record(engine.journal, engine.key, migration, run_id=run.run_id, actor=actor,
                                 fingerprint_before=before.fingerprint, fingerprint_after=result.fingerprint)
         await run.done(result)
         return result
+
+
+async def _volume_snapshot(run: Run) -> str:
+    """The platform's own snapshot of the volume, when VOLUME_SNAPSHOT asks for one: one more way
+    back beside opsbot's backups. Failing to get it stops nothing: it is said, and the run goes on."""
+    if not run.engine.settings.engine.volume_snapshot:
+        return ""
+    try:
+        done = await run.engine.target.snapshot_volume() or "this target has no volumes to snapshot"
+    except OpsError as exc:
+        run.step("volume snapshot", Status.WARNING, f"not taken: {exc.message} (opsbot's own backups are kept)")
+        return ""
+    run.step("volume snapshot", Status.DONE, done)
+    return done
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ class EngineSettings:
     keep_host: int = setting("KEEP_BACKUPS_HOST", 10, minimum=1)
     keep_offsite: int = setting("KEEP_BACKUPS_OFFSITE", 30, minimum=1)
     drill_interval_s: int = setting("DRILL_INTERVAL_S", 86400)  # the bot's restore drills (ops.drill); 0 = off
+    # Also ask the platform for a snapshot of the volume before every migration (Fly: `fly volumes
+    # snapshots create`); opsbot's own backups are taken anyway.
+    volume_snapshot: bool = setting("VOLUME_SNAPSHOT", False)
 
     @property
     def work_dir(self) -> Path:
@@ -142,6 +145,15 @@ def read_section(cls: type[T], env: dict[str, str], problems: list[str]) -> T:
             continue
         raw = env.get(meta["env"])
         if raw is None:
+            continue
+        if kind is bool:
+            word = raw.strip().lower()
+            if word in ("1", "true", "yes", "on"):
+                values[f.name] = True
+            elif word in ("0", "false", "no", "off"):
+                values[f.name] = False
+            elif word:
+                problems.append(f"{meta['env']}={raw!r}: expected true or false")
             continue
         text = raw.strip() if meta["strip"] else raw
         if text or meta["keep_empty"]:

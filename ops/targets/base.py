@@ -165,6 +165,11 @@ class Target(Protocol):
 
     async def machines(self) -> list[Machine]: ...
 
+    async def snapshot_volume(self) -> str:
+        """A snapshot of the volume the database lives on, by the platform, beside opsbot's own
+        backups; what was done, or "" when this target has no such thing."""
+        ...
+
     async def logs(self, lines: int, *, timeout: float = 30.0) -> list[str]: ...
 
     def describe(self) -> str:

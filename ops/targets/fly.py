@@ -250,6 +250,28 @@ class FlyTarget:
             for m in raw if isinstance(m, dict)
         ]
 
+    async def snapshot_volume(self) -> str:
+        """`fly volumes snapshots create VOLUME_ID` for the volume attached to the machine in use,
+        found with `fly volumes list --app APP --json` (flyctl prints "Scheduled to snapshot
+        volume ID"; Fly keeps it for the volume's snapshot retention)."""
+        machine = await self._machine()
+        raw = await self._json("volumes", "list", "--app", self.app, "--json",
+                               what=f"listing the volumes of {self.app}")
+        volumes = [v for v in raw if isinstance(v, dict)] if isinstance(raw, list) else []
+        attached = [v for v in volumes if v.get("attached_machine_id") == machine.id]
+        if not attached:
+            raise OpsError(f"no volume of {self.app} is attached to machine {machine.id}",
+                           hint=f"Check `fly volumes list --app {self.app}`; or set VOLUME_SNAPSHOT=false.")
+        volume = str(attached[0].get("id", ""))
+        result = await self._run(self._cmd("volumes", "snapshots", "create", volume, "--app", self.app),
+                                 timeout=self.list_timeout, what=f"`fly volumes snapshots create {volume}`",
+                                 hint=f"Run `fly volumes snapshots create {volume} --app {self.app}` by hand.")
+        self._raise_local_failure(result, "`fly volumes snapshots create`")
+        if not result.ok:
+            raise OpsError(f"`fly volumes snapshots create {volume}` failed: {flyctl_error(result.stderr)}",
+                           hint=f"Run it by hand, or check `fly volumes snapshots list {volume} --app {self.app}`.")
+        return f"snapshot of volume {volume} scheduled (`fly volumes snapshots list {volume}` shows it)"
+
     async def logs(self, lines: int, *, timeout: float | None = None) -> list[str]:
         # --no-tail still polls while there are no entries: read for a while, then stop it.
         argv = self._cmd("logs", "--app", self.app, "--no-tail", "--json")

@@ -144,6 +144,9 @@ class LocalTarget:
         await run_app_command(self.start_command, name="START_COMMAND", verb="start")
         return [MACHINE_ID]
 
+    async def snapshot_volume(self) -> str:
+        return ""  # no platform volume here: opsbot's own backups are the copies
+
     async def machines(self) -> list[Machine]:
         # The app's own state is not known here: this machine is up, so the host is "started".
         return [Machine(id=MACHINE_ID, state="started", region="local", name="this machine")]

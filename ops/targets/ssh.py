@@ -170,6 +170,9 @@ class SshTarget:
         await self._app_command(self.start_command, "START_COMMAND", "start", DEFAULT_TIMEOUT_S)
         return [self.host]
 
+    async def snapshot_volume(self) -> str:
+        return ""  # no platform volume here: opsbot's own backups are the copies
+
     async def machines(self) -> list[Machine]:
         return [Machine(id=self.host, state="started", name=self.host)]
 

@@ -91,6 +91,15 @@ class FakeFly:
         ]
         self.save_state(state)
 
+    def set_volumes(self, volumes: list[dict[str, Any]], app: str | None = None) -> None:
+        """The app's volumes, as fly-go's Volume objects (missing fields get flyctl's defaults)."""
+        state = self.state()
+        state["apps"][app or self.app]["volumes"] = volumes
+        self.save_state(state)
+
+    def snapshots(self, volume_id: str, app: str | None = None) -> list[dict[str, Any]]:
+        return list(self.app_state(app).get("snapshots", {}).get(volume_id, []))
+
     def machine_states(self, app: str | None = None) -> dict[str, str]:
         return {m["id"]: m["state"] for m in self.app_state(app)["machines"]}
 
