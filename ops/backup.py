@@ -19,8 +19,10 @@ from ops import hostfs
 from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
+from ops.offsite import copy_off_host
 from ops.outcome import DONE, UNCHANGED
 from ops.reporter import Reporter
+from ops.retention import keep_within_limits
 from ops.schema import DbState, read_state
 from ops.sqlite_cli import disk_full, dot_quote, require_sqlite, run_sql, sh_quote
 from ops.targets.base import DiskFull, ShResult, Target, phase_timeout_text
@@ -211,9 +213,6 @@ async def remove_stale_partials(engine: Engine, db: str) -> None:
 async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporter | None = None,
                      actor: str = "cli", offsite: bool = False) -> BackupResult:
     """``offsite``: also keep a second copy off the app host (ops.offsite), as migrate always does."""
-    from ops.offsite import copy_off_host
-    from ops.retention import keep_within_limits
-
     check_label(label)
     async with PhaseRun(engine, BACKUP, reporter, actor) as run:
         record, free, user_version = await take_backup(run, label)

@@ -18,8 +18,8 @@ from ops.backups import BackupEntry, list_backups
 from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
-from ops.offsite import Source, remove_staged, stage_for_restore
 from ops.reporter import Reporter, Status
+from ops.restore_source import Source, remove_staged, stage_for_restore
 from ops.schema import DbState, read_state, read_state_retrying, state_from_events, state_sql
 from ops.sqlite_cli import (
     SqlRun,

@@ -147,7 +147,7 @@ async def test_bot_killed_mid_migrate_then_started_again(
     version = assert_all_or_nothing(db)  # fully migrated or untouched, never half
     assert version == (8 if fly else 7)
     [run] = await migrate_runs(engine)
-    assert run.state == "running" and run.last_step == "verify backup"
+    assert run.state == "running" and run.last_step == "off-host copy"  # the last step before apply
     assert await engine.journal.lock_for(engine.key) is not None, "a killed process cannot release it"
 
     last = max(m.id for m in discord_standin.channel_messages())
@@ -156,7 +156,7 @@ async def test_bot_killed_mid_migrate_then_started_again(
         note = await discord_standin.wait_for_message(lambda m: "Interrupted run" in m.text(), after_id=last,
                                                       where="any", timeout=30)
         assert f"Run #{run.id}" in note.text() and "either fully migrated or untouched" in note.text()
-        assert "Last completed step: **verify backup**" in note.text()
+        assert "Last completed step: **off-host copy**" in note.text()
         ids = button_ids(note)
         assert f"opsbot:verify:{run.id}" in ids and f"opsbot:rollback:{run.id}" in ids
         [run] = await migrate_runs(engine)

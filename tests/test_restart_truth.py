@@ -95,7 +95,7 @@ async def test_killed_mid_migrate_the_restarted_bot_reports_the_run_and_fixes_it
     note = await discord_standin.wait_for_message(lambda m: "Interrupted run" in m.text(), after_id=last,
                                                   where="threads", timeout=30)
     assert note.channel_id == progress.channel_id, "the note goes into the run's thread, beside its card"
-    assert f"Run #{run.id}" in note.text() and "Last completed step: **verify backup**" in note.text()
+    assert f"Run #{run.id}" in note.text() and "Last completed step: **off-host copy**" in note.text()
     ids = button_ids(note)
     assert f"opsbot:verify:{run.id}" in ids and f"opsbot:rollback:{run.id}" in ids
     # The card that said "running" and the request that said "running…" now say what happened.
