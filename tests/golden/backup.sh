@@ -4,21 +4,21 @@
 # Placeholders: <TMP> the test's tmp_path; <EVENT_KEY> the per-process event tag; <DELIMn> a
 # here-document delimiter; <RANDOMn> a temp file's random part; <STAMPn> a backup's timestamp.
 
-# --- sh 1 of 8 ---
+# --- sh 1 of 9 ---
 if [ -f <TMP>/volume/app.db ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db)"; else echo -; fi
 if [ -f <TMP>/volume/app.db-wal ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db-wal)"; else echo -; fi
 
-# --- sh 2 of 8 ---
+# --- sh 2 of 9 ---
 df -Pk <TMP>/volume
 
-# --- sh 3 of 8 ---
+# --- sh 3 of 9 ---
 if [ -f <TMP>/volume/app.db.pre-golden-<STAMP1> ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>)"; else echo -; fi
 if [ -f <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial)"; else echo -; fi
 
-# --- sh 4 of 8 ---
+# --- sh 4 of 9 ---
 rm -f -- <TMP>/volume/app.db.pre-*.opsbot-partial <TMP>/volume/app.db.pre-*.opsbot-partial-journal <TMP>/volume/app.db.pre-*.opsbot-partial-wal <TMP>/volume/app.db.pre-*.opsbot-partial-shm
 
-# --- sh 5 of 8 ---
+# --- sh 5 of 9 ---
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM1>'
 .bail on
@@ -29,7 +29,7 @@ COMMIT;
 
 OPSBOT_SQL_<DELIM1>
 
-# --- sh 6 of 8 ---
+# --- sh 6 of 9 ---
 trap 'rm -f /tmp/opsbot-state-<RANDOM1>.sql' EXIT
 [ -f <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial <<'OPSBOT_SQL_<DELIM2>'
@@ -48,8 +48,11 @@ ROLLBACK;
 
 OPSBOT_SQL_<DELIM2>
 
-# --- sh 7 of 8 ---
+# --- sh 7 of 9 ---
 wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial && if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial; else sha256sum < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial; fi
 
-# --- sh 8 of 8 ---
+# --- sh 8 of 9 ---
 if [ -e <TMP>/volume/app.db.pre-golden-<STAMP1> ]; then echo exists; exit 1; fi; mv -- <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial <TMP>/volume/app.db.pre-golden-<STAMP1>
+
+# --- sh 9 of 9 ---
+for f in <TMP>/volume/app.db.pre-*; do [ -f "$f" ] || continue; printf '%s %s\n' "$(wc -c < "$f")" "$f"; done

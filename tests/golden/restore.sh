@@ -4,13 +4,16 @@
 # Placeholders: <TMP> the test's tmp_path; <EVENT_KEY> the per-process event tag; <DELIMn> a
 # here-document delimiter; <RANDOMn> a temp file's random part; <STAMPn> a backup's timestamp.
 
-# --- sh 1 of 7 ---
+# --- sh 1 of 6 ---
 for f in <TMP>/volume/app.db.pre-*; do [ -f "$f" ] || continue; printf '%s %s\n' "$(wc -c < "$f")" "$f"; done
 
-# --- sh 2 of 7 ---
+# --- sh 2 of 6 ---
+wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1> && if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < <TMP>/volume/app.db.pre-golden-<STAMP1>; else sha256sum < <TMP>/volume/app.db.pre-golden-<STAMP1>; fi
+
+# --- sh 3 of 6 ---
 trap 'rm -f /tmp/opsbot-state-<RANDOM1>.sql' EXIT
-[ -f <TMP>/volume/app.db.pre-golden-<STAMP1> ] || { echo opsbot-no-such-database >&2; exit 66; }
-sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db.pre-golden-<STAMP1> <<'OPSBOT_SQL_<DELIM1>'
+[ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
+sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM1>'
 .bail on
 BEGIN;
 SELECT json_object('opsbot-<EVENT_KEY>', 'meta', 'user_version', (SELECT user_version FROM pragma_user_version), 'journal_mode', (SELECT journal_mode FROM pragma_journal_mode), 'page_size', (SELECT page_size FROM pragma_page_size), 'page_count', (SELECT page_count FROM pragma_page_count), 'sqlite_version', sqlite_version(), 'canon', (SELECT coalesce(group_concat(type||char(31)||name||char(31)||tbl_name||char(31)||coalesce(sql,''), char(30)),'') FROM (SELECT type,name,tbl_name,sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type,name)));
@@ -21,39 +24,17 @@ SELECT 'SELECT json_object(''opsbot-<EVENT_KEY>'',''count'',''phase'',''now'',''
 .output stdout
 .read "/tmp/opsbot-state-<RANDOM1>.sql"
 
-SELECT json_object('opsbot-<EVENT_KEY>','integrity','result',(SELECT group_concat(integrity_check, char(10)) FROM (SELECT * FROM pragma_integrity_check LIMIT 20)));
 ROLLBACK;
 
 OPSBOT_SQL_<DELIM1>
 
-# --- sh 3 of 7 ---
-wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1> && if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < <TMP>/volume/app.db.pre-golden-<STAMP1>; else sha256sum < <TMP>/volume/app.db.pre-golden-<STAMP1>; fi
-
-# --- sh 4 of 7 ---
-trap 'rm -f /tmp/opsbot-state-<RANDOM2>.sql' EXIT
-[ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
-sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM2>'
-.bail on
-BEGIN;
-SELECT json_object('opsbot-<EVENT_KEY>', 'meta', 'user_version', (SELECT user_version FROM pragma_user_version), 'journal_mode', (SELECT journal_mode FROM pragma_journal_mode), 'page_size', (SELECT page_size FROM pragma_page_size), 'page_count', (SELECT page_count FROM pragma_page_count), 'sqlite_version', sqlite_version(), 'canon', (SELECT coalesce(group_concat(type||char(31)||name||char(31)||tbl_name||char(31)||coalesce(sql,''), char(30)),'') FROM (SELECT type,name,tbl_name,sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type,name)));
-SELECT json_object('opsbot-<EVENT_KEY>','object','type',type,'name',name,'tbl_name',tbl_name,'sql',coalesce(sql,'')) FROM sqlite_master ORDER BY type,name;
-SELECT json_object('opsbot-<EVENT_KEY>','column','table',m.name,'name',p.name) FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type='table' ORDER BY m.name, p.cid;
-.output "/tmp/opsbot-state-<RANDOM2>.sql"
-SELECT 'SELECT json_object(''opsbot-<EVENT_KEY>'',''count'',''phase'',''now'',''table'','||quote(name)||',''rows'',(SELECT count(*) FROM "'||replace(name,'"','""')||'"));' FROM sqlite_master m WHERE m.type='table' AND lower(m.name) NOT LIKE 'sqlite%' AND coalesce(m.sql,'') NOT LIKE 'CREATE VIRTUAL%' AND NOT EXISTS (SELECT 1 FROM sqlite_master v WHERE v.type='table' AND v.sql LIKE 'CREATE VIRTUAL%' AND m.name IN (v.name||'_data', v.name||'_idx', v.name||'_content', v.name||'_docsize', v.name||'_config', v.name||'_segments', v.name||'_segdir', v.name||'_stat', v.name||'_node', v.name||'_rowid', v.name||'_parent')) ORDER BY name;
-.output stdout
-.read "/tmp/opsbot-state-<RANDOM2>.sql"
-
-ROLLBACK;
-
-OPSBOT_SQL_<DELIM2>
-
-# --- sh 5 of 7 ---
+# --- sh 4 of 6 ---
 df -Pk <TMP>/volume
 
-# --- sh 6 of 7 ---
-trap 'rm -f /tmp/opsbot-restore-<RANDOM3>.sql' EXIT
+# --- sh 5 of 6 ---
+trap 'rm -f /tmp/opsbot-restore-<RANDOM2>.sql' EXIT
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
-sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM3>'
+sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM2>'
 .bail on
 SELECT json_object('opsbot-<EVENT_KEY>', 'data_version', 'at', 'before', 'v', (SELECT data_version FROM pragma_data_version));
 .restore "<TMP>/volume/app.db.pre-golden-<STAMP1>"
@@ -61,20 +42,21 @@ BEGIN;
 SELECT json_object('opsbot-<EVENT_KEY>', 'meta', 'user_version', (SELECT user_version FROM pragma_user_version), 'journal_mode', (SELECT journal_mode FROM pragma_journal_mode), 'page_size', (SELECT page_size FROM pragma_page_size), 'page_count', (SELECT page_count FROM pragma_page_count), 'sqlite_version', sqlite_version(), 'canon', (SELECT coalesce(group_concat(type||char(31)||name||char(31)||tbl_name||char(31)||coalesce(sql,''), char(30)),'') FROM (SELECT type,name,tbl_name,sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type,name)));
 SELECT json_object('opsbot-<EVENT_KEY>','object','type',type,'name',name,'tbl_name',tbl_name,'sql',coalesce(sql,'')) FROM sqlite_master ORDER BY type,name;
 SELECT json_object('opsbot-<EVENT_KEY>','column','table',m.name,'name',p.name) FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type='table' ORDER BY m.name, p.cid;
-.output "/tmp/opsbot-restore-<RANDOM3>.sql"
+.output "/tmp/opsbot-restore-<RANDOM2>.sql"
 SELECT 'SELECT json_object(''opsbot-<EVENT_KEY>'',''count'',''phase'',''now'',''table'','||quote(name)||',''rows'',(SELECT count(*) FROM "'||replace(name,'"','""')||'"));' FROM sqlite_master m WHERE m.type='table' AND lower(m.name) NOT LIKE 'sqlite%' AND coalesce(m.sql,'') NOT LIKE 'CREATE VIRTUAL%' AND NOT EXISTS (SELECT 1 FROM sqlite_master v WHERE v.type='table' AND v.sql LIKE 'CREATE VIRTUAL%' AND m.name IN (v.name||'_data', v.name||'_idx', v.name||'_content', v.name||'_docsize', v.name||'_config', v.name||'_segments', v.name||'_segdir', v.name||'_stat', v.name||'_node', v.name||'_rowid', v.name||'_parent')) ORDER BY name;
 .output stdout
-.read "/tmp/opsbot-restore-<RANDOM3>.sql"
+.read "/tmp/opsbot-restore-<RANDOM2>.sql"
 
 SELECT json_object('opsbot-<EVENT_KEY>', 'data_version', 'at', 'after', 'v', (SELECT data_version FROM pragma_data_version));
 COMMIT;
+PRAGMA wal_checkpoint(TRUNCATE);
 
-OPSBOT_SQL_<DELIM3>
+OPSBOT_SQL_<DELIM2>
 
-# --- sh 7 of 7 ---
-trap 'rm -f /tmp/opsbot-state-<RANDOM4>.sql' EXIT
+# --- sh 6 of 6 ---
+trap 'rm -f /tmp/opsbot-state-<RANDOM3>.sql' EXIT
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
-sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM4>'
+sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM3>'
 .bail on
 BEGIN;
 SELECT json_object('opsbot-<EVENT_KEY>', 'meta', 'user_version', (SELECT user_version FROM pragma_user_version), 'journal_mode', (SELECT journal_mode FROM pragma_journal_mode), 'page_size', (SELECT page_size FROM pragma_page_size), 'page_count', (SELECT page_count FROM pragma_page_count), 'sqlite_version', sqlite_version(), 'canon', (SELECT coalesce(group_concat(type||char(31)||name||char(31)||tbl_name||char(31)||coalesce(sql,''), char(30)),'') FROM (SELECT type,name,tbl_name,sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type,name)));
@@ -83,4 +65,4 @@ SELECT json_object('opsbot-<EVENT_KEY>','column','table',m.name,'name',p.name) F
 SELECT json_object('opsbot-<EVENT_KEY>','integrity','result',(SELECT group_concat(integrity_check, char(10)) FROM (SELECT * FROM pragma_integrity_check LIMIT 20)));
 ROLLBACK;
 
-OPSBOT_SQL_<DELIM4>
+OPSBOT_SQL_<DELIM3>
