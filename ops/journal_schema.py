@@ -184,6 +184,20 @@ DRIFT = """CREATE TABLE drift (
     checked_at REAL NOT NULL
 )"""
 
+LEDGER_BACKFILL = """INSERT INTO ledger(target, name, sha256, sql_sha256, run_id, requester, approvers, applied_at,
+                   fingerprint_before, fingerprint_after, rolled_back_by)
+SELECT r.target, r.migration, coalesce(r.migration_sha256, ''), '', r.id,
+       CASE WHEN instr(r.actor, ' (') THEN substr(r.actor, 1, instr(r.actor, ' (') - 1) ELSE r.actor END,
+       CASE WHEN instr(r.actor, ' + ') THEN substr(r.actor, instr(r.actor, ' + ') + 3) ELSE '' END,
+       coalesce(r.finished_at, r.started_at),
+       coalesce(json_extract(r.summary, '$.fingerprint_before'), ''),
+       coalesce(json_extract(r.summary, '$.fingerprint'), ''), r.undone_by
+FROM runs r
+WHERE r.phase = 'migrate' AND r.migration IS NOT NULL
+  AND (r.outcome IN ('done', 'changed') OR (r.outcome IS NULL AND r.state = 'succeeded'))
+  AND json_valid(r.summary) AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.run_id = r.id)
+ORDER BY r.id"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, steps, backups, preflights, locks", (
         RUNS, STEPS, "CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id)", BACKUPS, PREFLIGHTS, LOCKS)),
@@ -214,6 +228,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "the schema each environment last had (ops.drift)", (DRIFT,)),
     Migration(12, "backups' second copy off the app host (ops.offsite)", columns=(
         ("backups", "offsite_path", "TEXT"), ("backups", "offsite_sha256", "TEXT"))),
+    # A journal from before the ledger: what its migrate runs applied (and no rollback undid) is
+    # applied now too, or the upgrade would call it pending and let it run twice. The SQL's own
+    # sha256 was not kept then: '' (a later edit of the file is reported as "sql").
+    Migration(13, "the ledger filled from the runs before it", (LEDGER_BACKFILL,)),
 )
 
 

@@ -67,6 +67,11 @@ async def record(journal: Journal, target: str, migration: Migration, *, run_id:
     await journal.db.commit()
 
 
+async def set_schema_after(journal: Journal, run_id: int, fingerprint: str) -> None:
+    await journal.db.execute("UPDATE ledger SET fingerprint_after=? WHERE run_id=?", (fingerprint, run_id))
+    await journal.db.commit()
+
+
 async def entries(journal: Journal, target: str) -> list[LedgerEntry]:
     """Every entry of this environment, oldest first (rolled-back ones included)."""
     rows = await journal._all("SELECT * FROM ledger WHERE target=? ORDER BY id", (target,))

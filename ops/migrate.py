@@ -150,17 +150,25 @@ async def run_migrate(
             if not outcome.committed:
                 step.fail(describe_failure(outcome, migration))
         attempt = Attempt(migration, before, record.path, migration.row_loss_allowed(allow_row_loss))
+        recorded = False
         if outcome.committed:
+            # Applied: the ledger says so at once, before anything after the COMMIT can fail or be
+            # killed (ops.ledger); the schema it left is added once read.
+            await ledger.record(engine.journal, engine.key, migration, run_id=run.run_id, actor=actor,
+                                fingerprint_before=before.fingerprint, fingerprint_after="")
+            recorded = True
             result = await _after_commit(run, attempt, outcome)
         else:
             result = await _after_failure(run, attempt, outcome)
+        if result.committed:  # found applied after a failure too: the database said so
+            if not recorded:
+                await ledger.record(engine.journal, engine.key, migration, run_id=run.run_id, actor=actor,
+                                    fingerprint_before=before.fingerprint, fingerprint_after="")
+            await ledger.set_schema_after(engine.journal, run.run_id, result.fingerprint)
         run.table("rows per table", ["table", "before", "after", "change", ""],
                   count_rows(count_changes(result.counts_before, result.counts)))
         result = replace(result, offsite={"path": off.path, "sha256": off.sha256}, volume_snapshot=snapshot)
         await retention.keep_within_limits(run)
-        if result.committed:  # applied, whatever failed after: the ledger says so (ops.ledger)
-            await ledger.record(engine.journal, engine.key, migration, run_id=run.run_id, actor=actor,
-                                fingerprint_before=before.fingerprint, fingerprint_after=result.fingerprint)
         await run.done(result)
         return result
 

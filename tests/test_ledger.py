@@ -6,6 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_db
 from tests.test_cli import cli, env_for
 
@@ -107,3 +109,72 @@ def test_a_tools_own_table_is_shown_and_never_written(tmp_path: Path) -> None:
     assert migrate(env, tmp_path, "0001_notes.sql").returncode == 0
     after = sqlite3.connect(db).execute("SELECT * FROM goose_db_version ORDER BY id").fetchall()
     assert after == before, "opsbot never writes a tool's table"
+
+
+async def test_a_journal_from_before_the_ledger_knows_what_its_runs_applied(tmp_path: Path) -> None:
+    """The upgrade fills the ledger from the migrate runs (control: without it, an applied
+    migration would look pending and be allowed to run again)."""
+    from ops.context import Engine
+    from ops.journal import Journal
+    from ops.migrate import run_migrate
+    from ops.targets.local import LocalTarget
+
+    env, db, folder = setup(tmp_path)
+    state = tmp_path / "state" / "j.db"
+    journal = await Journal.open(state)
+    engine = Engine(target=LocalTarget(), journal=journal, db_path=str(db), migrations_dir=folder,
+                    work_dir=tmp_path / "state" / "work")
+    first = await run_migrate(engine, "0001_notes.sql", confirmed=True, actor="alice (1) + bob")
+    await journal.close()
+    # The same journal as an opsbot from before the ledger left it: its runs, no ledger rows.
+    con = sqlite3.connect(state)
+    con.execute("DELETE FROM ledger")
+    con.execute("PRAGMA user_version = 12")
+    con.commit()
+    con.close()
+    report = pending(env, tmp_path)
+    [applied] = report["applied"]
+    assert applied["name"] == "0001_notes.sql" and applied["run_id"] == first.run_id
+    assert applied["requester"] == "alice" and applied["approvers"] == "bob"
+    again = migrate(env, tmp_path, "0001_notes.sql")
+    assert again.returncode == 1 and "already applied" in json.loads(again.stdout)["error"]["message"]
+
+
+async def test_a_run_stopped_right_after_its_commit_is_in_the_ledger(tmp_path: Path) -> None:
+    """Cancelled (a kill, a shutdown) while it verifies after COMMIT: the migration is applied,
+    and the ledger says so, so it cannot run twice (control: the record used to come last)."""
+    import asyncio
+
+    from ops import ledger
+    from ops.context import Engine
+    from ops.journal import Journal
+    from ops.migrate import run_migrate
+    from ops.migrations import load
+    from ops.targets.local import LocalTarget
+    from tests.faults.target import FaultyTarget
+
+    _, db, folder = setup(tmp_path)
+    journal = await Journal.open(tmp_path / "state" / "j.db")
+    committed = asyncio.Event()
+
+    async def stop_after_commit(script: str, result):  # type: ignore[no-untyped-def]
+        if "COMMIT" in script and "CREATE TABLE notes" in script:
+            committed.set()
+        elif committed.is_set() and "integrity_check" in script:
+            raise asyncio.CancelledError  # the run is stopped here, after the change
+        return None
+
+    engine = Engine(target=FaultyTarget(LocalTarget(), on_script=stop_after_commit), journal=journal,
+                    db_path=str(db), migrations_dir=folder, work_dir=tmp_path / "state" / "work")
+    try:
+        try:
+            await run_migrate(engine, "0001_notes.sql", confirmed=True)
+        except asyncio.CancelledError:
+            pass
+        assert committed.is_set()
+        assert "notes" in {n for (n,) in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
+        assert "0001_notes.sql" in await ledger.applied(journal, "local")
+        with pytest.raises(ledger.AlreadyApplied):
+            await ledger.ensure_not_applied(journal, "local", load(folder, "0001_notes.sql"), "here")
+    finally:
+        await journal.close()
