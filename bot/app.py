@@ -88,12 +88,20 @@ class OpsBot(commands.Bot):
         return found
 
     def engine_by_key(self, key: str) -> Engine:
-        """The engine whose journal rows (runs, requests, locks) carry ``key``."""
-        return next((e for e in self.engines.values() if e.key == key), self.engine)
+        """The engine whose journal rows (runs, requests, locks) carry ``key``; a row of an
+        environment this bot does not serve (the config changed since) is refused, not run on
+        another environment."""
+        found = next((e for e in self.engines.values() if e.key == key), None)
+        if found is None:
+            raise OpsError(f"this belongs to the environment {key!r}, which this opsbot does not serve",
+                           hint="Nothing was done. Add it back to opsbot.toml, or act on it by hand.")
+        return found
 
     async def engine_of_run(self, run_id: int) -> Engine:
         run = await self.engine.journal.run(run_id)
-        return self.engine_by_key(run.target) if run else self.engine
+        if run is None:
+            raise OpsError(f"run #{run_id} is not in the journal", hint="Nothing was done; see /migrate history.")
+        return self.engine_by_key(run.target)
 
     async def in_our_guild(self, interaction: discord.Interaction) -> bool:
         if interaction.guild_id != self.settings.discord.guild_id:

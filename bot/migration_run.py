@@ -17,6 +17,7 @@ from bot.requests import edit_request
 from bot.threads import request_thread_name, thread_for
 from bot.views import EMERGENCY_STEPS, checklist_view, emergency_view, run_buttons
 from ops.approvals import Approval
+from ops.errors import OpsError
 from ops.outcome import UNCHANGED, UNKNOWN, headline, icon
 from ops.requests import ApprovedRun, run_approved_migration
 
@@ -24,13 +25,19 @@ log = logging.getLogger(__name__)
 
 
 async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
+    try:
+        engine = bot.engine_by_key(a.target)
+    except OpsError as exc:  # its environment left opsbot.toml since: nothing runs elsewhere instead
+        await bot.approvals.executed(a.id, None, state="stale")
+        await edit_request(bot, a, f"✘ {exc.message}\n→ {exc.hint}", state="stale")
+        return
     await edit_request(bot, a, f"✅ Approved by {approver}; running…", state="running")
-    env = bot.engine_by_key(a.target).env
+    env = engine.env
     what = f"migrate {a.subject}{f' on {env}' if env else ''} (request #{a.id}, approved by {approver})"
     thread = await thread_for(bot, a.channel_id, a.message_id, request_thread_name(a))
     try:
         done, rep = await with_progress(bot, None, what, lambda r: run_approved_migration(
-            bot.engine_by_key(a.target), bot.approvals, a, approver, r), where=thread)
+            engine, bot.approvals, a, approver, r), where=thread)
     except Exception:
         log.exception("migrate run for request #%s crashed", a.id)
         await edit_request(bot, a, "✘ The run crashed; see the logs and run `/migrate verify`.", state=UNKNOWN)

@@ -60,7 +60,8 @@ class Reconciler:
         for channel_id, message_id in await self.engine.journal.run_messages(run.id):
             if self.bot.is_ops_channel(channel_id):
                 return await thread_for(self.bot, channel_id, message_id, f"{run.phase} run #{run.id}")
-        return await self.bot.ops_channel(self.bot.engine_by_key(run.target))
+        known = [e for e in self.bot.engines.values() if e.key == run.target]  # a code revert has none
+        return await self.bot.ops_channel(known[0] if known else None)
 
     async def post_interrupted(self, run: RunRecord) -> None:
         approval = await self.bot.approvals.by_run(run.id)
@@ -139,7 +140,9 @@ class Reconciler:
             assert current is not None
             member = await self.member(user_id)
             if await self.desk.handle_reaction(current, emoji, user_id, member, late=True, run=False) == "approved":
-                approved.append((current, member.name if member else str(user_id)))
+                decided = await self.bot.approvals.get(approval_id)  # every approver, when it needed several
+                approved.append((current, (decided.decided_by if decided else None)
+                                 or (member.name if member else str(user_id))))
         for current, who in approved:
             await self.desk.run_approved(current, who, late=True)
 

@@ -94,5 +94,4 @@ async def run_status(engine: Engine) -> StatusResult:
 
 async def last_change(engine: Engine) -> RunRecord | None:
     """The newest run that changed (or set out to change) the database: a migrate or a rollback."""
-    runs = [r for r in await engine.journal.runs(30) if r.phase in ("migrate", "rollback")]
-    return runs[0] if runs else None
+    return await engine.journal.last_change(engine.key)

@@ -103,7 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo(out, keep=args.keep))
     try:
         app = dict.fromkeys(registry.app_settings(), args.app)
-        config = load_config(find_config(args.config), target=args.target, db_path=args.db, **app)
+        path = find_config(args.config)
+        if path is not None and (args.target or args.db or args.app):
+            # With a file, an environment is its table: an override would run one environment's
+            # database under another's policy, ledger and lock.
+            raise UsageError("--target, --db and --app do not apply when opsbot.toml names the environments",
+                             hint=f"Pick one with --env NAME, or change its table in {path}.")
+        config = load_config(path, target=args.target, db_path=args.db, **app)
         environment = config.get(args.env)
         result = asyncio.run(_dispatch(args, environment, out))
     except OpsError as exc:

@@ -41,6 +41,8 @@ from ops.settings import Settings, environ
 from ops.targets import registry
 
 CONFIG_NAME = "opsbot.toml"
+# One journal, one migrations folder for every environment: not settable per environment.
+SHARED = {"STATE_DB", "MIGRATIONS_DIR"}
 ENV_KEYS = {"target", "app", "db_path", "health_url", "machine", "ops_channel_id", "policy", "settings"}
 POLICY_KEYS = {"approvers", "destructive_extra_approvers", "requires_success_on", "allowed_hours", "freeze"}
 
@@ -145,7 +147,14 @@ def _environment(name: str, table: Any, env: dict[str, str] | None, overrides: d
     if not isinstance(extra, dict):
         problems.append(f"{where}: settings must be a table of VARIABLE = value")
         extra = {}
-    values.update({str(k): str(v) for k, v in extra.items()})
+    named = {"TARGET": "target", "DB_PATH": "db_path", "HEALTH_URL": "health_url"}
+    for key in extra:
+        if key in SHARED:
+            problems.append(f"{where}: settings cannot set {key}: every environment shares it (set it in the "
+                            "environment variables)")
+        elif key in named:
+            problems.append(f"{where}: settings cannot set {key}: use the {named[key]} field")
+    values.update({str(k): str(v) for k, v in extra.items() if k not in SHARED and k not in named})
     target = str(table.get("target", ""))
     values["TARGET"] = target
     if "db_path" in table:

@@ -266,6 +266,12 @@ class Journal:
                 (target, backup.run_id))
         return await self.changes_since(target, taken_at - 1)
 
+    async def last_change(self, target: str) -> RunRecord | None:
+        """This environment's newest migrate or rollback, whatever became of it."""
+        found = await self._runs("SELECT * FROM runs WHERE target=? AND phase IN ('migrate','rollback') "
+                                 "ORDER BY id DESC LIMIT 1", (target,))
+        return found[0] if found else None
+
     async def last_finished(self, target: str, phase: str, since: float) -> RunRecord | None:
         """The newest run of ``phase`` on ``target`` that finished at or after ``since``."""
         found = await self._runs("SELECT * FROM runs WHERE phase=? AND target=? AND finished_at >= ? "

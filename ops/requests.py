@@ -170,13 +170,15 @@ async def request_migration(engine: Engine, approvals: Approvals, gate: RequestG
     preflight of exactly this file from the last ``preflight_max_age_s`` is reused, else
     ``preflight()`` runs one (the caller shows its progress); a failed one requests nothing."""
     target = engine.key
-    await ensure_can_request(engine, approvals, target, kind="migrate", what="run")
     migration = load(engine.migrations_dir, name)
-    await ledger.ensure_not_applied(engine.journal, target, migration, engine.env_name)
-    await policy.ensure_not_locked(engine.journal, target, engine.env_name)
-    policy.ensure_open(engine.policy, engine.env_name)
-    await promotion.required_success(engine, migration)
+    # The gate first: every check below awaits, and a second request must not pass them all while
+    # the first one is between its checks and its approval (the gate is taken without an await).
     async with gate.hold(target, requester, what="run a migration"):
+        await ensure_can_request(engine, approvals, target, kind="migrate", what="run")
+        await ledger.ensure_not_applied(engine.journal, target, migration, engine.env_name)
+        await policy.ensure_not_locked(engine.journal, target, engine.env_name)
+        policy.ensure_open(engine.policy, engine.env_name)
+        await promotion.required_success(engine, migration)
         # A recent preflight is reused only when it was made with the same row-loss allowance.
         pre = await fresh_preflight(engine, name, migration.sha256, max_age_s=preflight_max_age_s,
                                     allow_row_loss=migration.row_loss_allowed(allow_row_loss))

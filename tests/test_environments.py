@@ -154,3 +154,19 @@ def test_the_clis_lock_holds_one_environment_and_status_says_who(tmp_path: Path)
     released = ops(env, tmp_path, "--env", "staging", "unlock")
     assert not released["locked"] and released["reason"] == "load test tonight"
     assert ops(env, tmp_path, "--env", "staging", "migrate", MIGRATION, "--yes")["ok"]
+
+
+def test_with_a_file_an_environment_cannot_be_overridden_onto_another(tmp_path: Path) -> None:
+    """Control: --db would have run production's database under staging's policy and ledger."""
+    env, staging, production = two_locals(tmp_path, "approvers = 2")
+    out = cli("--json", "--env", "staging", "--db", str(production), "migrate", MIGRATION, "--yes", env=env,
+              cwd=tmp_path)
+    assert out.returncode == 2 and "do not apply when opsbot.toml names the environments" in out.stdout
+    assert user_version(production) == 7 and user_version(staging) == 7
+    config = Path(env["OPSBOT_CONFIG"])
+    config.write_text(config.read_text().replace('[environments.production.policy]',
+                                                 'settings = { STATE_DB = "/tmp/elsewhere.db", DB_PATH = "x" }\n'
+                                                 '[environments.production.policy]'))
+    bad = json.loads(cli("--json", "status", env=env, cwd=tmp_path).stdout)["error"]["message"]
+    assert "settings cannot set STATE_DB: every environment shares it" in bad
+    assert "settings cannot set DB_PATH: use the db_path field" in bad
