@@ -124,6 +124,9 @@ def pending_embed(report: ledger.Pending) -> discord.Embed:
     lines += [f"… `{p['name']}`{' ⚠ out of order' if p['name'] in report.out_of_order else ''}"
               for p in report.pending]
     for t in report.tool_tables:
+        if t.get("error"):
+            lines.append(f"⚠ {t['tool']}'s table `{t['table']}` could not be read: {t['error'][:200]}")
+            continue
         lines.append(f"{t['tool']}'s table `{t['table']}` (read only): applied {', '.join(t['applied']) or 'none'}")
     return simple_embed(f"Migrations on {report.env}: {len(report.applied)} applied, {len(report.pending)} pending",
                         lines)

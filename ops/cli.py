@@ -299,6 +299,10 @@ def _render_pending(data: dict[str, Any], out: Console) -> None:
     if not data["applied"] and not data["pending"]:
         out.print("  no migrations in the folder")
     for t in data["tool_tables"]:
+        if t.get("error"):
+            out.print(f"  [yellow]⚠ {_esc(t['tool'])}'s table {_esc(t['table'])} could not be read: "
+                      f"{_esc(t['error'])}[/]")
+            continue
         out.print(f"  {_esc(t['tool'])}'s table {_esc(t['table'])} ({t['rows']} rows, read only): "
                   f"applied {_esc(', '.join(t['applied']) or 'none')} — {_esc(t['meaning'])}")
 

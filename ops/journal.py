@@ -254,6 +254,20 @@ class Journal:
             "SELECT * FROM runs WHERE target=? AND phase IN ('migrate','rollback') AND started_at > ? "
             "AND (outcome IN ('done','changed','unknown') OR state='interrupted') ORDER BY id", (target, since))
 
+    async def restored_to(self, target: str, taken_by: int) -> list[int]:
+        """A restore of the backup run ``taken_by`` took: what it holds is applied again. Runs before
+        it that a later rollback had undone (rolling back further, then forward to this backup)
+        are in it, so neither the run nor its ledger entry is rolled back any more."""
+        rows = await self._all("SELECT id FROM runs WHERE target=? AND id < ? AND undone_by > ?",
+                               (target, taken_by, taken_by))
+        ids = [r["id"] for r in rows]
+        if ids:
+            await self.db.executemany("UPDATE runs SET undone_by=NULL WHERE id=?", [(i,) for i in ids])
+        await self.db.execute("UPDATE ledger SET rolled_back_by=NULL, rolled_back_at=NULL "
+                              "WHERE target=? AND run_id < ? AND rolled_back_by > ?", (target, taken_by, taken_by))
+        await self.db.commit()
+        return ids
+
     async def changes_after_backup(self, target: str, backup: BackupRecord | None, taken_at: float
                                    ) -> list[RunRecord]:
         """What a restore of this backup undoes: the run that took it (a migrate takes its backup

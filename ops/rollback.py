@@ -256,6 +256,8 @@ async def _mark_undone(run: Run, record: BackupRecord, entry: BackupEntry) -> li
     undone = sorted({r.id for r in await journal.changes_after_backup(run.engine.key, taken_by, entry.taken_at)
                      if r.id != run.run_id and not r.undone_by})
     await journal.mark_undone(undone, run.run_id)
+    if taken_by is not None and taken_by.run_id:
+        await journal.restored_to(run.engine.key, taken_by.run_id)
     return undone
 
 

@@ -178,3 +178,35 @@ async def test_a_run_stopped_right_after_its_commit_is_in_the_ledger(tmp_path: P
             await ledger.ensure_not_applied(journal, "local", load(folder, "0001_notes.sql"), "here")
     finally:
         await journal.close()
+
+
+def test_rolling_back_further_then_forward_again_keeps_the_ledger_true(tmp_path: Path) -> None:
+    """0001 then 0003 applied; roll back to 0001's backup (both undone), then forward to 0003's
+    backup, which holds 0001: 0001 is applied again and must not run twice (control: the ledger
+    used to keep calling it rolled back)."""
+    env, db, _ = setup(tmp_path)
+    migrate(env, tmp_path, "0001_notes.sql")
+    third = json.loads(migrate(env, tmp_path, "0003_notes_index.sql").stdout)
+    backups = json.loads(cli("--json", "backups", env=env, cwd=tmp_path).stdout)["backups"]
+    first_backup = next(b["path"] for b in backups if "pre-0001_notes" in b["path"])
+    assert cli("--json", "rollback", "--backup", first_backup, "--yes", env=env, cwd=tmp_path).returncode == 0
+    assert pending(env, tmp_path)["applied"] == []
+    forward = cli("--json", "rollback", "--backup", third["backup"], "--yes", env=env, cwd=tmp_path)
+    assert forward.returncode == 0, forward.stdout
+    report = pending(env, tmp_path)
+    assert [a["name"] for a in report["applied"]] == ["0001_notes.sql"]
+    assert "notes" in {n for (n,) in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
+    again = migrate(env, tmp_path, "0001_notes.sql")
+    assert again.returncode == 1 and "already applied" in json.loads(again.stdout)["error"]["message"]
+
+
+def test_a_table_named_like_a_tools_but_shaped_otherwise_is_not_taken_for_it(tmp_path: Path) -> None:
+    env, db, _ = setup(tmp_path)
+    con = sqlite3.connect(db)
+    con.executescript("CREATE TABLE goose_db_version(id INTEGER PRIMARY KEY, note TEXT);"
+                      "INSERT INTO goose_db_version(note) VALUES ('not goose'), ('at all');"
+                      "CREATE TABLE schema_migrations(version TEXT PRIMARY KEY);"
+                      "INSERT INTO schema_migrations VALUES ('20240101000000');")
+    con.close()
+    report = pending(env, tmp_path)
+    assert [(t["tool"], t["applied"]) for t in report["tool_tables"]] == [("dbmate", ["20240101000000"])]
