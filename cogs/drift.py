@@ -36,17 +36,17 @@ class DriftCog(commands.Cog, name="drift"):
             if self.bot.scheduler.get_job(f"{JOB_ID}:{env}"):
                 self.bot.scheduler.remove_job(f"{JOB_ID}:{env}")
 
-    async def check(self, engine: Engine) -> drift.Drift | None:
+    async def check(self, engine: Engine) -> list[drift.Drift]:
         try:
             found = await drift.check(engine)
         except OpsError as exc:  # the host is unreachable now: the next check tries again
             log.warning("drift check of %s failed: %s", engine.env_name, exc.message)
-            return None
+            return []
         except Exception:  # a failing job must never kill the scheduler
             log.exception("drift check of %s crashed", engine.env_name)
-            return None
-        if found is not None:
-            await self.post(engine, found)
+            return []
+        for each in found:
+            await self.post(engine, each)
         return found
 
     async def post(self, engine: Engine, found: drift.Drift) -> None:

@@ -2,20 +2,21 @@
 done by hand) is said once, with what changed.
 
 Each check reads the live schema (one read, no counts) and compares its fingerprint with the one
-opsbot last knew for the environment. A change opsbot made itself (a migrate or rollback run
-that finished since, whose result has the live fingerprint) only moves the baseline; anything
-else is drift: reported once, then the baseline moves so the same change is not said again.
-Nothing is checked while a run holds the environment's lock.
+opsbot last knew for the environment. Every migrate and rollback moves that baseline itself
+(``after_change``), from the schema it found to the one it left; a schema it found different from
+the baseline was changed outside opsbot before it ran, and that is said too. Anything else is
+drift: reported once, then the baseline moves so the same change is not said again. Nothing is
+checked while a run holds the environment's lock.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ops.context import Engine
-from ops.schema import read_state
+from ops.schema import DbState, read_state
 
 
 @dataclass(frozen=True)
@@ -45,26 +46,41 @@ def changes(before: str, after: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-async def check(engine: Engine, now: float | None = None) -> Drift | None:
-    """One drift check of this environment: the drift to say, or None."""
+def _loaded(text: str) -> Drift:
+    data = json.loads(text)
+    return Drift(data["env"], data["before"], data["after"], tuple(data["changes"]))
+
+
+async def after_change(engine: Engine, before: DbState, after: DbState) -> None:
+    """An opsbot run changed the schema from ``before`` to ``after``: the baseline moves with it. A
+    baseline that was not ``before`` means someone changed the schema outside opsbot before the run:
+    that change is kept to be said at the next check, with what it was."""
+    journal, key = engine.journal, engine.key
+    known = await journal._one("SELECT fingerprint, canon, pending FROM drift WHERE target=?", (key,))
+    pending = known["pending"] if known else None
+    if known is not None and known["fingerprint"] != before.fingerprint and not pending:
+        pending = json.dumps(asdict(Drift(engine.env_name, known["fingerprint"], before.fingerprint,
+                                          changes(known["canon"], before.canon))))
+    await journal.db.execute(
+        "INSERT OR REPLACE INTO drift(target, fingerprint, canon, checked_at, pending) VALUES(?,?,?,?,?)",
+        (key, after.fingerprint, after.canon, time.time(), pending))
+    await journal.db.commit()
+
+
+async def check(engine: Engine, now: float | None = None) -> list[Drift]:
+    """One drift check of this environment: the drifts to say (each once), or []."""
     now = time.time() if now is None else now
     journal, key = engine.journal, engine.key
     if await journal.lock_for(key):
-        return None  # a run is changing it: its own result says what changed
+        return []  # a run is changing it: its own result says what changed
     live = await read_state(engine.target, engine.db_path, counts=False, busy_timeout_ms=engine.busy_timeout_ms)
-    known = await journal._one("SELECT fingerprint, canon, checked_at FROM drift WHERE target=?", (key,))
-    await journal.db.execute("INSERT OR REPLACE INTO drift(target, fingerprint, canon, checked_at) VALUES(?,?,?,?)",
-                             (key, live.fingerprint, live.canon, now))
+    known = await journal._one("SELECT fingerprint, canon, pending FROM drift WHERE target=?", (key,))
+    found = [_loaded(known["pending"])] if known and known["pending"] else []
+    if known is not None and known["fingerprint"] != live.fingerprint:
+        found.append(Drift(engine.env_name, known["fingerprint"], live.fingerprint,
+                           changes(known["canon"], live.canon)))
+    await journal.db.execute(
+        "INSERT OR REPLACE INTO drift(target, fingerprint, canon, checked_at, pending) VALUES(?,?,?,?,NULL)",
+        (key, live.fingerprint, live.canon, now))
     await journal.db.commit()
-    if known is None or known["fingerprint"] == live.fingerprint:
-        return None  # the first look is the baseline
-    if await _made_by_opsbot(engine, live.fingerprint, since=known["checked_at"]):
-        return None
-    return Drift(engine.env_name, known["fingerprint"], live.fingerprint, changes(known["canon"], live.canon))
-
-
-async def _made_by_opsbot(engine: Engine, fingerprint: str, *, since: float) -> bool:
-    rows = await engine.journal._all(
-        "SELECT summary FROM runs WHERE target=? AND phase IN ('migrate','rollback') AND finished_at >= ? "
-        "AND outcome IN ('done','changed')", (engine.key, since))
-    return any(json.loads(r["summary"] or "{}").get("fingerprint") == fingerprint for r in rows)
+    return found  # the first look is the baseline

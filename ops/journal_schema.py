@@ -232,6 +232,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # applied now too, or the upgrade would call it pending and let it run twice. The SQL's own
     # sha256 was not kept then: '' (a later edit of the file is reported as "sql").
     Migration(13, "the ledger filled from the runs before it", (LEDGER_BACKFILL,)),
+    # A change found outside opsbot by a migrate or rollback (ops.drift.after_change), to be said.
+    Migration(14, "drift found by a run", columns=(("drift", "pending", "TEXT"),)),
 )
 
 

@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ops import ledger, offsite, policy, promotion, retention
+from ops import drift, ledger, offsite, policy, promotion, retention
 from ops.apply import ApplyOutcome, apply_migration, describe_failure
 from ops.backup import take_backup
 from ops.context import Engine, Phase, PhaseRun, Run, Step
@@ -165,12 +165,23 @@ async def run_migrate(
                 await ledger.record(engine.journal, engine.key, migration, run_id=run.run_id, actor=actor,
                                     fingerprint_before=before.fingerprint, fingerprint_after="")
             await ledger.set_schema_after(engine.journal, run.run_id, result.fingerprint)
+            await _move_drift_baseline(engine, before)
         run.table("rows per table", ["table", "before", "after", "change", ""],
                   count_rows(count_changes(result.counts_before, result.counts)))
         result = replace(result, offsite={"path": off.path, "sha256": off.sha256}, volume_snapshot=snapshot)
         await retention.keep_within_limits(run)
         await run.done(result)
         return result
+
+
+async def _move_drift_baseline(engine: Engine, before: DbState) -> None:
+    """The drift watch's baseline follows opsbot's own change (ops.drift.after_change)."""
+    try:
+        after = await read_state(engine.target, engine.db_path, counts=False, busy_timeout_ms=engine.busy_timeout_ms)
+    except OpsError as exc:  # the next drift check compares with the last baseline instead
+        log.warning("could not read the schema for the drift watch after the migration: %s", exc.message)
+        return
+    await drift.after_change(engine, before, after)
 
 
 async def _volume_snapshot(run: Run) -> str:

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ops import hostfs
+from ops import drift, hostfs
 from ops.backup import verify_file
 from ops.backups import BackupEntry, list_backups
 from ops.context import Engine, Phase, PhaseRun, Run, Step
@@ -165,6 +165,7 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
         finally:
             await remove_staged(run, source)  # the uploaded copy, once the restore is over either way
         run.outcome_on_error = "changed"
+        await drift.after_change(engine, live, restored.state)  # the drift watch's baseline follows
         result = replace(await _after_restore(run, entry, record, restored, tuple(skipped)),
                          restored_from=source.origin)
         await run.done(result)

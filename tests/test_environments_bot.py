@@ -124,23 +124,23 @@ async def test_drift_outside_opsbot_is_posted_once_and_opsbots_own_changes_are_n
     running, staging, production = two
     watch = running.bot.get_cog("drift")
     assert watch is not None
-    assert await watch.check(staging) is None and await watch.check(production) is None  # the baselines
+    assert await watch.check(staging) == [] and await watch.check(production) == []  # the baselines
     # Someone changes production's schema by hand.
     con = sqlite3.connect(production.db_path)
     con.executescript("ALTER TABLE user_settings ADD COLUMN nickname TEXT; CREATE INDEX settings_nick "
                       "ON user_settings(nickname);")
     con.close()
-    found = await watch.check(production)
-    assert found is not None and found.env == "production"
+    [found] = await watch.check(production)
+    assert found.env == "production"
     assert found.changes == ("+ index settings_nick", "~ table user_settings (definition changed)")
     [post] = await discord_standin.wait_until(lambda: drift_posts(discord_standin) or None, what="the drift post")
     assert "changed outside opsbot" in post.text() and "+ index settings_nick" in post.text()
     assert post.channel_id == c.OTHER_CHANNEL_ID, "in production's own channel"
-    assert await watch.check(production) is None, "said once"
+    assert await watch.check(production) == [], "said once"
     # opsbot's own migration on staging is not drift.
     _, [card] = await ask(discord_standin, "migrate run", {"migration": MIGRATION, "environment": "staging"})
     await discord_standin.wait_for_reaction(card.id, "❌")
     await discord_standin.add_reaction(card.id, "✅", user_id=c.APPROVER1_ID)
     await wait_for_state(discord_standin, card.id, f"✅ Applied: migrate {MIGRATION} on staging")
-    assert await watch.check(staging) is None
+    assert await watch.check(staging) == []
     assert len(drift_posts(discord_standin)) == 1
