@@ -69,11 +69,13 @@ def ensure_open(policy: Policy, env: str, now: float | None = None) -> None:
 
 def ensure_enough_approvers(policy: Policy, env: str, migration: Migration, allow_row_loss: tuple[str, ...],
                             approvers: int) -> None:
-    """The CLI's --yes is one person: an environment that needs more refuses it."""
+    """The CLI's --yes is one person: an environment that needs more refuses it (and a request
+    approved under an older, laxer policy is refused at run time too)."""
     needed = policy.approvers_for(destructive(migration, allow_row_loss))
     if approvers < needed:
         why = " (a destructive migration needs one more)" if needed > policy.approvers else ""
-        raise PolicyRefused(f"{env} needs {needed} approvers for {migration.name}{why}; --yes is one person",
+        had = "one approved it (--yes is one person)" if approvers == 1 else f"{approvers} approved it"
+        raise PolicyRefused(f"{env} needs {needed} approvers for {migration.name}{why}; {had}",
                             hint="Ask for it in Discord with /migrate run: approvers other than you react ✅.")
 
 

@@ -98,7 +98,8 @@ def test_two_approvers_refuse_the_clis_yes_and_a_freeze_refuses_everyone(tmp_pat
     config = Path(env["OPSBOT_CONFIG"])
     config.write_text(config.read_text().replace("2099-01-01", "2020-06-01"))  # the freeze is over
     one = ops(env, tmp_path, "--env", "production", "migrate", MIGRATION, "--yes", code=1)
-    assert "production needs 2 approvers for 0001_remove_suspend.sql; --yes is one person" in one["error"]["message"]
+    assert "production needs 2 approvers for 0001_remove_suspend.sql; one approved it (--yes is one person)" \
+        in one["error"]["message"]
     assert "/migrate run" in one["error"]["hint"] and user_version(production) == 7
 
 
