@@ -33,6 +33,20 @@ class ApprovalDesk:
             return
         await self.handle_reaction(approval, str(payload.emoji), payload.user_id, payload.member)
 
+    async def on_reaction_removed(self, payload: discord.RawReactionActionEvent) -> None:
+        if str(payload.emoji) != requests.APPROVE:
+            return
+        approval = await self.approvals.by_message(payload.message_id)
+        if approval is None:
+            return
+        guild = self.bot.get_guild(self.bot.settings.discord.guild_id)
+        who = self.reactor(payload.user_id, guild.get_member(payload.user_id) if guild else None)
+        decision = await requests.withdraw(self.approvals, approval, who)
+        if decision is not None:
+            name = (await self.approvals.reactions(approval.id))[-1].user_name
+            log.info("✅ withdrawn by %s on request #%s", name, approval.id)
+            await note_on_request(self.bot, approval, f"↩ {name} took their ✅ back: {decision.outcome}.")
+
     async def handle_reaction(self, approval: Approval, emoji: str, user_id: int,
                               member: discord.Member | None, *, late: bool = False, run: bool = True) -> str:
         """One reaction, live or read back after a restart or a reconnect (``late``): the same rules.

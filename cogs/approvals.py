@@ -40,6 +40,10 @@ class ApprovalsCog(commands.Cog, name="approvals"):
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self.desk.on_reaction(payload)
 
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.desk.on_reaction_removed(payload)
+
 
 async def setup(bot: OpsBot) -> None:
     await bot.add_cog(ApprovalsCog(bot))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops import ledger, migrate, policy, promotion
-from ops.approvals import Approval, Approvals
+from ops.approvals import Approval, Approvals, Reaction
 from ops.backup import backup_path
 from ops.checklist import Checklist, Item
 from ops.context import Engine
@@ -98,7 +98,7 @@ async def decide(approvals: Approvals, a: Approval, emoji: str, who: Reactor) ->
             return Decision("ignored: not an approver")
         if a.required_approvers > 1:
             # Distinct approvers, counted from the reactions recorded so far (ops.policy).
-            given = [r for r in await approvals.reactions(a.id) if r.outcome.startswith(COUNTED)]
+            given = await counted(approvals, a)
             if who.user_id in {r.user_id for r in given}:
                 return Decision("ignored: already counted")
             if len(given) + 1 < a.required_approvers:
@@ -117,6 +117,35 @@ async def decide(approvals: Approvals, a: Approval, emoji: str, who: Reactor) ->
             return Decision("cancelled", "cancelled")
         return Decision("ignored: already decided")
     return Decision("ignored: not an approval emoji")
+
+
+WITHDRAWN = "withdrawn"
+
+
+async def counted(approvals: Approvals, a: Approval) -> list[Reaction]:
+    """The ✅ that count now on a request that needs several: each approver's latest word, unless
+    they took their ✅ back since."""
+    latest: dict[int, Reaction] = {}
+    for r in await approvals.reactions(a.id):
+        if r.outcome.startswith(COUNTED) or r.outcome == WITHDRAWN:
+            latest[r.user_id] = r
+    return [r for r in latest.values() if r.outcome != WITHDRAWN]
+
+
+async def withdraw(approvals: Approvals, a: Approval, who: Reactor) -> Decision | None:
+    """An approver took their ✅ back from a pending request that needs several: it counts no more.
+    None when there was nothing to take back."""
+    async with approvals.deciding[a.id]:
+        current = await approvals.get(a.id) or a
+        if current.state != "pending" or current.required_approvers <= 1:
+            return None
+        given = {r.user_id: r for r in await counted(approvals, current)}
+        if who.user_id not in given:
+            return None
+        # Their name as recorded with the ✅ (a removal event carries no member to name them by).
+        await approvals.record_reaction(a.id, who.user_id, given[who.user_id].user_name, APPROVE, WITHDRAWN)
+        left = len(await counted(approvals, current))
+    return Decision(f"{WITHDRAWN}: {left} of {current.required_approvers} now")
 
 
 async def react(approvals: Approvals, a: Approval, emoji: str, who: Reactor) -> Decision:

@@ -71,11 +71,21 @@ async def test_promotion_needs_staging_then_two_approvers_who_are_not_the_reques
     await discord_standin.wait_for_reaction(card.id, "❌")
     await discord_standin.add_reaction(card.id, "✅", user_id=c.OPERATOR1_ID)  # the requester
     await discord_standin.add_reaction(card.id, "✅", user_id=c.APPROVER1_ID)
-    await discord_standin.remove_reaction(card.id, "✅", user_id=c.APPROVER1_ID)
-    await discord_standin.add_reaction(card.id, "✅", user_id=c.APPROVER1_ID)  # the same approver again
-    seen = await reactions_recorded(running, card.id, 3)
+    await reactions_recorded(running, card.id, 2)
+    await discord_standin.remove_reaction(card.id, "✅", user_id=c.APPROVER1_ID)  # takes it back
+    await reactions_recorded(running, card.id, 3)
+    await discord_standin.add_reaction(card.id, "✅", user_id=c.APPROVER1_ID)  # and gives it again
+    seen = await reactions_recorded(running, card.id, 4)
     assert [r.outcome for r in seen] == ["ignored: the requester cannot approve their own change",
-                                         "approval 1 of 2", "ignored: already counted"]
+                                         "approval 1 of 2", "withdrawn", "approval 1 of 2"]
+    # The same ✅ read again (a reconnect replays it) is not a second approver.
+    approval = await running.bot.approvals.by_message(card.id)
+    assert approval is not None
+    cog = running.bot.get_cog("approvals")
+    member = await cog.reconciler.member(c.APPROVER1_ID)  # type: ignore[union-attr]
+    again = await cog.desk.handle_reaction(approval, "✅", c.APPROVER1_ID, member,  # type: ignore[union-attr]
+                                           late=True, run=False)
+    assert again == "ignored: already counted"
     assert user_version(production.db_path) == 7, "one approver is not enough on production"
     noted = await discord_standin.wait_for_edit(card.id, lambda m: "approval 1 of 2" in m.text(), timeout=30)
     assert noted.embeds[0]["title"].startswith("⏳ Awaiting approval")
