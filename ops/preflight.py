@@ -93,8 +93,14 @@ def version_warnings(migration: Migration, host: str, local: str) -> tuple[list[
 
 
 async def download_snapshot(run: Run, dest: Path) -> None:
-    """`.backup` on the host, check space first, fetch, compare sha256, delete the host copy."""
+    """`.backup` on the host, check space first, fetch, compare sha256, delete the host copy.
+    When the app host is this machine, `.backup` writes straight into ``dest``: there is nothing
+    to transfer, so no second copy and no second hash."""
     engine = run.engine
+    if engine.target.here:
+        await ensure_space(run, engine.db_path, str(dest.parent))
+        await snapshot(run, engine.db_path, str(dest), step_name="snapshot")
+        return
     remote = f"{engine.db_path}.opsbot-snapshot-{secrets.token_hex(6)}"
     await ensure_space(run, engine.db_path, remote)
     try:
