@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -38,6 +39,7 @@ from ops.migrate import run_migrate
 from ops.migrations import load
 from ops.preflight import run_preflight
 from ops.reporter import ListReporter, Status, StepEvent
+from ops.rollback import run_rollback
 from ops.schema import read_state
 from ops.targets.local import LocalTarget
 from ops.verify import run_verify
@@ -97,11 +99,20 @@ class Bench:
         return self.root / "pristine.db"
 
     def restore(self) -> None:
-        """Put the pristine file back; only ever called while nothing has the database open."""
+        """Put the pristine file back; only ever called while nothing has the database open. The
+        ledger forgets what it had applied: the database is the unmigrated one again."""
         for suffix in ("-wal", "-shm", ""):
             Path(f"{self.db}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(self.pristine, self.db)
         self.drop_backups()
+        con = sqlite3.connect(self.root / "state" / "opsbot.db")
+        try:
+            con.execute("DELETE FROM ledger")
+            con.commit()
+        except sqlite3.OperationalError:  # an opsbot from before the ledger (bench run against it)
+            pass
+        finally:
+            con.close()
 
     def drop_backups(self) -> None:
         for path in self.db.parent.glob(f"{self.db.name}.pre-*"):
@@ -242,6 +253,38 @@ async def bench_migrate(b: Bench, parts: dict[str, float]) -> list[Row]:
     ]
 
 
+async def bench_rollback(b: Bench) -> Row:
+    """After a migration: restore its backup (opsbot: check, .restore, verify, checkpoint) against
+    the runbook's rollback, `cp` of the backup over the database with the app stopped."""
+    rep = ListReporter()
+    state: dict[str, Any] = {}
+
+    def migrated() -> None:
+        b.restore()
+        state["backup"] = None
+
+    async def ops() -> None:
+        rep.events.clear()
+        mig = await run_migrate(b.engine, MIGRATION, confirmed=True)
+        require_ok(mig, "run_migrate")
+        start = time.perf_counter()
+        result = await run_rollback(b.engine, confirmed=True, backup=mig.backup, reporter=rep)
+        require_ok(result, "run_rollback")
+        state["took"] = time.perf_counter() - start
+
+    took = []
+    for _ in range(2):
+        migrated()
+        await ops()
+        took.append(state["took"])
+    b.restore()
+    backup = b.root / "backup.db"
+    plain_s, _ = await twice(lambda: sh("cp", backup, b.db), lambda: shutil.copyfile(b.pristine, backup))
+    b.restore()
+    return Row("rollback", took[-1], plain_s, "run_rollback (check, .restore, verify, checkpoint) | cp backup app.db",
+               step_times(rep.events))
+
+
 async def bench_verify(b: Bench) -> Row:
     rep = ListReporter()
 
@@ -291,6 +334,7 @@ async def bench_size(size_mb: int, keep: bool) -> SizeReport:
             parts = await components(b)
             rows = [await bench_backup(b), await bench_preflight(b)]
             rows += await bench_migrate(b, parts)
+            rows.append(await bench_rollback(b))
             rows.append(await bench_verify(b))
         finally:
             await journal.close()
