@@ -27,7 +27,9 @@ from ops.migrations import Migration, load, parse_version
 from ops.outcome import DONE, UNCHANGED
 from ops.reporter import Reporter, Status
 from ops.schema import DbState, count_changes, count_rows, diff_states, read_state
+from ops.sqlite_cli import sh_quote
 from ops.tables import rebuilt
+from ops.targets.base import run_argv
 from ops.targets.local import LocalTarget
 from ops.units import short_hash, size
 
@@ -92,6 +94,44 @@ def version_warnings(migration: Migration, host: str, local: str) -> tuple[list[
     return errors, warnings
 
 
+async def compress_on_host(run: Run, remote: str, packed: str) -> int:
+    """zstd -1 the snapshot on the host for the transfer (SQLite files shrink several-fold) when
+    both sides have zstd; the bytes to send, or 0 to send it as it is. The sha256 that decides is
+    the uncompressed file's, compared after it is unpacked here."""
+    engine = run.engine
+    if not shutil.which("zstd"):
+        return 0
+    script = (f"command -v zstd >/dev/null 2>&1 || exit 3; zstd -1 -q -f -o {sh_quote(packed)} -- "
+              f"{sh_quote(remote)} && wc -c < {sh_quote(packed)}")
+    result = await engine.target.sh(script, timeout=engine.phase_timeout_s)
+    if result.exit_code == 3:
+        return 0  # the host has no zstd: sent as it is
+    if not result.ok or not result.stdout.strip().isdigit():
+        run.step("compress", Status.WARNING, "zstd failed on the host; the snapshot is sent uncompressed")
+        await hostfs.remove(engine.target, packed)
+        return 0
+    sent = int(result.stdout.strip())
+    run.step("compress", Status.DONE, f"zstd -1 on the host: {size(sent)} to send")
+    return sent
+
+
+async def fetch_compressed(engine: Engine, packed: str, dest: Path) -> None:
+    """Fetch the compressed snapshot and unpack it into ``dest``; a transfer that arrived damaged
+    fails here or at the sha256 check after."""
+    local_packed = dest.with_name(dest.name + ".zst")
+    await engine.target.fetch(packed, local_packed, timeout=engine.phase_timeout_s)
+    try:
+        done = await run_argv(["zstd", "-d", "-q", "-f", "-o", str(dest), "--", str(local_packed)],
+                              timeout=engine.phase_timeout_s, what="unpacking the snapshot",
+                              hint="Run preflight again.")
+    finally:
+        local_packed.unlink(missing_ok=True)
+    if not done.ok:
+        dest.unlink(missing_ok=True)
+        raise OpsError(f"the downloaded snapshot is damaged (zstd: {done.stderr.strip()[:200]})",
+                       hint="The transfer was cut short; run preflight again.")
+
+
 async def download_snapshot(run: Run, dest: Path) -> None:
     """`.backup` on the host, check space first, fetch, compare sha256, delete the host copy.
     When the app host is this machine, `.backup` writes straight into ``dest``: there is nothing
@@ -102,14 +142,19 @@ async def download_snapshot(run: Run, dest: Path) -> None:
         await snapshot(run, engine.db_path, str(dest), step_name="snapshot")
         return
     remote = f"{engine.db_path}.opsbot-snapshot-{secrets.token_hex(6)}"
+    packed = remote + ".zst"
     await ensure_space(run, engine.db_path, remote)
     try:
         await snapshot(run, engine.db_path, remote, step_name="snapshot")
+        compressed = await compress_on_host(run, remote, packed)
         async with Step(run, "download", f"{remote} → {dest.name}") as step:
             # Hash on the host while the file travels: both only read the finished snapshot.
             hashing = asyncio.ensure_future(hostfs.facts(engine.target, remote))
             try:
-                await engine.target.fetch(remote, dest, timeout=engine.phase_timeout_s)
+                if compressed:
+                    await fetch_compressed(engine, packed, dest)
+                else:
+                    await engine.target.fetch(remote, dest, timeout=engine.phase_timeout_s)
             except BaseException as exc:
                 # A failed download must not leave the hash running while the snapshot is removed.
                 hashing.cancel()
@@ -128,10 +173,11 @@ async def download_snapshot(run: Run, dest: Path) -> None:
                     f"host {short_hash(remote_facts.sha256)}, {local_facts.bytes}/{remote_facts.bytes} bytes)",
                     hint="The transfer was cut short; run preflight again.",
                 )
-            step.detail = f"{size(remote_facts.bytes)}, sha256 matches"
+            step.detail = f"{size(remote_facts.bytes)}, sha256 matches" + (
+                f" (sent zstd-compressed: {size(compressed)})" if compressed else "")
     finally:
         try:
-            await hostfs.remove(engine.target, remote)
+            await hostfs.remove(engine.target, remote, packed)
         except OpsError as exc:  # keep the original error; this one is only housekeeping
             log.warning("could not remove the snapshot %s: %s", remote, exc.message)
 
