@@ -99,7 +99,7 @@ async def compress_on_host(run: Run, remote: str, packed: str) -> int:
     both sides have zstd; the bytes to send, or 0 to send it as it is. The sha256 that decides is
     the uncompressed file's, compared after it is unpacked here."""
     engine = run.engine
-    if not shutil.which("zstd"):
+    if not engine.settings.engine.compress_transfer or not shutil.which("zstd"):
         return 0
     script = (f"command -v zstd >/dev/null 2>&1 || exit 3; zstd -1 -q -f -o {sh_quote(packed)} -- "
               f"{sh_quote(remote)} && wc -c < {sh_quote(packed)}")

@@ -42,6 +42,8 @@ class EngineSettings:
     # Also ask the platform for a snapshot of the volume before every migration (Fly: `fly volumes
     # snapshots create`); opsbot's own backups are taken anyway.
     volume_snapshot: bool = setting("VOLUME_SNAPSHOT", False)
+    # Send the preflight's snapshot zstd-compressed when both ends have zstd (false: as it is).
+    compress_transfer: bool = setting("COMPRESS_TRANSFER", True)
 
     @property
     def work_dir(self) -> Path:
