@@ -10,6 +10,7 @@ this one (ops.rollback).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import shutil
@@ -56,8 +57,11 @@ async def copy_off_host(run: Run, record: BackupRecord) -> Offsite:
                 hint="Nothing was changed. Free space on the bot's volume (old copies under the backups "
                      "folder, or KEEP_BACKUPS_OFFSITE lower), or grow it, then run again.")
         try:
-            await engine.target.fetch(record.path, partial, timeout=engine.phase_timeout_s)
-            facts = await asyncio.to_thread(hostfs.local_facts, str(partial))
+            if engine.target.here:  # one pass: the copy and its sha256 read the file once
+                facts = await asyncio.to_thread(_copy_hashing, Path(record.path), partial)
+            else:
+                await engine.target.fetch(record.path, partial, timeout=engine.phase_timeout_s)
+                facts = await asyncio.to_thread(hostfs.local_facts, str(partial))
             if facts.sha256 != record.sha256:
                 raise OffsiteFailed(
                     f"the off-host copy does not match the backup (sha256 {short_hash(facts.sha256)}, host "
@@ -77,6 +81,17 @@ async def copy_off_host(run: Run, record: BackupRecord) -> Offsite:
         await engine.journal.record_offsite(engine.key, record.path, str(dest), facts.sha256)
         step.detail = f"{size(facts.bytes)}, sha256 matches the host's"
     return Offsite(str(dest), facts.sha256)
+
+
+def _copy_hashing(source: Path, dest: Path) -> hostfs.FileFacts:
+    """Copy ``source`` to a new ``dest`` and hash what was written, in one read of the file."""
+    digest, total = hashlib.sha256(), 0
+    with open(source, "rb") as src, open(dest, "xb") as out:
+        while chunk := src.read(1 << 20):
+            out.write(chunk)
+            digest.update(chunk)
+            total += len(chunk)
+    return hostfs.FileFacts(str(dest), total, digest.hexdigest())
 
 
 def _settle(partial: Path, dest: Path) -> None:
