@@ -18,7 +18,7 @@ from ops.approvals import Approval
 from ops.coderevert import KIND, CodeRepo, Commit, request_revert, run_approved_revert
 from ops.errors import OpsError
 from ops.outcome import DONE, UNCHANGED
-from ops.requests import APPROVE, CANCEL
+from ops.requests import APPROVE, CANCEL, RequestGate
 from ops.units import short_hash
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
                 group_description="Code rollback of the app's deploy branch"):
     def __init__(self, bot: OpsBot) -> None:
         self.bot = bot
+        self.gate = RequestGate()
         s = bot.engine.settings
         self.code = CodeRepo(url=s.code.repo, branch=s.code.branch, clone_dir=s.engine.state_db.parent / "code",
                              name=s.code.committer_name, email=s.code.committer_email, deploy_key=s.code.deploy_key)
@@ -61,7 +62,7 @@ class DeployCog(commands.GroupCog, name="deploy", group_name="deploy",
         code = self.repo()
         approval, preview = await request_revert(
             self.bot.engine, self.bot.approvals, code, requester_id=interaction.user.id,
-            requester=interaction.user.name, timeout_s=self.bot.settings.discord.approval_timeout_s)
+            requester=interaction.user.name, timeout_s=self.bot.settings.discord.approval_timeout_s, gate=self.gate)
         files = "\n".join(f"{path}  +{a} -{r}" for path, a, r in preview.files[:30]) or "(no file changes)"
         warn = ["⚠ HEAD is a merge commit: it cannot be reverted automatically."] if preview.is_merge else []
         embed = retitle(simple_embed(f"revert {preview.head.short} on {code.branch}", [

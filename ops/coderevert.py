@@ -20,7 +20,7 @@ from ops.approvals import Approval, Approvals
 from ops.context import Engine, Phase, PhaseRun
 from ops.errors import OpsError, UsageError
 from ops.redact import register_secret
-from ops.requests import ensure_can_request
+from ops.requests import RequestGate, ensure_can_request
 from ops.targets.base import ShResult, run_argv
 from ops.units import short_hash
 
@@ -202,14 +202,17 @@ class CodeRepo:
 
 
 async def request_revert(engine: Engine, approvals: Approvals, code: CodeRepo, *, requester_id: int,
-                         requester: str, timeout_s: float) -> tuple[Approval, RevertPreview]:
+                         requester: str, timeout_s: float,
+                         gate: RequestGate | None = None) -> tuple[Approval, RevertPreview]:
     """Ask to revert the branch's HEAD: refused while a revert of it runs or another request waits;
-    the request is bound to the commit shown (if the branch moves first, nothing is reverted)."""
-    await ensure_can_request(engine, approvals, code.target, kind=KIND, what="revert")
-    preview = await code.preview()
-    approval_id = await approvals.create(
-        target=code.target, subject=code.branch, sha256=preview.head.id, fingerprint="", requester_id=requester_id,
-        requester=requester, timeout_s=timeout_s, preflight_run_id=None, kind=KIND)
+    the request is bound to the commit shown (if the branch moves first, nothing is reverted).
+    ``gate``: one request in preparation at a time, so two cannot both pass the checks."""
+    async with (gate or RequestGate()).hold(code.target, requester, what="revert the branch"):
+        await ensure_can_request(engine, approvals, code.target, kind=KIND, what="revert")
+        preview = await code.preview()
+        approval_id = await approvals.create(
+            target=code.target, subject=code.branch, sha256=preview.head.id, fingerprint="",
+            requester_id=requester_id, requester=requester, timeout_s=timeout_s, preflight_run_id=None, kind=KIND)
     approval = await approvals.get(approval_id)
     assert approval is not None
     return approval, preview

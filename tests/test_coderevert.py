@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ops.coderevert import CodeRepo
+from ops.context import Engine
 from ops.errors import OpsError
 
 KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAsecret-deploy-key-material\n"
@@ -126,3 +127,27 @@ async def test_rejected_push_is_reported_and_cleaned(tmp_path: Path, remote: tup
     assert git(bare, "rev-parse", "develop") == before
     assert git(code.clone_dir, "rev-parse", "HEAD") == before and git(code.clone_dir, "status", "--porcelain") == ""
     assert "secret-deploy-key-material" not in info.value.message + info.value.hint
+
+
+async def test_two_revert_requests_at_once_make_one_request(tmp_path: Path, remote: tuple[Path, Path],
+                                                            engine: Engine) -> None:
+    """Control: without the gate both passed the checks while the other was previewing the branch."""
+    import asyncio
+
+    from ops.approvals import Approvals
+    from ops.coderevert import request_revert
+    from ops.errors import OpsError
+    from ops.requests import RequestGate
+
+    _, bare = remote
+    code = repo(tmp_path, bare)
+    approvals, gate = Approvals(engine.journal), RequestGate()
+    results = await asyncio.gather(
+        request_revert(engine, approvals, code, requester_id=1, requester="alice", timeout_s=600, gate=gate),
+        request_revert(engine, approvals, code, requester_id=2, requester="bob", timeout_s=600, gate=gate),
+        return_exceptions=True)
+    made = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, OpsError)]
+    assert len(made) == 1 and len(refused) == 1, results
+    assert "already asked to revert the branch" in refused[0].message
+    assert len(await approvals.pending(code.target)) == 1
