@@ -183,7 +183,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         "status": lambda: appinfo.run_status(engine),
         "pending": lambda: ledger.pending_for(engine),
         "drill": lambda: drill.run_drill(engine, reporter=rep),
-        "prune": lambda: retention.prune(engine, apply=args.yes),
+        "prune": lambda: retention.run_prune(engine, apply=args.yes, reporter=rep),
         "lock": lambda: policy.lock(engine.journal, engine.key, engine.env_name, args.reason[:200], _who()),
         "unlock": lambda: policy.unlock(engine.journal, engine.key, engine.env_name),
         "emergency-stop": lambda: emergency.emergency_stop(engine, actor="cli", for_run=args.for_run),

@@ -69,8 +69,14 @@ async def run_drill(engine: Engine, *, reporter: Reporter | None = None, actor: 
         try:
             copy = work / "backup.db"
             async with Step(run, "copy", f"{entry.name} to a scratch folder here") as step:
-                if record.offsite_path and Path(record.offsite_path).exists():
-                    await asyncio.to_thread(shutil.copyfile, record.offsite_path, copy)
+                copied = False
+                if record.offsite_path:
+                    try:  # pruned meanwhile (a run's retention): then the host's copy
+                        await asyncio.to_thread(shutil.copyfile, record.offsite_path, copy)
+                        copied = True
+                    except FileNotFoundError:
+                        pass
+                if copied:
                     source = "offsite"
                 elif entry.on_host:
                     await engine.target.fetch(entry.path, copy, timeout=engine.phase_timeout_s)

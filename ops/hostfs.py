@@ -84,8 +84,12 @@ def local_facts(path: str) -> FileFacts:
 
 
 async def remove(target: Target, *paths: str) -> None:
+    """rm -f on the host; an rm that did not succeed is an OpsError (a file said removed is removed)."""
     if paths:
-        await target.sh("rm -f -- " + " ".join(sh_quote(p) for p in paths), timeout=FACT_TIMEOUT_S)
+        result = await target.sh("rm -f -- " + " ".join(sh_quote(p) for p in paths), timeout=FACT_TIMEOUT_S)
+        if not result.ok:
+            raise OpsError(f"could not remove {', '.join(paths)}: {result.stderr.strip()[:200] or 'rm failed'}",
+                           hint="Check the host (`status`) and remove it by hand if it is still there.")
 
 
 async def move(target: Target, src: str, dst: str) -> None:

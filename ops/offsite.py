@@ -56,6 +56,7 @@ async def copy_off_host(run: Run, record: BackupRecord) -> Offsite:
                 f"no room for the off-host copy here: {size(free)} free, {size(need)} needed",
                 hint="Nothing was changed. Free space on the bot's volume (old copies under the backups "
                      "folder, or KEEP_BACKUPS_OFFSITE lower), or grow it, then run again.")
+        await asyncio.to_thread(_remove, partial)  # a copy a killed run left unfinished
         try:
             if engine.target.here:  # one pass: the copy and its sha256 read the file once
                 facts = await asyncio.to_thread(_copy_hashing, Path(record.path), partial)

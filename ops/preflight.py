@@ -101,6 +101,13 @@ async def compress_on_host(run: Run, remote: str, packed: str) -> int:
     engine = run.engine
     if not engine.settings.engine.compress_transfer or not shutil.which("zstd"):
         return 0
+    # The compressed file is written beside the snapshot, on the app's volume: only when it fits
+    # even uncompressed, so a "read-only" preflight never fills the volume the app writes to.
+    snap = (await hostfs.sizes(engine.target, remote)).get(remote, 0)
+    free = await hostfs.free_bytes(engine.target, remote)
+    if free < int(snap * engine.free_space_margin) + 1024 * 1024:
+        run.step("compress", Status.WARNING, f"no room to compress on the host ({size(free)} free): sent as it is")
+        return 0
     script = (f"command -v zstd >/dev/null 2>&1 || exit 3; zstd -1 -q -f -o {sh_quote(packed)} -- "
               f"{sh_quote(remote)} && wc -c < {sh_quote(packed)}")
     result = await engine.target.sh(script, timeout=engine.phase_timeout_s)
@@ -108,7 +115,10 @@ async def compress_on_host(run: Run, remote: str, packed: str) -> int:
         return 0  # the host has no zstd: sent as it is
     if not result.ok or not result.stdout.strip().isdigit():
         run.step("compress", Status.WARNING, "zstd failed on the host; the snapshot is sent uncompressed")
-        await hostfs.remove(engine.target, packed)
+        try:
+            await hostfs.remove(engine.target, packed)
+        except OpsError as exc:
+            log.warning("could not remove %s: %s", packed, exc.message)
         return 0
     sent = int(result.stdout.strip())
     run.step("compress", Status.DONE, f"zstd -1 on the host: {size(sent)} to send")

@@ -71,6 +71,8 @@ async def remove_staged(run: Run, source: Source) -> None:
     if not source.temporary:
         return
     try:
-        await hostfs.remove(run.engine.target, source.path, source.path + "-journal", source.path + "-wal")
+        await hostfs.remove(run.engine.target, source.path, *(source.path + s for s in ("-journal", "-wal", "-shm")))
     except OpsError as exc:
         log.warning("could not remove the uploaded copy %s: %s", source.path, exc.message)
+        run.step("upload", Status.WARNING, f"the uploaded copy {source.path} is still on the host (it takes "
+                                           f"room; remove it by hand): {exc.message}")

@@ -18,9 +18,9 @@ from typing import Any
 
 from ops import hostfs
 from ops.backups import BackupEntry, list_backups
-from ops.context import Engine, Run
+from ops.context import Engine, Phase, PhaseRun, Run
 from ops.errors import OpsError
-from ops.reporter import Status
+from ops.reporter import Reporter, Status
 
 log = logging.getLogger(__name__)
 DAY = 86400.0
@@ -36,8 +36,32 @@ class Pruned:
     offsite: tuple[str, ...]  # off-host copies removed (or that would be)
     kept: dict[str, str]  # path → why it is kept although beyond the counts
 
+    @property
+    def error(self) -> str:
+        return ""
+
+    @property
+    def outcome(self) -> str:
+        return "done"  # backups only: the database is not touched
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Removing backups takes the environment's lock: never while a rollback checks, uploads or restores one.
+PRUNE = Phase("prune", takes_lock=True)
+
+
+async def run_prune(engine: Engine, *, apply: bool, reporter: Reporter | None = None,
+                    actor: str = "cli") -> Pruned:
+    """`python -m ops prune`: what would go (no lock: it only looks), or, with ``apply``, a locked
+    run that removes it."""
+    if not apply:
+        return await prune(engine, apply=False)
+    async with PhaseRun(engine, PRUNE, reporter, actor) as run:
+        done = await prune(engine, run)
+        await run.done(done)
+        return done
 
 
 async def protected(engine: Engine, entries: tuple[BackupEntry, ...], now: float) -> dict[str, str]:
@@ -55,7 +79,9 @@ async def protected(engine: Engine, entries: tuple[BackupEntry, ...], now: float
             keep.setdefault(e.path, "taken in the last day")
         if record.run_id:
             run = await engine.journal.run(record.run_id)
-            if run and run.phase == "migrate" and run.outcome in ("done", "changed", "unknown") \
+            # An interrupted run may have applied its change (its outcome was never written).
+            if run and run.phase == "migrate" and (run.outcome in ("done", "changed", "unknown")
+                                                   or run.state in ("interrupted", "running")) \
                     and not run.undone_by and now - run.started_at < RUN_GUARD_S:
                 keep.setdefault(e.path, f"the way back of run #{run.id} (its Rollback button)")
     return keep

@@ -161,7 +161,7 @@ async def run_rollback(engine: Engine, *, confirmed: bool, backup: str | None = 
                 step.detail = f"schema {short_hash(live.fingerprint)}, {sum(live.counts.values())} rows"
             await ensure_restore_space(run, entry, record)  # last, right before the restore writes
             run.outcome_on_error = "unknown"
-            restored = await restore(run, source.path, record, live)
+            restored = await restore(run, source.path, record, live, named=entry.path)
         finally:
             await remove_staged(run, source)  # the uploaded copy, once the restore is over either way
         run.outcome_on_error = "changed"
@@ -281,8 +281,10 @@ def restore_body(backup_path: str, tmp: str) -> str:
             "PRAGMA wal_checkpoint(TRUNCATE);\n")
 
 
-async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbState) -> Restored:
-    """`.restore`; after any failure, the database itself says whether it was restored (rule 7)."""
+async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbState, *, named: str = "") -> Restored:
+    """`.restore`; after any failure, the database itself says whether it was restored (rule 7).
+    ``named``: the backup as people name it, when ``backup_path`` is a temporary upload of its
+    off-host copy (removed afterwards: a hint must not name that)."""
     engine = run.engine
     tmp = tmp_name("restore")
     async with Step(run, "restore", f".restore from {backup_path}") as step:
@@ -314,7 +316,7 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
             if full:
                 failure = f".restore failed: the volume is full ({_sqlite_error(sql)})"
         step.fail(failure)
-    return await confirm_restore(run, backup_path, record, live, failure, wait=not locked, full=full)
+    return await confirm_restore(run, named or backup_path, record, live, failure, wait=not locked, full=full)
 
 
 def _sqlite_error(sql: SqlRun) -> str:

@@ -9,9 +9,12 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from ops.backup import run_backup
 from ops.backups import list_backups
 from ops.context import Engine
+from ops.errors import OpsError
 from ops.migrate import run_migrate
 from ops.retention import DAY, prune
 from ops.rollback import run_rollback
@@ -57,3 +60,30 @@ async def test_the_newest_verified_a_runs_way_back_and_hand_made_ones_are_kept(e
     assert hand.exists(), "a hand-made backup is never removed"
     # The newest verified one stays whatever the counts.
     assert Path(newer).exists()
+
+
+async def test_an_interrupted_migrations_backup_is_kept_and_pruning_takes_the_lock(engine: Engine) -> None:
+    """Killed mid-run: the run is interrupted with no outcome, and may have applied its change: its
+    backup is its way back (control: only finished runs' backups used to be kept)."""
+    from ops.retention import run_prune
+
+    engine.keep_host, engine.keep_offsite = 1, 1
+    migrated = await run_migrate(engine, "0001_remove_suspend.sql", confirmed=True)
+    # What a killed process leaves in the journal (state running, no outcome, a pid that is gone),
+    # then what the next process to open it does with that (mark_interrupted).
+    await engine.journal.db.execute("UPDATE runs SET state='running', outcome=NULL, pid=? WHERE id=?",
+                                    (2**22 + 4321, migrated.run_id))
+    await engine.journal.db.commit()
+    [interrupted] = await engine.journal.mark_interrupted()
+    assert interrupted.id == migrated.run_id
+    await asyncio.sleep(1.1)
+    await backups(engine, ["after"])
+    done = await prune(engine, now=time.time() + 2 * DAY)
+    assert migrated.backup in done.kept and Path(migrated.backup).exists()
+    # Removing backups is a locked run: refused while another run holds the environment.
+    lock_run = await engine.journal.start_run("rollback", engine.key, "someone", lock=True)
+    try:
+        with pytest.raises(OpsError, match="someone is already running rollback"):
+            await run_prune(engine, apply=True)
+    finally:
+        await engine.journal.finish_run(lock_run, "succeeded", {}, outcome="done")
