@@ -178,7 +178,9 @@ async def ensure_restore_space(run: Run, entry: BackupEntry, record: BackupRecor
     engine = run.engine
     async with Step(run, "free space", "room for the restore's write-ahead log") as step:
         free = await hostfs.free_bytes(engine.target, engine.db_path)
-        need = int(record.bytes * engine.free_space_margin) + 1024 * 1024
+        live = (await hostfs.sizes(engine.target, engine.db_path)).get(engine.db_path, 0)
+        # The -wal holds the whole backup; folding it back then grows the file to the backup's size.
+        need = int(record.bytes * engine.free_space_margin) + max(0, record.bytes - live) + 1024 * 1024
         step.detail = f"{size(free)} free, {size(need)} needed"
         if free < need:
             raise DiskFull(
@@ -201,6 +203,7 @@ async def _after_restore(run: Run, entry: BackupEntry, record: BackupRecord, res
     engine = run.engine
     error = hint = ""
     integrity = ""
+    await fold_back_wal(run)
     async with Step(run, "verify", "integrity_check of the restored database") as step:
         try:
             checked = await read_state_retrying(engine.target, engine.db_path, integrity="full", counts=False,
@@ -275,10 +278,26 @@ def restore_body(backup_path: str, tmp: str) -> str:
     return (f"{emit('data_version', at=sql_literal('before'), v=version)}\n"
             f".restore {dot_quote(backup_path)}\n"
             "BEGIN;\n" + state_sql(tmp, counts=True, fk=False)
-            + f"{emit('data_version', at=sql_literal('after'), v=version)}\nCOMMIT;\n"
-            # .restore leaves the whole database in the -wal (WAL mode): fold it back now, in this
-            # session, rather than on the app's next commit (ensure_restore_space counted the room).
-            "PRAGMA wal_checkpoint(TRUNCATE);\n")
+            + f"{emit('data_version', at=sql_literal('after'), v=version)}\nCOMMIT;\n")
+
+
+async def fold_back_wal(run: Run) -> None:
+    """`.restore` leaves the whole database in the -wal (WAL mode): fold it back now, in a session
+    of its own, rather than on the app's next commit. The restore is already confirmed: a
+    checkpoint that cannot finish (the app reading, a full volume) is said and changes nothing."""
+    engine = run.engine
+    try:
+        sql = await run_sql(engine.target, engine.db_path, "PRAGMA wal_checkpoint(TRUNCATE);\n",
+                            busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
+    except OpsError as exc:
+        run.step("checkpoint", Status.WARNING, f"the -wal was not folded back ({exc.message}): the app's next "
+                                               "commit will")
+        return
+    if not sql.result.ok:
+        run.step("checkpoint", Status.WARNING, f"the -wal was not folded back ({_sqlite_error(sql)}): the app's "
+                                               "next commit will")
+        return
+    run.step("checkpoint", Status.DONE, "the -wal is folded back into the database")
 
 
 async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbState, *, named: str = "") -> Restored:

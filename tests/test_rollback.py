@@ -95,3 +95,31 @@ async def test_needs_confirmation_and_a_real_backup(engine: Engine, app_db: Path
 async def test_no_backups(engine: Engine) -> None:
     with pytest.raises(OpsError, match="no backup"):
         await run_rollback(engine, confirmed=True)
+
+
+async def test_a_checkpoint_that_cannot_finish_after_a_confirmed_restore_is_only_said(
+    engine: Engine, app_db: Path
+) -> None:
+    """The restore is confirmed first; folding the -wal back is a session of its own (control: in the
+    restore's session, a full volume at the checkpoint made a restored database look failed)."""
+    from ops.migrate import run_migrate
+    from ops.reporter import ListReporter, Status
+    from ops.rollback import run_rollback
+    from ops.targets.base import ShResult
+    from ops.targets.local import LocalTarget
+    from tests.faults.target import FaultyTarget
+
+    before = dump(app_db)
+    assert (await run_migrate(engine, "0001_remove_suspend.sql", confirmed=True)).ok
+
+    def full_at_checkpoint(script: str, result: ShResult) -> ShResult | None:
+        if "wal_checkpoint(TRUNCATE)" in script:
+            return ShResult("", "Error: database or disk is full", 1, 0.0)
+        return None
+
+    engine.target = FaultyTarget(LocalTarget(), on_script=full_at_checkpoint)
+    rep = ListReporter()
+    result = await run_rollback(engine, confirmed=True, reporter=rep)
+    assert result.ok and result.outcome == "done" and dump(app_db) == before
+    [said] = [e for e in rep.events if e.name == "checkpoint"]
+    assert said.status is Status.WARNING and "database or disk is full" in said.detail

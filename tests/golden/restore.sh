@@ -4,13 +4,13 @@
 # Placeholders: <TMP> the test's tmp_path; <EVENT_KEY> the per-process event tag; <DELIMn> a
 # here-document delimiter; <RANDOMn> a temp file's random part; <STAMPn> a backup's timestamp.
 
-# --- sh 1 of 6 ---
+# --- sh 1 of 8 ---
 for f in <TMP>/volume/app.db.pre-*; do [ -f "$f" ] || continue; printf '%s %s\n' "$(wc -c < "$f")" "$f"; done
 
-# --- sh 2 of 6 ---
+# --- sh 2 of 8 ---
 wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1> && if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < <TMP>/volume/app.db.pre-golden-<STAMP1>; else sha256sum < <TMP>/volume/app.db.pre-golden-<STAMP1>; fi
 
-# --- sh 3 of 6 ---
+# --- sh 3 of 8 ---
 trap 'rm -f /tmp/opsbot-state-<RANDOM1>.sql' EXIT
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM1>'
@@ -28,10 +28,13 @@ ROLLBACK;
 
 OPSBOT_SQL_<DELIM1>
 
-# --- sh 4 of 6 ---
+# --- sh 4 of 8 ---
 df -Pk <TMP>/volume
 
-# --- sh 5 of 6 ---
+# --- sh 5 of 8 ---
+if [ -f <TMP>/volume/app.db ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db)"; else echo -; fi
+
+# --- sh 6 of 8 ---
 trap 'rm -f /tmp/opsbot-restore-<RANDOM2>.sql' EXIT
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM2>'
@@ -49,14 +52,21 @@ SELECT 'SELECT json_object(''opsbot-<EVENT_KEY>'',''count'',''phase'',''now'',''
 
 SELECT json_object('opsbot-<EVENT_KEY>', 'data_version', 'at', 'after', 'v', (SELECT data_version FROM pragma_data_version));
 COMMIT;
-PRAGMA wal_checkpoint(TRUNCATE);
 
 OPSBOT_SQL_<DELIM2>
 
-# --- sh 6 of 6 ---
-trap 'rm -f /tmp/opsbot-state-<RANDOM3>.sql' EXIT
+# --- sh 7 of 8 ---
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM3>'
+.bail on
+PRAGMA wal_checkpoint(TRUNCATE);
+
+OPSBOT_SQL_<DELIM3>
+
+# --- sh 8 of 8 ---
+trap 'rm -f /tmp/opsbot-state-<RANDOM3>.sql' EXIT
+[ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
+sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM4>'
 .bail on
 BEGIN;
 SELECT json_object('opsbot-<EVENT_KEY>', 'meta', 'user_version', (SELECT user_version FROM pragma_user_version), 'journal_mode', (SELECT journal_mode FROM pragma_journal_mode), 'page_size', (SELECT page_size FROM pragma_page_size), 'page_count', (SELECT page_count FROM pragma_page_count), 'sqlite_version', sqlite_version(), 'canon', (SELECT coalesce(group_concat(type||char(31)||name||char(31)||tbl_name||char(31)||coalesce(sql,''), char(30)),'') FROM (SELECT type,name,tbl_name,sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type,name)));
@@ -65,4 +75,4 @@ SELECT json_object('opsbot-<EVENT_KEY>','column','table',m.name,'name',p.name) F
 SELECT json_object('opsbot-<EVENT_KEY>','integrity','result',(SELECT group_concat(integrity_check, char(10)) FROM (SELECT * FROM pragma_integrity_check LIMIT 20)));
 ROLLBACK;
 
-OPSBOT_SQL_<DELIM3>
+OPSBOT_SQL_<DELIM4>
