@@ -151,6 +151,15 @@ async def _remove_quietly(engine: Engine, *paths: str) -> None:
         log.warning("could not remove %s: %s", ", ".join(paths), exc.message)
 
 
+async def mmap_for(target: Target, path: str) -> int:
+    """The mmap budget for reading ``path`` through (ops.hostfs.mmap_budget); 0 when unknown."""
+    try:
+        size_now = (await hostfs.sizes(target, path)).get(path, 0)
+        return hostfs.mmap_budget(await hostfs.memory_available(target), size_now)
+    except OpsError:
+        return 0
+
+
 async def verify_file(
     run: Run, path: str, *, integrity: str = "full", step_name: str = "verify backup"
 ) -> tuple[BackupRecord, DbState]:
@@ -159,8 +168,10 @@ async def verify_file(
     async with Step(run, step_name, f"integrity, counts, sha256 of {path}") as step:
         # integrity_check and the hash only read the file: run them side by side.
         try:
+            mmap = await mmap_for(engine.target, path)
             state, facts = await asyncio.gather(
-                read_state(engine.target, path, integrity=integrity, busy_timeout_ms=engine.busy_timeout_ms, fk=False),
+                read_state(engine.target, path, integrity=integrity, busy_timeout_ms=engine.busy_timeout_ms, fk=False,
+                           mmap_bytes=mmap),
                 hostfs.facts(engine.target, path),
             )
         except OpsError as exc:

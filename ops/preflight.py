@@ -19,7 +19,7 @@ from typing import Any
 
 from ops import hostfs, ledger, promotion
 from ops.apply import apply_migration, describe_failure
-from ops.backup import ensure_space, snapshot
+from ops.backup import ensure_space, mmap_for, snapshot
 from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError
 from ops.journal import PreflightRecord
@@ -262,7 +262,8 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path,
     copy = workdir / "snapshot.db"
     await download_snapshot(run, copy)
     async with Step(run, "inspect copy", "schema, counts, integrity_check") as step:
-        before = await read_state(local, str(copy), integrity="full", fk=False)
+        mmap = await mmap_for(local, str(copy))
+        before = await read_state(local, str(copy), integrity="full", fk=False, mmap_bytes=mmap)
         step.detail = f"{sum(before.counts.values())} rows in {len(before.counts)} tables, integrity {before.integrity}"
         if before.integrity != "ok":
             step.fail(step.detail)
@@ -281,7 +282,7 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path,
     if outcome.committed:
         async with Step(run, "inspect result", "schema, integrity_check, foreign keys") as step:
             # The rehearsal's transaction already ran foreign_key_check before COMMIT.
-            after = await read_state(local, str(copy), integrity="full", fk=False)
+            after = await read_state(local, str(copy), integrity="full", fk=False, mmap_bytes=mmap)
             step.detail = f"integrity {after.integrity}, {len(outcome.fk_violations)} foreign-key violations"
             if after.integrity != "ok":
                 step.fail(step.detail)

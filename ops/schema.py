@@ -162,6 +162,7 @@ async def read_state(
     timeout: float = READ_TIMEOUT_S,
     after_writers: bool = False,
     fk: bool = True,
+    mmap_bytes: int = 0,
 ) -> DbState:
     """Read schema, counts and (optionally) integrity in one read transaction.
 
@@ -171,7 +172,9 @@ async def read_state(
     """
     tmp = tmp_name("state")
     begin = "BEGIN IMMEDIATE;" if after_writers else "BEGIN;"
-    body = begin + "\n" + state_sql(tmp, integrity=integrity, counts=counts, fk=fk) + "ROLLBACK;\n"
+    # Memory-mapped reads are faster only while the whole file fits in free memory (ops.hostfs.mmap_budget).
+    mmap = f"PRAGMA mmap_size={int(mmap_bytes)};\n" if mmap_bytes > 0 else ""
+    body = mmap + begin + "\n" + state_sql(tmp, integrity=integrity, counts=counts, fk=fk) + "ROLLBACK;\n"
     run = await run_sql(
         target, db, body, busy_timeout_ms=busy_timeout_ms, timeout=timeout, tmpfiles=(tmp,)
     )

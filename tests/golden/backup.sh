@@ -4,21 +4,21 @@
 # Placeholders: <TMP> the test's tmp_path; <EVENT_KEY> the per-process event tag; <DELIMn> a
 # here-document delimiter; <RANDOMn> a temp file's random part; <STAMPn> a backup's timestamp.
 
-# --- sh 1 of 9 ---
+# --- sh 1 of 11 ---
 if [ -f <TMP>/volume/app.db ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db)"; else echo -; fi
 if [ -f <TMP>/volume/app.db-wal ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db-wal)"; else echo -; fi
 
-# --- sh 2 of 9 ---
+# --- sh 2 of 11 ---
 df -Pk <TMP>/volume
 
-# --- sh 3 of 9 ---
+# --- sh 3 of 11 ---
 if [ -f <TMP>/volume/app.db.pre-golden-<STAMP1> ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>)"; else echo -; fi
 if [ -f <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial)"; else echo -; fi
 
-# --- sh 4 of 9 ---
+# --- sh 4 of 11 ---
 rm -f -- <TMP>/volume/app.db.pre-*.opsbot-partial <TMP>/volume/app.db.pre-*.opsbot-partial-journal <TMP>/volume/app.db.pre-*.opsbot-partial-wal <TMP>/volume/app.db.pre-*.opsbot-partial-shm
 
-# --- sh 5 of 9 ---
+# --- sh 5 of 11 ---
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM1>'
 .bail on
@@ -29,11 +29,18 @@ COMMIT;
 
 OPSBOT_SQL_<DELIM1>
 
-# --- sh 6 of 9 ---
+# --- sh 6 of 11 ---
+if [ -f <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial)"; else echo -; fi
+
+# --- sh 7 of 11 ---
+awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null; echo ---; cat /sys/fs/cgroup/memory.max 2>/dev/null; echo ---; cat /sys/fs/cgroup/memory.current 2>/dev/null
+
+# --- sh 8 of 11 ---
 trap 'rm -f /tmp/opsbot-state-<RANDOM1>.sql' EXIT
 [ -f <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial <<'OPSBOT_SQL_<DELIM2>'
 .bail on
+PRAGMA mmap_size=307200;
 BEGIN;
 SELECT json_object('opsbot-<EVENT_KEY>', 'meta', 'user_version', (SELECT user_version FROM pragma_user_version), 'journal_mode', (SELECT journal_mode FROM pragma_journal_mode), 'page_size', (SELECT page_size FROM pragma_page_size), 'page_count', (SELECT page_count FROM pragma_page_count), 'sqlite_version', sqlite_version(), 'canon', (SELECT coalesce(group_concat(type||char(31)||name||char(31)||tbl_name||char(31)||coalesce(sql,''), char(30)),'') FROM (SELECT type,name,tbl_name,sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type,name)));
 SELECT json_object('opsbot-<EVENT_KEY>','object','type',type,'name',name,'tbl_name',tbl_name,'sql',coalesce(sql,'')) FROM sqlite_master ORDER BY type,name;
@@ -48,11 +55,11 @@ ROLLBACK;
 
 OPSBOT_SQL_<DELIM2>
 
-# --- sh 7 of 9 ---
+# --- sh 9 of 11 ---
 wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial && if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial; else sha256sum < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial; fi
 
-# --- sh 8 of 9 ---
+# --- sh 10 of 11 ---
 if [ -e <TMP>/volume/app.db.pre-golden-<STAMP1> ]; then echo exists; exit 1; fi; mv -- <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial <TMP>/volume/app.db.pre-golden-<STAMP1>
 
-# --- sh 9 of 9 ---
+# --- sh 11 of 11 ---
 for f in <TMP>/volume/app.db.pre-*; do [ -f "$f" ] || continue; printf '%s %s\n' "$(wc -c < "$f")" "$f"; done
