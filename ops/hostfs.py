@@ -62,8 +62,12 @@ async def memory_available(target: Target) -> int:
     """Free memory on the host as the kernel would give it to a new reader: MemAvailable, capped by
     the cgroup's limit (a container sees the machine's /proc/meminfo); 0 when unknown."""
     # kB as /proc/meminfo has it: awk (mawk) would print a product this large as 2.4e+10.
+    # cgroup v2's files, else v1's in this process's own memory cgroup (limit and usage; v1's usage
+    # counts the page cache too, so what is left is a low estimate: the safe side here).
+    v1 = "\"/sys/fs/cgroup/memory$(awk -F: '$2 == \"memory\" {print $3}' /proc/self/cgroup 2>/dev/null)\""
     script = ("awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null; echo ---; "
-              "cat /sys/fs/cgroup/memory.max 2>/dev/null; echo ---; cat /sys/fs/cgroup/memory.current 2>/dev/null")
+              f"cat /sys/fs/cgroup/memory.max 2>/dev/null || cat {v1}/memory.limit_in_bytes 2>/dev/null; echo ---; "
+              f"cat /sys/fs/cgroup/memory.current 2>/dev/null || cat {v1}/memory.usage_in_bytes 2>/dev/null")
     result = await target.sh(script, timeout=FACT_TIMEOUT_S)
     parts = [p.strip() for p in result.stdout.split("---")]
     if len(parts) != 3 or not parts[0].isdigit():
