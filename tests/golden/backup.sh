@@ -33,7 +33,7 @@ OPSBOT_SQL_<DELIM1>
 if [ -f <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial)"; else echo -; fi
 
 # --- sh 7 of 11 ---
-awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null; echo ---; cat /sys/fs/cgroup/memory.max 2>/dev/null; echo ---; cat /sys/fs/cgroup/memory.current 2>/dev/null
+awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null; echo ---; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat "/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" {print $3}' /proc/self/cgroup 2>/dev/null)"/memory.limit_in_bytes 2>/dev/null; echo ---; cat /sys/fs/cgroup/memory.current 2>/dev/null || cat "/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" {print $3}' /proc/self/cgroup 2>/dev/null)"/memory.usage_in_bytes 2>/dev/null
 
 # --- sh 8 of 11 ---
 trap 'rm -f /tmp/opsbot-state-<RANDOM1>.sql' EXIT
