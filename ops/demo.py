@@ -9,6 +9,7 @@ succeeded on staging: refused while staging's run is rolled back, accepted once 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
 import sqlite3
@@ -167,6 +168,10 @@ async def _promotion(staging: Engine, root: Path, out: Console) -> bool:
     except NotPromotable as exc:
         out.print(f"  ✔ refused: {exc.message}")
     out.rule("9. migrate staging again (the rollback made it pending again)")
+    # Backups are named to the second: step 3's is still there, so start in the next second.
+    second = int(time.time())
+    while int(time.time()) == second:
+        await asyncio.sleep(0.05)
     again = await migrate.run_migrate(staging, MIGRATION, confirmed=True, reporter=rep)
     out.rule("10. promote: production's preflight is compared with staging's run, then it migrates")
     pre = await preflight.run_preflight(production, MIGRATION, reporter=rep)
