@@ -209,6 +209,9 @@ class Step:
         self.failed, self.detail = True, detail
 
     async def __aenter__(self) -> Step:
+        # The steps before this one are in the journal before it starts: killed inside it, the
+        # journal still names the last step that finished (the interrupted note reads it).
+        await self.run.flush()
         self.started = time.monotonic()
         self.run.step(self.name, Status.RUNNING, self.running_detail)
         return self
