@@ -1,11 +1,13 @@
 """Each opsbot phase next to the runbook's plain command, on the same generated database.
 
-    .venv/bin/python bench/bench_runbook.py [--size-mb 1024] [--also-mb 100] [--out bench/out] [--keep]
+    .venv/bin/python bench/bench_runbook.py [--size-mb 1024] [--also-mb 100] [--out bench/out] [--keep] [--cold]
 
 For each size: build a timelogger database in WAL mode (ops.demo_data), keep a pristine
 `.backup` of it, then time backup, preflight, migrate and verify through the local target
-against the runbook's `cp` / `sqlite3 db < migration.sql`. The OS page cache is not dropped
-(that needs root): every figure is the second of two runs, i.e. a warm cache. Where opsbot
+against the runbook's `cp` / `sqlite3 db < migration.sql`. By default the OS page cache is not
+dropped: every figure is the second of two runs, i.e. a warm cache. With ``--cold`` (root: it
+writes /proc/sys/vm/drop_caches) the cache is emptied right before each timed run, opsbot's and
+the plain command's alike, as on a host that has not read the file for a while. Where opsbot
 takes more than 1.5x the plain command, the step timings from its reporter events and the
 same work run standalone say where the time goes. Figures are printed and written to
 OUT/results.md; nothing is asserted.
@@ -128,12 +130,24 @@ def sh(*argv: str | Path, stdin: Path | None = None) -> str:
     return done.stdout
 
 
+COLD = {"on": False}  # --cold: settle() empties the page cache before each timed run
+
+
+def settle() -> None:
+    """With --cold, write dirty pages out and drop the page cache, so the next read comes from disk."""
+    if COLD["on"]:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
 async def twice(fn: Callable[[], Any], reset: Callable[[], None] | None = None) -> tuple[float, Any]:
-    """Run ``fn`` twice (``reset`` before each) and return the second, warm run's seconds and result."""
+    """Run ``fn`` twice (``reset`` before each) and return the second run's seconds and result
+    (warm; with --cold the cache is dropped before each run)."""
     took, result = 0.0, None
     for _ in range(2):
         if reset:
             reset()
+        settle()
         start = time.perf_counter()
         result = fn()
         if inspect.isawaitable(result):
@@ -267,6 +281,7 @@ async def bench_rollback(b: Bench) -> Row:
         rep.events.clear()
         mig = await run_migrate(b.engine, MIGRATION, confirmed=True)
         require_ok(mig, "run_migrate")
+        settle()
         start = time.perf_counter()
         result = await run_rollback(b.engine, confirmed=True, backup=mig.backup, reporter=rep)
         require_ok(result, "run_rollback")
@@ -396,7 +411,7 @@ def md_report(r: SizeReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-NOTE = ("Every figure is the second of two runs (warm page cache: the cache was not dropped); plain = the "
+NOTE = ("Every figure is the second of two runs ({cache}); plain = the "
         "runbook's command on the same file. 'writers blocked', plain: only the sqlite3 run; with the runbook's "
         "`fly scale count 0` the app is down from scale-down to the new machine's start, which is not timed here.")
 
@@ -407,7 +422,11 @@ def main() -> int:
     parser.add_argument("--also-mb", type=int, default=100, help="a second, smaller size; 0 skips it")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="where results.md goes")
     parser.add_argument("--keep", action="store_true", help="keep the temp directories")
+    parser.add_argument("--cold", action="store_true", help="drop the page cache before each timed run (root)")
     args = parser.parse_args()
+    COLD["on"] = args.cold
+    note = NOTE.format(cache="page cache dropped before each run: cold" if args.cold
+                       else "warm page cache: the cache was not dropped")
     started = time.perf_counter()
     info = machine()
     print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
@@ -415,9 +434,9 @@ def main() -> int:
     for size in (s for s in (args.size_mb, args.also_mb) if s > 0):
         reports.append(asyncio.run(bench_size(size, args.keep)))
         print(text_report(reports[-1]), flush=True)
-    print(NOTE)
+    print(note)
     args.out.mkdir(parents=True, exist_ok=True)
-    md = ["# opsbot runbook benchmark", "", *(f"- {k}: {v}" for k, v in info.items()), "", NOTE, ""]
+    md = ["# opsbot runbook benchmark", "", *(f"- {k}: {v}" for k, v in info.items()), "", note, ""]
     (args.out / "results.md").write_text("\n".join(md) + "\n" + "\n".join(md_report(r) for r in reports))
     print(f"wrote {args.out / 'results.md'}; total {time.perf_counter() - started:.0f}s")
     return 0

@@ -149,6 +149,12 @@ def has_role(member: discord.abc.User | discord.Member | None, role_id: int) -> 
     return isinstance(member, discord.Member) and any(r.id == role_id for r in member.roles)
 
 
+async def environment_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete for every command's ``environment`` option: the configured names that match."""
+    names = interaction.client.env_names() if isinstance(interaction.client, OpsBot) else []
+    return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n.lower()][:25]
+
+
 def require_role(interaction: discord.Interaction, role_id: int, what: str) -> None:
     """Roles are checked at the point of action, not only by command visibility."""
     if not has_role(interaction.user, role_id):

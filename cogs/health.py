@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import OpsBot, require_role
+from bot.app import OpsBot, environment_choices, require_role
 from bot.render import simple_embed
 from bot.threads import thread_for
 from bot.views import EMERGENCY_STEPS, alert_view
@@ -100,10 +100,6 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         for w in self.watches.values():
             if self.bot.scheduler.get_job(w.job_id):
                 self.bot.scheduler.remove_job(w.job_id)
-
-    async def environment_names(self, interaction: discord.Interaction,
-                                current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=n, value=n) for n in self.bot.env_names() if current.lower() in n.lower()][:25]
 
     async def watch_of_incident(self, incident_id: int) -> Watch:
         row = await self.bot.engine.journal._one("SELECT env FROM incidents WHERE id=?", (incident_id,))
@@ -221,7 +217,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
 
     @app_commands.command(name="check", description="Check the app's health now")
     @app_commands.describe(environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def check_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         w = self.watch(environment)
@@ -236,7 +232,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
 
     @app_commands.command(name="status", description="Monitor state, recent checks and incidents")
     @app_commands.describe(environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def status_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         w = self.watch(environment)
@@ -258,7 +254,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
 
     @app_commands.command(name="pause", description="Hold health alerts for planned maintenance")
     @app_commands.describe(minutes="how long (default 60)", environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def pause_cmd(self, interaction: discord.Interaction,
                         minutes: app_commands.Range[int, 1, 1440] = 60, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -272,7 +268,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
 
     @app_commands.command(name="resume", description="Resume health alerts")
     @app_commands.describe(environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def resume_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need_operator(interaction)

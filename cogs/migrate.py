@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import OpsBot, require_role, send_ephemeral
+from bot.app import OpsBot, environment_choices, require_role, send_ephemeral
 from bot.drill_card import drill_and_show
 from bot.migration_run import execute_migration
 from bot.progress import actor, with_progress
@@ -80,10 +80,6 @@ class MigrateCog(
         except OpsError:
             return self.bot.engine
 
-    async def environment_names(self, interaction: discord.Interaction,
-                                current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=n, value=n) for n in self.bot.env_names() if current.lower() in n.lower()][:25]
-
     async def migration_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         engine = self.chosen(interaction)
         pending = {p["name"] for p in (await ledger.pending_report(
@@ -107,7 +103,7 @@ class MigrateCog(
     @app_commands.command(name="preflight", description="Rehearse a migration on a consistent copy")
     @app_commands.describe(migration="file name in MIGRATIONS_DIR",
                            environment=ENV_HELP)
-    @app_commands.autocomplete(migration=migration_names, environment=environment_names)
+    @app_commands.autocomplete(migration=migration_names, environment=environment_choices)
     async def preflight_cmd(self, interaction: discord.Interaction, migration: str,
                             environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -134,7 +130,7 @@ class MigrateCog(
     @app_commands.describe(label="letters, digits, . _ - (default: manual)",
                            offsite="also keep a second copy off the app host, as every migration does",
                            environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def backup_cmd(self, interaction: discord.Interaction, label: str = "manual", offsite: bool = False,
                          environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -162,7 +158,7 @@ class MigrateCog(
 
     @app_commands.command(name="backups", description="List backups, newest first")
     @app_commands.describe(environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def backups_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "list backups")
@@ -176,7 +172,7 @@ class MigrateCog(
                            allow_row_loss="tables this migration may delete rows from, comma-separated "
                                           "(shown on the approval)",
                            environment=ENV_HELP)
-    @app_commands.autocomplete(migration=migration_names, environment=environment_names)
+    @app_commands.autocomplete(migration=migration_names, environment=environment_choices)
     async def run_cmd(self, interaction: discord.Interaction, migration: str = "", allow_row_loss: str = "",
                       environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -187,7 +183,7 @@ class MigrateCog(
                                                       "this one promotes from")
     @app_commands.describe(migration="the migration that succeeded there",
                            environment="where to promote it (an environment with requires_success_on)")
-    @app_commands.autocomplete(migration=migration_names, environment=environment_names)
+    @app_commands.autocomplete(migration=migration_names, environment=environment_choices)
     async def promote_cmd(self, interaction: discord.Interaction, migration: str,
                           environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -242,7 +238,7 @@ class MigrateCog(
     @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")
     @app_commands.describe(quick="quick_check instead of integrity_check (faster on large files)",
                            environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def verify_cmd(self, interaction: discord.Interaction, quick: bool = False,
                          environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -271,7 +267,7 @@ class MigrateCog(
     @app_commands.command(name="rollback", description="Restore a verified backup (approvers)")
     @app_commands.describe(backup="default: the newest verified backup",
                            environment=ENV_HELP)
-    @app_commands.autocomplete(backup=backup_names, environment=environment_names)
+    @app_commands.autocomplete(backup=backup_names, environment=environment_choices)
     async def rollback_cmd(self, interaction: discord.Interaction, backup: str | None = None,
                            environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -292,7 +288,7 @@ class MigrateCog(
 
     @app_commands.command(name="emergency-stop", description="Stop the app's machines now (approvers)")
     @app_commands.describe(environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def estop_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.emergency_stop(self.bot.engine_for(environment), interaction)
@@ -313,7 +309,7 @@ class MigrateCog(
 
     @app_commands.command(name="start", description="Start the app's stopped machines and check health")
     @app_commands.describe(environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def start_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "start the app")
@@ -355,7 +351,7 @@ class MigrateCog(
     @app_commands.command(name="status", description="Per environment: schema, last change, pending, lock, "
                                                      "incident, newest backup")
     @app_commands.describe(environment="one environment (default: every one)")
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def status_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         engines = [self.bot.engine_for(environment)] if environment else list(self.bot.engines.values())
@@ -364,7 +360,7 @@ class MigrateCog(
 
     @app_commands.command(name="drill", description="Restore the newest backup into a scratch copy and check it")
     @app_commands.describe(environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def drill_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "run a restore drill")
@@ -372,7 +368,7 @@ class MigrateCog(
 
     @app_commands.command(name="pending", description="What is applied here (the ledger) and what is pending")
     @app_commands.describe(environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def pending_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await ledger.pending_for(self.bot.engine_for(environment))
@@ -381,7 +377,7 @@ class MigrateCog(
     @app_commands.command(name="lock", description="Hold an environment: no migration starts until unlocked")
     @app_commands.describe(reason="shown on every refusal and in status",
                            environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def lock_cmd(self, interaction: discord.Interaction, reason: str, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "lock an environment")
@@ -394,7 +390,7 @@ class MigrateCog(
 
     @app_commands.command(name="unlock", description="Release an environment's lock")
     @app_commands.describe(environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def unlock_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "unlock an environment")
@@ -411,7 +407,7 @@ class MigrateCog(
     @app_commands.command(name="logs", description="Recent app log lines")
     @app_commands.describe(lines="how many (1-200)",
                            environment=ENV_HELP)
-    @app_commands.autocomplete(environment=environment_names)
+    @app_commands.autocomplete(environment=environment_choices)
     async def logs_cmd(self, interaction: discord.Interaction, lines: app_commands.Range[int, 1, 200] = 30,
                        environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)

@@ -154,3 +154,13 @@ async def test_drift_outside_opsbot_is_posted_once_and_opsbots_own_changes_are_n
     await wait_for_state(discord_standin, card.id, f"✅ Applied: migrate {MIGRATION} on staging")
     assert await watch.check(staging) == []
     assert len(drift_posts(discord_standin)) == 1
+
+
+async def test_every_environment_option_autocompletes_the_configured_names(
+    discord_standin: DiscordStandIn, two: tuple[RunningBot, Engine, Engine]
+) -> None:
+    for command in ("migrate status", "migrate run", "health check"):
+        everything = await discord_standin.send_autocomplete(command, {"environment": ""}, focused="environment")
+        assert [ch["value"] for ch in everything] == ["staging", "production"], command
+        typed = await discord_standin.send_autocomplete(command, {"environment": "PRO"}, focused="environment")
+        assert [ch["value"] for ch in typed] == ["production"], command
