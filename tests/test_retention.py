@@ -5,7 +5,11 @@ engine; the clock is moved, not the rows."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +22,9 @@ from ops.errors import OpsError
 from ops.migrate import run_migrate
 from ops.retention import DAY, prune
 from ops.rollback import run_rollback
+from tests.conftest import REPO
+from tests.test_faults_bot import SLOW_SQL, holds_write_lock, no_session
+from tests.waiting import eventually
 
 
 async def backups(engine: Engine, labels: list[str]) -> list[str]:
@@ -62,24 +69,43 @@ async def test_the_newest_verified_a_runs_way_back_and_hand_made_ones_are_kept(e
     assert Path(newer).exists()
 
 
-async def test_an_interrupted_migrations_backup_is_kept_and_pruning_takes_the_lock(engine: Engine) -> None:
+async def test_an_interrupted_migrations_backup_is_kept_and_pruning_takes_the_lock(
+    engine: Engine, tmp_path: Path
+) -> None:
     """Killed mid-run: the run is interrupted with no outcome, and may have applied its change: its
-    backup is its way back (control: only finished runs' backups used to be kept)."""
+    backup is its way back (control: only finished runs' backups used to be kept). The kill is real:
+    `python -m ops migrate` is killed while it holds the database's write lock, and the next
+    `python -m ops` process finds the run interrupted."""
     from ops.retention import run_prune
 
     engine.keep_host, engine.keep_offsite = 1, 1
-    migrated = await run_migrate(engine, "0001_remove_suspend.sql", confirmed=True)
-    # What a killed process leaves in the journal (state running, no outcome, a pid that is gone),
-    # then what the next process to open it does with that (mark_interrupted).
-    await engine.journal.db.execute("UPDATE runs SET state='running', outcome=NULL, pid=? WHERE id=?",
-                                    (2**22 + 4321, migrated.run_id))
-    await engine.journal.db.commit()
-    [interrupted] = await engine.journal.mark_interrupted()
-    assert interrupted.id == migrated.run_id
+    slow = "0002_slow_remove_suspend.sql"
+    plain = (engine.migrations_dir / "0001_remove_suspend.sql").read_text()
+    version = "PRAGMA user_version = 8;"
+    (engine.migrations_dir / slow).write_text(plain.replace(version, SLOW_SQL + version))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TARGET": "local", "DB_PATH": engine.db_path,
+           "MIGRATIONS_DIR": str(engine.migrations_dir), "STATE_DB": str(tmp_path / "state" / "opsbot.db"),
+           "KEEP_BACKUPS_HOST": "1", "KEEP_BACKUPS_OFFSITE": "1"}
+    child = subprocess.Popen([sys.executable, "-m", "ops", "migrate", slow, "--yes"], env=env, cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        await eventually(lambda: holds_write_lock(engine.db_path), timeout=60, what="the migration to be under way")
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # the CLI and its sqlite3 together
+        child.wait(10)
+    await eventually(lambda: no_session(engine.db_path), timeout=30, what="no sqlite3 session left")
+    [killed] = [r for r in await engine.journal.runs(20) if r.phase == "migrate"]
+    assert killed.state == "running" and not killed.outcome
+    [way_back] = [b.path for b in (await list_backups(engine)).backups if "pre-0002_slow" in b.path]
+    listed = subprocess.run([sys.executable, "-m", "ops", "--json", "backups"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=False)  # the next process
+    assert listed.returncode == 0, listed.stderr
+    [killed] = [r for r in await engine.journal.runs(20) if r.phase == "migrate"]
+    assert killed.state == "interrupted"
     await asyncio.sleep(1.1)
     await backups(engine, ["after"])
     done = await prune(engine, now=time.time() + 2 * DAY)
-    assert migrated.backup in done.kept and Path(migrated.backup).exists()
+    assert way_back in done.kept and Path(way_back).exists()
     # Removing backups is a locked run: refused while another run holds the environment.
     lock_run = await engine.journal.start_run("rollback", engine.key, "someone", lock=True)
     try:
