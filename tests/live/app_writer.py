@@ -4,8 +4,9 @@ activity_logs every INTERVAL_MS until it is sent SIGTERM, like timelogger loggin
     python -m tests.live.app_writer DB INTERVAL_MS
 
 Each commit is its own transaction on its own connection (WAL, autocheckpoint as the app
-leaves it); a busy database makes it wait (busy_timeout 10 s), never skip. It prints "ready"
-once the first row is committed, and the number of rows it committed when it stops.
+leaves it); a busy database makes it wait (busy_timeout 60 s), never skip. It prints "ready"
+once the first row is committed, and when it stops the number of rows it committed and its
+longest commit in seconds (the worst stall a writer of the app saw).
 """
 
 from __future__ import annotations
@@ -25,18 +26,20 @@ def main() -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, on_term)
-    con = sqlite3.connect(db, timeout=10, isolation_level=None)
-    con.execute("PRAGMA busy_timeout=10000")
-    committed = 0
+    con = sqlite3.connect(db, timeout=60, isolation_level=None)
+    con.execute("PRAGMA busy_timeout=60000")
+    committed, worst = 0, 0.0
     while not stop:
+        began = time.perf_counter()
         con.execute("INSERT INTO activity_logs (user_id, activity, started_at) "
                     "VALUES ((SELECT min(user_id) FROM user_settings), 'app-writer', datetime('now'))")
+        worst = max(worst, time.perf_counter() - began)
         committed += 1
         if committed == 1:
             print("ready", flush=True)
         time.sleep(interval)
     con.close()
-    print(committed, flush=True)
+    print(committed, f"{worst:.3f}", flush=True)
     return 0
 
 

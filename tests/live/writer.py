@@ -15,6 +15,7 @@ class Writer:
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
         self.committed = 0
+        self.worst_s = 0.0  # the longest commit the app saw: how long its writers were held up
 
 
 @contextmanager
@@ -29,4 +30,6 @@ def app_writing(db: Path | str, interval_ms: float = 5) -> Iterator[Writer]:
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-        writer.committed = int(out.strip() or 0)
+        fields = out.split()
+        writer.committed = int(fields[0]) if fields else 0
+        writer.worst_s = float(fields[1]) if len(fields) > 1 else 0.0
