@@ -14,27 +14,21 @@ from discord.ext import commands
 
 from bot.app import OpsBot, environment_choices, require_role, send_ephemeral
 from bot.drill_card import drill_and_show
+from bot.migration_request import on, request_migration, show_preflight
 from bot.migration_run import execute_migration
 from bot.progress import actor, with_progress
 from bot.render import (
     PEOPLE_FIELD,
     people_checklist,
-    preflight_embed,
-    request_embed,
-    request_files,
     rows_block,
     simple_embed,
     text_file,
 )
-from bot.reporter import DiscordReporter
-from bot.requests import post_request
 from bot.rollback_flow import confirm_and_roll_back
 from bot.states import phase_title, title
 from bot.status_card import history_line, pending_embed, status_embed
-from bot.threads import post_preflight_steps
 from bot.views import checklist_view
-from ops import appinfo, backup, backups, ledger, policy, preflight, requests, verify
-from ops.approvals import parse_table_list
+from ops import appinfo, backup, backups, ledger, policy, requests, verify
 from ops.checklist import Checklist
 from ops.context import Engine
 from ops.emergency import emergency_stop, start_app
@@ -110,21 +104,7 @@ class MigrateCog(
         self.need(interaction, self.bot.settings.discord.operator_role_id, "run a preflight")
         engine = self.bot.engine_for(environment)
         load(engine.migrations_dir, migration)  # a bad name is refused before anything is posted
-        await self.run_preflight(engine, interaction, migration)
-
-    async def run_preflight(self, engine: Engine, interaction: discord.Interaction, migration: str,
-                            allow_row_loss: tuple[str, ...] = (), *,
-                            private: bool = False) -> tuple[preflight.PreflightResult, DiscordReporter]:
-        result, rep = await with_progress(
-            self.bot, interaction, f"preflight {migration}{on(engine)}",
-            lambda r: preflight.run_preflight(engine, migration, reporter=r, actor=actor(interaction),
-                                              allow_row_loss=allow_row_loss),
-            private=private, engine=engine,
-        )
-        heading = phase_title(result.ok, f"preflight {migration}{on(engine)} (by {interaction.user.name})")
-        embed, files = preflight_embed(result, heading, rep.steps_text())
-        await rep.finish(embed, attachments=files)
-        return result, rep
+        await show_preflight(self.bot, engine, interaction, migration)
 
     @app_commands.command(name="backup", description="Take and verify a backup on the app host")
     @app_commands.describe(label="letters, digits, . _ - (default: manual)",
@@ -177,7 +157,8 @@ class MigrateCog(
                       environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "request a migration")
-        await self.request(interaction, self.bot.engine_for(environment), migration, allow_row_loss)
+        await request_migration(self.bot, self.gate, interaction, self.bot.engine_for(environment), migration,
+                                allow_row_loss)
 
     @app_commands.command(name="promote", description="Request a migration that succeeded on the environment "
                                                       "this one promotes from")
@@ -189,7 +170,7 @@ class MigrateCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.need(interaction, self.bot.settings.discord.operator_role_id, "request a migration")
         engine = self.promotion_target(environment)
-        await self.request(interaction, engine, migration, "")
+        await request_migration(self.bot, self.gate, interaction, engine, migration, "")
 
     def promotion_target(self, environment: str | None) -> Engine:
         if environment:
@@ -201,39 +182,6 @@ class MigrateCog(
                            hint="Use /migrate run there, or name an environment whose policy has "
                                 "requires_success_on in opsbot.toml.")
         return engine
-
-    async def request(self, interaction: discord.Interaction, engine: Engine, migration: str,
-                      allow_row_loss: str) -> None:
-        if not migration:
-            migration = (await ledger.pending_report(engine.journal, engine.key, engine.env_name,
-                                                     engine.migrations_dir)).next
-            if not migration:
-                raise OpsError(f"nothing is pending on {engine.env_name}: every migration in the folder is applied",
-                               hint="Add a migration file, or see /migrate pending.")
-        allow = parse_table_list(allow_row_loss)
-        discord_settings = self.bot.settings.discord
-        rehearsed: list[DiscordReporter] = []
-
-        async def rehearse() -> preflight.PreflightResult:
-            # The requester watches the preflight in their own answer: the request card is the
-            # run's one card in the channel, and the preflight's steps go into its thread.
-            result, rep = await self.run_preflight(engine, interaction, migration, allow, private=True)
-            rehearsed.append(rep)
-            return result
-
-        made = await requests.request_migration(
-            engine, self.bot.approvals, self.gate, migration, requester_id=interaction.user.id,
-            requester=interaction.user.name, allow_row_loss=allow, timeout_s=discord_settings.approval_timeout_s,
-            preflight_max_age_s=discord_settings.preflight_max_age_s, preflight=rehearse)
-        embed = request_embed(made.approval, made.preflight, made.backup_path, discord_settings.approver_role_id,
-                              where=where(engine), env=engine.env)
-        message = await post_request(self.bot, self.bot.approvals, await self.bot.ops_channel(engine), made.approval.id,
-                                     embed, retry_hint="Run /migrate run again in a minute (the preflight is reused).",
-                                     ping_role=discord_settings.approver_role_id,
-                                     files=request_files(migration, made.sql, made.preflight))
-        if rehearsed:
-            await post_preflight_steps(self.bot, message, made.approval, rehearsed[0].steps_text())
-        await send_ephemeral(interaction, f"Approval requested: {message.jump_url}")
 
     @app_commands.command(name="verify", description="Counts, integrity_check, foreign keys, user_version")
     @app_commands.describe(quick="quick_check instead of integrity_check (faster on large files)",
@@ -440,15 +388,6 @@ def backup_listing_line(b: backups.BackupEntry) -> str:
     host = ("host ✅" if b.verified == "ok" else "host ❔") if b.on_host else "host ✘ gone"
     away = " · off-host ✅" if b.offsite_path else ""
     return f"<t:{int(b.taken_at)}:f> {size(b.bytes)} `{b.name}` — {host}{away}"
-
-
-def on(engine: Engine) -> str:
-    """" on production" in a card's title when environments have names; "" when there is one."""
-    return f" on {engine.env}" if engine.env else ""
-
-
-def where(engine: Engine) -> str:
-    return f"{engine.env} ({engine.target.describe()})" if engine.env else engine.target.describe()
 
 
 async def setup(bot: OpsBot) -> None:

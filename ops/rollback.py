@@ -8,6 +8,7 @@ waiting for the app's writers with a busy timeout. The result is checked against
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -287,7 +288,10 @@ async def fold_back_wal(run: Run) -> None:
     checkpoint that cannot finish (the app reading, a full volume) is said and changes nothing."""
     engine = run.engine
     try:
-        sql = await run_sql(engine.target, engine.db_path, "PRAGMA wal_checkpoint(TRUNCATE);\n",
+        # PASSIVE first copies the frames while the app goes on writing; TRUNCATE then blocks
+        # writers only for what they added meanwhile, and empties the -wal.
+        sql = await run_sql(engine.target, engine.db_path,
+                            "PRAGMA wal_checkpoint(PASSIVE);\nPRAGMA wal_checkpoint(TRUNCATE);\n",
                             busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
     except OpsError as exc:
         run.step("checkpoint", Status.WARNING, f"the -wal was not folded back ({exc.message}): the app's next "
@@ -297,7 +301,17 @@ async def fold_back_wal(run: Run) -> None:
         run.step("checkpoint", Status.WARNING, f"the -wal was not folded back ({_sqlite_error(sql)}): the app's "
                                                "next commit will")
         return
-    run.step("checkpoint", Status.DONE, "the -wal is folded back into the database")
+    # The TRUNCATE's own answer, busy|frames in the -wal|frames copied back: busy is no error to
+    # sqlite3, but with frames left over the -wal is not folded back (a reader of the app's kept it).
+    answers = re.findall(r"^(\d+)\|(-?\d+)\|(-?\d+)$", sql.result.stdout, re.MULTILINE)
+    busy_, frames, copied = (int(x) for x in answers[-1]) if answers else (1, -1, -1)
+    if busy_ and copied < frames or not answers:
+        run.step("checkpoint", Status.WARNING, f"the -wal was folded back only in part ({max(copied, 0):,} of "
+                                               f"{max(frames, 0):,} pages; the app was reading): the app's next "
+                                               "commits will finish it")
+        return
+    run.step("checkpoint", Status.DONE, "the -wal is folded back into the database"
+             + (" (its file is emptied once the app stops reading)" if busy_ else ""))
 
 
 async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbState, *, named: str = "") -> Restored:

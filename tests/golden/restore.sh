@@ -59,6 +59,7 @@ OPSBOT_SQL_<DELIM2>
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM3>'
 .bail on
+PRAGMA wal_checkpoint(PASSIVE);
 PRAGMA wal_checkpoint(TRUNCATE);
 
 OPSBOT_SQL_<DELIM3>
