@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import posixpath
 import re
@@ -12,6 +13,8 @@ from ops.errors import OpsError
 from ops.sqlite_cli import INSTALL_SQLITE_HINT, sh_quote
 from ops.targets.base import Target
 from ops.targets.upload import sha256_command
+
+log = logging.getLogger(__name__)
 
 FACT_TIMEOUT_S = 60.0
 HASH_TIMEOUT_S = 900.0
@@ -56,6 +59,22 @@ def mmap_budget(available: int, file_bytes: int) -> int:
     memory holds it twice over, else none. Mapped beyond what memory holds, the read thrashes: in
     a 256 MiB container integrity_check went from ~20 s to over 120 s."""
     return file_bytes if file_bytes and available > 2 * file_bytes + MMAP_HEADROOM else 0
+
+
+async def read_ahead(target: Target, path: str, budget: int) -> None:
+    """Read ``path`` (and its -wal) once, front to back, into the page cache before a long
+    checking read: integrity_check reads pages in descending order, which defeats read-ahead, so
+    from a cold cache it ran at ~17 s/GiB against ~5 s/GiB warm. Only when the mmap budget says
+    memory holds the file (``budget``); otherwise the pages would be gone before they are used.
+    Failing to read ahead changes nothing: the check reads the file itself."""
+    if not budget:
+        return
+    quoted, wal = sh_quote(path), sh_quote(path + "-wal")
+    try:
+        await target.sh(f"cat -- {quoted} > /dev/null; [ ! -f {wal} ] || cat -- {wal} > /dev/null",
+                        timeout=HASH_TIMEOUT_S)
+    except OpsError as exc:
+        log.info("read-ahead of %s skipped: %s", path, exc.message)
 
 
 async def memory_available(target: Target) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ops import hostfs
+from ops.backup import mmap_for
 from ops.context import Engine, Phase, PhaseRun, Step
 from ops.outcome import DONE, UNCHANGED
 from ops.reporter import Reporter
@@ -43,8 +45,12 @@ async def run_verify(engine: Engine, *, quick: bool = False, reporter: Reporter 
     check = "quick_check" if quick else "integrity_check"
     async with PhaseRun(engine, VERIFY, reporter, actor) as run:
         async with Step(run, "verify", f"counts, {check}, foreign_key_check") as step:
+            # Read sequentially first, then check memory-mapped, when memory holds the file.
+            mmap = await mmap_for(engine.target, engine.db_path)
+            await hostfs.read_ahead(engine.target, engine.db_path, mmap)
             state = await read_state(engine.target, engine.db_path, integrity="quick" if quick else "full",
-                                     busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
+                                     busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s,
+                                     mmap_bytes=mmap)
             step.detail = f"{check} {state.integrity}, {state.fk_violations} foreign-key violations"
             if state.integrity != "ok" or state.fk_violations:
                 step.fail(step.detail)
