@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import posixpath
 import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ops import hostfs
+from ops import offsite as offsite_copy
 from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError, UsageError
 from ops.journal import BackupRecord
-from ops.offsite import copy_off_host
 from ops.outcome import DONE, UNCHANGED
 from ops.reporter import Reporter
 from ops.retention import keep_within_limits
@@ -35,6 +36,17 @@ BACKUP = Phase("backup", takes_lock=True)  # writes a copy on the volume: one at
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SIDE_FILES = ("", "-journal", "-wal", "-shm")  # a SQLite file and what SQLite may leave beside it
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What take_backup leaves: the recorded backup, the free space before it, its user_version,
+    and its off-host copy when one was asked for."""
+
+    record: BackupRecord
+    free: int
+    user_version: int
+    offsite: offsite_copy.Offsite | None
 
 
 @dataclass(frozen=True)
@@ -190,8 +202,10 @@ async def verify_file(
         return record, state
 
 
-async def take_backup(run: Run, label: str) -> tuple[BackupRecord, int, int]:
-    """Space check, `.backup` to a temporary name, verify, rename, record. Returns the record."""
+async def take_backup(run: Run, label: str, *, offsite: bool = False) -> Taken:
+    """Space check, `.backup` to a temporary name, verify, rename, record. ``offsite``: the copy off
+    the host (ops.offsite) is fetched beside the verification, both reading the same finished file,
+    and put in place only once its sha256 is the verified one."""
     engine = run.engine
     db = engine.db_path
     final = backup_path(db, label)
@@ -202,16 +216,33 @@ async def take_backup(run: Run, label: str) -> tuple[BackupRecord, int, int]:
         raise OpsError(f"{final} already exists", hint="Wait a second and retry, or use another label.")
     # Unfinished copies of earlier failed backups only take space (this run holds the lock).
     await remove_stale_partials(engine, db)
+    copied: offsite_copy.Copied | None = None
+    fetching: asyncio.Task[offsite_copy.Copied] | None = None
     try:
         await snapshot(run, db, partial)
-        record, state = await verify_file(run, partial)
+        if offsite:
+            made = (await hostfs.sizes(engine.target, partial)).get(partial, 0)  # for the space check here
+            async with asyncio.TaskGroup() as both:  # one failing stops the other
+                verifying = both.create_task(verify_file(run, partial))
+                fetching = both.create_task(offsite_copy.fetch_copy(run, partial, posixpath.basename(final), made))
+            (record, state), copied = verifying.result(), fetching.result()
+        else:
+            record, state = await verify_file(run, partial)
         await hostfs.move(engine.target, partial, final)
-    except BaseException:
+    except BaseException as exc:
         await _remove_quietly(engine, *(partial + extra for extra in SIDE_FILES))
+        if copied is None and fetching is not None and fetching.done() and not fetching.cancelled() \
+                and fetching.exception() is None:
+            copied = fetching.result()  # fetched, but its backup failed its checks: not kept
+        if copied is not None:
+            await offsite_copy.drop(run, copied)
+        if isinstance(exc, BaseExceptionGroup):  # the TaskGroup's: the first error says what happened
+            raise exc.exceptions[0] from None
         raise
     record = BackupRecord(**{**asdict(record), "path": final})
     await engine.journal.record_backup(engine.key, record)
-    return record, free, state.user_version
+    off = await offsite_copy.settle_copy(run, copied, record) if copied is not None else None
+    return Taken(record, free, state.user_version, off)
 
 
 async def remove_stale_partials(engine: Engine, db: str) -> None:
@@ -226,8 +257,8 @@ async def run_backup(engine: Engine, *, label: str = "manual", reporter: Reporte
     """``offsite``: also keep a second copy off the app host (ops.offsite), as migrate always does."""
     check_label(label)
     async with PhaseRun(engine, BACKUP, reporter, actor) as run:
-        record, free, user_version = await take_backup(run, label)
-        off = await copy_off_host(run, record) if offsite else None
+        taken = await take_backup(run, label, offsite=offsite)
+        record, free, user_version, off = taken.record, taken.free, taken.user_version, taken.offsite
         await keep_within_limits(run)
         result = BackupResult(
             ok=True, path=record.path, bytes=record.bytes, sha256=record.sha256, integrity=record.integrity,

@@ -133,9 +133,9 @@ async def run_migrate(
                                       busy_timeout_ms=engine.busy_timeout_ms)
             check_ready(migration, before, expected_fingerprint)
             step.detail = f"schema {short_hash(before.fingerprint)}, user_version {before.user_version}"
-        record = await _verified_backup(run, migration)
-        # A second copy off the app host before anything changes: a lost volume keeps a way back.
-        off = await offsite.copy_off_host(run, record)
+        # The backup, verified, and a second copy off the app host before anything changes (a lost
+        # volume keeps a way back): the copy is fetched beside the verification.
+        record, off = await _verified_backup(run, migration)
         snapshot = await _volume_snapshot(run)
         run.outcome_on_error = "unknown"  # from here until the database says otherwise
         async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
@@ -234,14 +234,17 @@ def backup_label(migration: Migration) -> str:
     return migration.path.stem[:64]
 
 
-async def _verified_backup(run: Run, migration: Migration) -> BackupRecord:
-    """No verified backup, no migration: say so in the message, whatever stopped the backup."""
+async def _verified_backup(run: Run, migration: Migration) -> tuple[BackupRecord, offsite.Offsite]:
+    """No verified backup with its off-host copy, no migration: say so, whatever stopped them."""
     try:
-        record, _, _ = await take_backup(run, backup_label(migration))
+        taken = await take_backup(run, backup_label(migration), offsite=True)
+    except offsite.OffsiteFailed:
+        raise
     except OpsError as exc:
         raise OpsError(f"the migration did not run, because the backup failed: {exc.message}",
                        hint=f"{exc.hint} The database was not changed.".strip()) from exc
-    return record
+    assert taken.offsite is not None  # asked for: take_backup made it or raised
+    return taken.record, taken.offsite
 
 
 def lost_outcome(error: str) -> ApplyOutcome:

@@ -14,13 +14,15 @@ import hashlib
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ops import hostfs
-from ops.context import Run, Step
+from ops.context import Run
 from ops.errors import OpsError
 from ops.journal import BackupRecord
+from ops.reporter import Status
 from ops.units import short_hash, size
 
 log = logging.getLogger(__name__)
@@ -37,12 +39,36 @@ class OffsiteFailed(OpsError):
     """The second copy could not be made: nothing was changed."""
 
 
+STEP = "off-host copy"
+
+
+@dataclass(frozen=True)
+class Copied:
+    """A copy fetched off the host under its temporary name, not yet checked against the backup."""
+
+    partial: Path
+    dest: Path
+    facts: hostfs.FileFacts
+    started: float
+
+
 async def copy_off_host(run: Run, record: BackupRecord) -> Offsite:
+    """Fetch the verified backup ``record`` off the host, check it, put it in place, record it."""
+    copied = await fetch_copy(run, record.path, Path(record.path).name, record.bytes)
+    return await settle_copy(run, copied, record)
+
+
+async def fetch_copy(run: Run, source: str, name: str, source_bytes: int) -> Copied:
+    """Fetch ``source`` off the host as ``name``'s temporary copy. It may run beside the backup's
+    verification (ops.backup.take_backup): both only read the file, and nothing is trusted until
+    settle_copy has compared the copy's sha256 with the verified one."""
     engine = run.engine
     folder = engine.offsite_dir
-    dest = folder / Path(record.path).name
+    dest = folder / name
     partial = dest.with_name(dest.name + PARTIAL)
-    async with Step(run, "off-host copy", f"a second copy of {dest.name} on this machine") as step:
+    started = time.monotonic()
+    run.step(STEP, Status.RUNNING, f"a second copy of {dest.name} on this machine")
+    try:
         try:
             await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
             free = (await asyncio.to_thread(shutil.disk_usage, folder)).free
@@ -50,7 +76,7 @@ async def copy_off_host(run: Run, record: BackupRecord) -> Offsite:
             raise OffsiteFailed(f"the folder for off-host copies cannot be used: {exc.strerror or exc}",
                                 hint="Nothing was changed. Check OFFSITE_DIR (or the state folder) is writable."
                                 ) from exc
-        need = int(record.bytes * engine.free_space_margin) + 1024 * 1024
+        need = int(source_bytes * engine.free_space_margin) + 1024 * 1024
         if free < need:
             raise OffsiteFailed(
                 f"no room for the off-host copy here: {size(free)} free, {size(need)} needed",
@@ -59,29 +85,45 @@ async def copy_off_host(run: Run, record: BackupRecord) -> Offsite:
         await asyncio.to_thread(_remove, partial)  # a copy a killed run left unfinished
         try:
             if engine.target.here:  # one pass: the copy and its sha256 read the file once
-                facts = await asyncio.to_thread(_copy_hashing, Path(record.path), partial)
+                facts = await asyncio.to_thread(_copy_hashing, Path(source), partial)
             else:
-                await engine.target.fetch(record.path, partial, timeout=engine.phase_timeout_s)
+                await engine.target.fetch(source, partial, timeout=engine.phase_timeout_s)
                 facts = await asyncio.to_thread(hostfs.local_facts, str(partial))
-            if facts.sha256 != record.sha256:
-                raise OffsiteFailed(
-                    f"the off-host copy does not match the backup (sha256 {short_hash(facts.sha256)}, host "
-                    f"{short_hash(record.sha256)}, {facts.bytes}/{record.bytes} bytes)",
-                    hint="Nothing was changed. The transfer was cut short or the file changed: run again.")
-            await asyncio.to_thread(_settle, partial, dest)
         except OpsError as exc:
-            await asyncio.to_thread(_remove, partial)
-            if isinstance(exc, OffsiteFailed):
-                raise
             raise OffsiteFailed(f"the off-host copy could not be made: {exc.message}",
                                 hint="Nothing was changed. Check the connection (`status`), then run again."
                                 ) from exc
-        except BaseException:
-            await asyncio.to_thread(_remove, partial)
-            raise
-        await engine.journal.record_offsite(engine.key, record.path, str(dest), facts.sha256)
-        step.detail = f"{size(facts.bytes)}, sha256 matches the host's"
-    return Offsite(str(dest), facts.sha256)
+    except BaseException as exc:  # cancelled too (the verification beside it failed)
+        await asyncio.to_thread(_remove, partial)
+        run.step(STEP, Status.FAILED, exc.message if isinstance(exc, OpsError) else "stopped")
+        raise
+    return Copied(partial, dest, facts, started)
+
+
+async def settle_copy(run: Run, copied: Copied, record: BackupRecord) -> Offsite:
+    """Only a copy whose sha256 is the verified backup's goes in place and into the journal."""
+    engine, facts = run.engine, copied.facts
+    try:
+        if facts.sha256 != record.sha256:
+            raise OffsiteFailed(
+                f"the off-host copy does not match the backup (sha256 {short_hash(facts.sha256)}, host "
+                f"{short_hash(record.sha256)}, {facts.bytes}/{record.bytes} bytes)",
+                hint="Nothing was changed. The transfer was cut short or the file changed: run again.")
+        await asyncio.to_thread(_settle, copied.partial, copied.dest)
+        await engine.journal.record_offsite(engine.key, record.path, str(copied.dest), facts.sha256)
+    except BaseException as exc:
+        await asyncio.to_thread(_remove, copied.partial)
+        run.step(STEP, Status.FAILED, exc.message if isinstance(exc, OpsError) else "stopped")
+        raise
+    took = time.monotonic() - copied.started
+    run.step(STEP, Status.DONE, f"{size(facts.bytes)}, sha256 matches the host's ({took:.1f}s)")
+    return Offsite(str(copied.dest), facts.sha256)
+
+
+async def drop(run: Run, copied: Copied) -> None:
+    """A fetched copy whose backup did not make it (its checks failed, or the rename): not kept."""
+    await asyncio.to_thread(_remove, copied.partial)
+    run.step(STEP, Status.FAILED, "not kept: the backup it copies did not pass")
 
 
 def _copy_hashing(source: Path, dest: Path) -> hostfs.FileFacts:

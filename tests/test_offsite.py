@@ -9,6 +9,10 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from ops.context import Engine
+from ops.errors import OpsError
 from tests.conftest import dump, make_db
 from tests.test_cli import cli, env_for
 
@@ -119,3 +123,26 @@ def test_over_flyctl_the_copy_is_fetched_and_uploaded_back_through_the_stand_in(
     argvs = fakefly.argvs()
     assert all(a[:2] != ["sftp", "shell"] for a in argvs)
     assert any(a[:2] == ["ssh", "console"] for a in argvs)
+
+
+async def test_a_copy_fetched_beside_a_verification_that_fails_is_not_kept(engine: Engine) -> None:
+    """The off-host copy is fetched while the backup is verified; when the verification fails the
+    migration stops before any change and no copy of that backup stays off the host, whichever of the
+    two finished first (a copy that finished first is the one a missing clean-up would leave)."""
+    from ops.migrate import run_migrate
+    from ops.targets.base import ShResult
+    from ops.targets.local import LocalTarget
+    from tests.faults.target import FaultyTarget
+
+    def failing_check(script: str, result: ShResult) -> ShResult | None:
+        if "integrity_check" in script and ".opsbot-partial" in script:
+            return ShResult("", "Error: disk I/O error", 1, 0.0)
+        return None
+
+    before = dump(engine.db_path)
+    engine.target = FaultyTarget(LocalTarget(), on_script=failing_check)
+    with pytest.raises(OpsError, match="the migration did not run, because the backup failed"):
+        await run_migrate(engine, "0001_remove_suspend.sql", confirmed=True)
+    assert dump(engine.db_path) == before
+    assert not engine.offsite_dir.exists() or not any(engine.offsite_dir.iterdir()), "no copy off the host"
+    assert not list(Path(engine.db_path).parent.glob("*.pre-*")), "nor on the host"
