@@ -210,7 +210,7 @@ async def take_backup(run: Run, label: str, *, offsite: bool = False) -> Taken:
     db = engine.db_path
     final = backup_path(db, label)
     partial = final + PARTIAL_SUFFIX
-    free, _ = await ensure_space(run, db, final)
+    free, need = await ensure_space(run, db, final)
     existing = await hostfs.sizes(engine.target, final, partial)
     if final in existing:
         raise OpsError(f"{final} already exists", hint="Wait a second and retry, or use another label.")
@@ -221,10 +221,9 @@ async def take_backup(run: Run, label: str, *, offsite: bool = False) -> Taken:
     try:
         await snapshot(run, db, partial)
         if offsite:
-            made = (await hostfs.sizes(engine.target, partial)).get(partial, 0)  # for the space check here
             async with asyncio.TaskGroup() as both:  # one failing stops the other
                 verifying = both.create_task(verify_file(run, partial))
-                fetching = both.create_task(offsite_copy.fetch_copy(run, partial, posixpath.basename(final), made))
+                fetching = both.create_task(offsite_copy.fetch_copy(run, partial, posixpath.basename(final), need))
             (record, state), copied = verifying.result(), fetching.result()
         else:
             record, state = await verify_file(run, partial)

@@ -1,6 +1,6 @@
 """Backups that outlive the volume: a second copy of each pre-migration backup off the app host.
 
-After a backup is verified on the host, it is fetched to this machine (the bot's own volume: by
+While a backup is verified on the host, it is fetched to this machine (the bot's own volume: by
 default ``backups/<environment>/`` beside the journal), under a temporary name first; only a copy
 whose sha256 equals the host's verified one is renamed into place and recorded in the journal
 beside the host's path. A rollback that finds the host's copy missing or damaged restores from
@@ -52,14 +52,9 @@ class Copied:
     started: float
 
 
-async def copy_off_host(run: Run, record: BackupRecord) -> Offsite:
-    """Fetch the verified backup ``record`` off the host, check it, put it in place, record it."""
-    copied = await fetch_copy(run, record.path, Path(record.path).name, record.bytes)
-    return await settle_copy(run, copied, record)
-
-
-async def fetch_copy(run: Run, source: str, name: str, source_bytes: int) -> Copied:
-    """Fetch ``source`` off the host as ``name``'s temporary copy. It may run beside the backup's
+async def fetch_copy(run: Run, source: str, name: str, need: int) -> Copied:
+    """Fetch ``source`` off the host as ``name``'s temporary copy, refused unless ``need`` bytes are
+    free here (the backup's own estimate, ops.backup.ensure_space). It runs beside the backup's
     verification (ops.backup.take_backup): both only read the file, and nothing is trusted until
     settle_copy has compared the copy's sha256 with the verified one."""
     engine = run.engine
@@ -76,7 +71,6 @@ async def fetch_copy(run: Run, source: str, name: str, source_bytes: int) -> Cop
             raise OffsiteFailed(f"the folder for off-host copies cannot be used: {exc.strerror or exc}",
                                 hint="Nothing was changed. Check OFFSITE_DIR (or the state folder) is writable."
                                 ) from exc
-        need = int(source_bytes * engine.free_space_margin) + 1024 * 1024
         if free < need:
             raise OffsiteFailed(
                 f"no room for the off-host copy here: {size(free)} free, {size(need)} needed",

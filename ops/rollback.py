@@ -304,8 +304,8 @@ async def fold_back_wal(run: Run) -> None:
     # The TRUNCATE's own answer, busy|frames in the -wal|frames copied back: busy is no error to
     # sqlite3, but with frames left over the -wal is not folded back (a reader of the app's kept it).
     answers = re.findall(r"^(\d+)\|(-?\d+)\|(-?\d+)$", sql.result.stdout, re.MULTILINE)
-    busy_, frames, copied = (int(x) for x in answers[-1]) if answers else (1, -1, -1)
-    if busy_ and copied < frames or not answers:
+    busy_, frames, copied = (int(x) for x in answers[-1]) if answers else (1, 0, 0)
+    if not answers or (busy_ and copied < frames):
         run.step("checkpoint", Status.WARNING, f"the -wal was folded back only in part ({max(copied, 0):,} of "
                                                f"{max(frames, 0):,} pages; the app was reading): the app's next "
                                                "commits will finish it")

@@ -4,7 +4,7 @@
 # Placeholders: <TMP> the test's tmp_path; <EVENT_KEY> the per-process event tag; <DELIMn> a
 # here-document delimiter; <RANDOMn> a temp file's random part; <STAMPn> a backup's timestamp.
 
-# --- sh 1 of 16 ---
+# --- sh 1 of 15 ---
 trap 'rm -f /tmp/opsbot-state-<RANDOM1>.sql' EXIT
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM1>'
@@ -17,21 +17,21 @@ ROLLBACK;
 
 OPSBOT_SQL_<DELIM1>
 
-# --- sh 2 of 16 ---
+# --- sh 2 of 15 ---
 if [ -f <TMP>/volume/app.db ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db)"; else echo -; fi
 if [ -f <TMP>/volume/app.db-wal ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db-wal)"; else echo -; fi
 
-# --- sh 3 of 16 ---
+# --- sh 3 of 15 ---
 df -Pk <TMP>/volume
 
-# --- sh 4 of 16 ---
+# --- sh 4 of 15 ---
 if [ -f <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1> ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>)"; else echo -; fi
 if [ -f <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial)"; else echo -; fi
 
-# --- sh 5 of 16 ---
+# --- sh 5 of 15 ---
 rm -f -- <TMP>/volume/app.db.pre-*.opsbot-partial <TMP>/volume/app.db.pre-*.opsbot-partial-journal <TMP>/volume/app.db.pre-*.opsbot-partial-wal <TMP>/volume/app.db.pre-*.opsbot-partial-shm
 
-# --- sh 6 of 16 ---
+# --- sh 6 of 15 ---
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM2>'
 .bail on
@@ -42,16 +42,13 @@ COMMIT;
 
 OPSBOT_SQL_<DELIM2>
 
-# --- sh 7 of 16 ---
+# --- sh 7 of 15 ---
 if [ -f <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial)"; else echo -; fi
 
-# --- sh 8 of 16 ---
-if [ -f <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial)"; else echo -; fi
-
-# --- sh 9 of 16 ---
+# --- sh 8 of 15 ---
 awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null; echo ---; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat "/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" {print $3}' /proc/self/cgroup 2>/dev/null)"/memory.limit_in_bytes 2>/dev/null; echo ---; cat /sys/fs/cgroup/memory.current 2>/dev/null || cat "/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" {print $3}' /proc/self/cgroup 2>/dev/null)"/memory.usage_in_bytes 2>/dev/null
 
-# --- sh 10 of 16 ---
+# --- sh 9 of 15 ---
 trap 'rm -f /tmp/opsbot-state-<RANDOM2>.sql' EXIT
 [ -f <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial <<'OPSBOT_SQL_<DELIM3>'
@@ -71,13 +68,13 @@ ROLLBACK;
 
 OPSBOT_SQL_<DELIM3>
 
-# --- sh 11 of 16 ---
+# --- sh 10 of 15 ---
 wc -c < <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial && if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial; else sha256sum < <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial; fi
 
-# --- sh 12 of 16 ---
+# --- sh 11 of 15 ---
 if [ -e <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1> ]; then echo exists; exit 1; fi; mv -- <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>
 
-# --- sh 13 of 16 ---
+# --- sh 12 of 15 ---
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -safe -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM4>'
 .bail on
@@ -181,7 +178,7 @@ SELECT json_object('opsbot-<EVENT_KEY>', 'committed', 'ok', 1);
 
 OPSBOT_SQL_<DELIM4>
 
-# --- sh 14 of 16 ---
+# --- sh 13 of 15 ---
 trap 'rm -f /tmp/opsbot-state-<RANDOM3>.sql' EXIT
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM5>'
@@ -195,7 +192,7 @@ ROLLBACK;
 
 OPSBOT_SQL_<DELIM5>
 
-# --- sh 15 of 16 ---
+# --- sh 14 of 15 ---
 trap 'rm -f /tmp/opsbot-state-<RANDOM4>.sql' EXIT
 [ -f <TMP>/volume/app.db ] || { echo opsbot-no-such-database >&2; exit 66; }
 sqlite3 -bail -batch -noheader -list -init /dev/null -cmd '.timeout 2000' <TMP>/volume/app.db <<'OPSBOT_SQL_<DELIM6>'
@@ -208,5 +205,5 @@ ROLLBACK;
 
 OPSBOT_SQL_<DELIM6>
 
-# --- sh 16 of 16 ---
+# --- sh 15 of 15 ---
 for f in <TMP>/volume/app.db.pre-*; do [ -f "$f" ] || continue; printf '%s %s\n' "$(wc -c < "$f")" "$f"; done
