@@ -49,6 +49,12 @@ def test_the_plain_backup_never_finishes_while_the_app_commits(live_db: Path, tm
     starved for a while and a copy slips through between two commits. Such a try proves nothing
     either way, so it is tried again: every try in which the app did commit steadily must time out."""
     conclusive = 0
+    # A copy much longer than the app's commit interval (~100 MB, ~25,000 pages, 250 steps of the
+    # CLI's 100 pages), so that it cannot slip through a pause of the writer's.
+    with sqlite3.connect(live_db) as con:
+        con.execute("CREATE TABLE padding(b BLOB)")
+        con.execute("INSERT INTO padding SELECT randomblob(4000) FROM "
+                    "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT i FROM n)")
     with app_writing(live_db, 5):
         for attempt in range(5):
             before, started = writer_rows(live_db), time.monotonic()
