@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from ops import fk_check
 from ops.migrations import Migration
 from ops.schema import DbState
 from ops.sqlite_cli import (
@@ -68,6 +69,8 @@ class ApplyOutcome:
     sqlite_reported: bool = field(default=True)
     tables_after: tuple[str, ...] = ()
     tables_predicted: tuple[str, ...] = ()
+    # child tables whose foreign key was checked through their index (ops.fk_check)
+    fk_indexed: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -103,7 +106,9 @@ LIVE_TABLES = (f"(SELECT coalesce(group_concat(n, char(31)), '') FROM (SELECT lo
 
 def build_session(migration: Migration, before: DbState, *, allow_row_loss: tuple[str, ...] = ()) -> Session:
     """The whole sqlite3 session: guards and counts around the file's statements, one transaction."""
-    tables_after = user_tables(predict(before.table_infos, migration.effects))
+    predicted = predict(before.table_infos, migration.effects)
+    tables_after = user_tables(predicted)
+    indexed = fk_check.indexed_keys(before, migration, predicted)
     head = [
         "PRAGMA foreign_keys=OFF;",
         emit("step", name="'begin'"),
@@ -128,11 +133,12 @@ def build_session(migration: Migration, before: DbState, *, allow_row_loss: tupl
     expected = chr(31).join(sorted(ascii_lower(t) for t in tables_after))
     lines += [
         emit("step", name="'fk_check'"),
-        # One scan of pragma_foreign_key_check (a full scan of every child table, inside the
-        # write lock): keep what it found, then report and guard from that.
-        f"CREATE TEMP TABLE {FK.split('.')[1]} AS SELECT \"table\" AS tbl, rowid AS rid, parent "
-        f"FROM pragma_foreign_key_check LIMIT {MAX_FK_REPORTED};",
+        # pragma_foreign_key_check's rows, inside the write lock: through the child's index where
+        # that is exact (ops.fk_check), the pragma itself everywhere else.
+        *fk_check.check_sql(indexed, FK, MAX_FK_REPORTED),
         f"SELECT {event_sql('fk_violation', FkFields)} FROM {FK};",
+        *([f"SELECT {event_sql('fk_indexed', FkPlanFields)} FROM {fk_check.PLAN} WHERE fast ORDER BY tbl;"]
+          if indexed else []),
         _guard("foreign keys", f"NOT EXISTS (SELECT 1 FROM {FK})"),
     ]
     for i, check in enumerate(migration.checks):
@@ -154,6 +160,7 @@ def build_session(migration: Migration, before: DbState, *, allow_row_loss: tupl
         f"DROP TABLE {COUNTS};",
         f"DROP TABLE {FK};",
         f"DROP TABLE {CHECKS};",
+        *fk_check.cleanup_sql(indexed),
         emit("step", name="'commit'"),
         "COMMIT;",
         emit("committed", ok="1"),
@@ -162,6 +169,7 @@ def build_session(migration: Migration, before: DbState, *, allow_row_loss: tupl
 
 
 FkFields = "'table',tbl,'rowid',rid,'parent',parent"
+FkPlanFields = "'table',tbl"
 CheckFields = "'i',i,'value',value"
 
 
@@ -231,6 +239,7 @@ def outcome_from_run(run: SqlRun, migration: Migration, session: Session) -> App
         counts_after={e["table"]: int(e["rows"]) for e in run.of("count") if e["phase"] == "after"},
         checks=checks,
         fk_violations=fk,
+        fk_indexed=tuple(str(e["table"]) for e in run.of("fk_indexed")),
         exit_code=run.result.exit_code,
         seconds=run.result.seconds,
         tables_after=tuple(str(e["names"]) for e in run.of("tables_after")),

@@ -137,8 +137,21 @@ ALTER TABLE user_settings_new RENAME TO user_settings;
 CREATE INDEX idx_user_settings_guild ON user_settings(guild_id);
 PRAGMA user_version = 8;
 SELECT json_object('opsbot-<EVENT_KEY>', 'step', 'name', 'fk_check');
-CREATE TEMP TABLE _opsbot_fk AS SELECT "table" AS tbl, rowid AS rid, parent FROM pragma_foreign_key_check LIMIT 20;
+CREATE TEMP TABLE _opsbot_fkplan(tbl TEXT PRIMARY KEY, fast INTEGER NOT NULL);
+CREATE TEMP TABLE _opsbot_fkhit(tbl TEXT PRIMARY KEY);
+INSERT INTO temp._opsbot_fkplan SELECT 'activity_logs', ((SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'activity_logs' COLLATE NOCASE AND sql = 'CREATE TABLE activity_logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES user_settings(user_id) ON DELETE CASCADE,
+    activity TEXT NOT NULL,
+    note TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    duration_minutes INTEGER
+)') = 1 AND (SELECT count(*) FROM pragma_foreign_key_list('activity_logs', 'main')) = 1 AND NOT EXISTS (SELECT 1 FROM pragma_table_xinfo('activity_logs', 'main') WHERE hidden <> 0) AND EXISTS (SELECT 1 FROM pragma_foreign_key_list('activity_logs', 'main') f WHERE f."from" = 'user_id' COLLATE NOCASE AND f."table" = 'user_settings' COLLATE NOCASE AND (SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'user_settings' COLLATE NOCASE) = 1 AND (SELECT count(*) FROM pragma_table_info('user_settings', 'main') WHERE pk > 0) = 1 AND EXISTS (SELECT 1 FROM pragma_table_info('user_settings', 'main') t WHERE t.pk = 1 AND upper(t.type) = 'INTEGER' AND (f."to" IS NULL OR t.name = f."to" COLLATE NOCASE)) AND NOT EXISTS (SELECT 1 FROM pragma_index_list('user_settings', 'main') WHERE origin = 'pk') AND NOT EXISTS (SELECT 1 FROM pragma_table_info('user_settings', 'main') WHERE name = 'rowid' COLLATE NOCASE)));
+INSERT INTO temp._opsbot_fkhit SELECT 'activity_logs' WHERE EXISTS (SELECT 1 FROM (SELECT DISTINCT "user_id" COLLATE BINARY AS v FROM main."activity_logs" WHERE "user_id" IS NOT NULL LIMIT coalesce((SELECT -1 FROM temp._opsbot_fkplan WHERE tbl = 'activity_logs' AND fast), 0)) WHERE NOT EXISTS (SELECT 1 FROM main."user_settings" WHERE rowid = +v));
+CREATE TEMP TABLE _opsbot_fk AS SELECT k."table" AS tbl, k.rowid AS rid, k.parent AS parent FROM main.sqlite_master m, pragma_foreign_key_check(m.name, 'main') k WHERE m.type = 'table' AND (NOT coalesce((SELECT fast FROM temp._opsbot_fkplan WHERE tbl = lower(m.name)), 0) OR lower(m.name) IN (SELECT tbl FROM temp._opsbot_fkhit)) LIMIT 20;
 SELECT json_object('opsbot-<EVENT_KEY>','fk_violation','table',tbl,'rowid',rid,'parent',parent) FROM temp._opsbot_fk;
+SELECT json_object('opsbot-<EVENT_KEY>','fk_indexed','table',tbl) FROM temp._opsbot_fkplan WHERE fast ORDER BY tbl;
 INSERT INTO temp._opsbot_guard VALUES('foreign keys', nullif(coalesce((NOT EXISTS (SELECT 1 FROM temp._opsbot_fk)), 0), 0));
 SELECT json_object('opsbot-<EVENT_KEY>', 'step', 'name', 'check 1');
 INSERT INTO temp._opsbot_checks SELECT 0, (
@@ -172,6 +185,8 @@ DROP TABLE temp._opsbot_guard;
 DROP TABLE temp._opsbot_counts;
 DROP TABLE temp._opsbot_fk;
 DROP TABLE temp._opsbot_checks;
+DROP TABLE temp._opsbot_fkplan;
+DROP TABLE temp._opsbot_fkhit;
 SELECT json_object('opsbot-<EVENT_KEY>', 'step', 'name', 'commit');
 COMMIT;
 SELECT json_object('opsbot-<EVENT_KEY>', 'committed', 'ok', 1);
