@@ -23,15 +23,19 @@ values, each looked up once. This module writes that check, and keeps it exact:
   pragma per table, as before.
 
 The session is static SQL (the sqlite3 CLI's ``-safe`` mode), so the tables that may take the path
-are chosen when the session is written: tables read before the migration, named by no CREATE, ALTER
-or DROP of the file, whose parent the file does not remove; and only on a host whose sqlite3 has
-the table-valued pragmas the plan reads (3.31 or newer).
+are chosen when the session is written: tables read before the migration and named by no CREATE,
+ALTER or DROP of the file (so their columns are the ones the drift guard vouches for), onto a parent
+that still has a rowid after the file: the file's CREATE, ALTER and DROP statements are replayed on
+an empty copy of the schema here (no rows, no ATTACH) to learn it. Nothing of that replay is
+trusted inside the transaction: the plan reads the real database again. Only on a host whose
+sqlite3 has the table-valued pragmas the plan reads (3.31 or newer).
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -48,6 +52,7 @@ HITS = "temp._opsbot_fkhit"
 ROWID_NAMES = ("rowid", "_rowid_", "oid")
 MIN_SQLITE = (3, 31, 0)
 DDL = {"create", "alter", "drop"}
+REPLAY_BUDGET_S = 1.0  # over empty tables a real schema change takes milliseconds
 
 
 @dataclass(frozen=True)
@@ -112,8 +117,13 @@ def _only_schema(action: int, *_: object) -> int:
 
 
 def _replay_ddl(db: sqlite3.Connection, migration: Migration) -> bool:
-    """The file's CREATE, ALTER and DROP statements on the empty copy, for the parents' shape after it."""
+    """The file's CREATE, ALTER and DROP statements on the empty copy, for the parents' shape after it.
+
+    Bounded: a CREATE TABLE … AS SELECT over a recursive CTE that never ends is stopped after
+    REPLAY_BUDGET_S (and the table gets the pragma)."""
+    deadline = time.monotonic() + REPLAY_BUDGET_S
     db.set_authorizer(_only_schema)
+    db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     try:
         for stmt in migration.statements:
             if stmt.words and stmt.words[0] in DDL:
@@ -123,6 +133,7 @@ def _replay_ddl(db: sqlite3.Connection, migration: Migration) -> bool:
         return False
     finally:
         db.set_authorizer(None)
+        db.set_progress_handler(None, 0)
     return True
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -177,3 +178,20 @@ async def test_an_old_sqlite_on_the_host_gets_the_pragma(tmp_path: Path) -> None
     old = replace(before, sqlite_version="3.30.1")
     assert fk_check.indexed_keys(old, migration, before.table_infos) == ()
     assert "FROM pragma_foreign_key_check LIMIT" in build_session(migration, old).body
+
+
+async def test_a_schema_change_that_never_ends_is_not_replayed_forever(tmp_path: Path) -> None:
+    """The plan replays the file's CREATE/ALTER/DROP on an empty copy of the schema; a CREATE TABLE
+    AS SELECT over an endless recursive CTE is stopped there (bounded), and the table gets the pragma."""
+    db = tmp_path / "app.db"
+    make_db(db, users=5, logs=10)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "0001_endless.sql").write_text(
+        "CREATE TABLE t AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT i FROM r;\n")
+    before = await read_state(LocalTarget(), str(db), counts=False)
+    migration = load(folder, "0001_endless.sql")
+    start = time.monotonic()
+    keys = fk_check.indexed_keys(before, migration, before.table_infos)
+    assert time.monotonic() - start < fk_check.REPLAY_BUDGET_S + 2
+    assert keys == ()
