@@ -5,7 +5,8 @@ child's index (ops.fk_check) and with the whole-database pragma, side by side on
 
 Each round restores the pristine database, then runs the real migration session (the sqlite3 CLI,
 -safe, one transaction: ops.apply.apply_migration) and reads from its events how long the lock
-was held and how long the foreign-key step took. Also printed, on the migrated file: the plain
+was held; then the same with the app committing a row every 5 ms (tests/live/app_writer.py), whose
+longest commit is the app's worst stall. Also printed, on the migrated file: the plain
 `PRAGMA foreign_key_check` alone and the index path's statements alone, and `cp` + `sync` of the
 file (the disk's own limit). Figures are medians. The app's own writers are not running here; see
 bench_runbook.py for the app's stall.
@@ -33,6 +34,7 @@ from ops.apply import apply_migration  # noqa: E402
 from ops.migrations import load  # noqa: E402
 from ops.schema import read_state  # noqa: E402
 from ops.targets.local import LocalTarget  # noqa: E402
+from tests.live.writer import app_writing  # noqa: E402
 
 
 def timed(*argv: str, stdin: str | None = None) -> float:
@@ -41,10 +43,15 @@ def timed(*argv: str, stdin: str | None = None) -> float:
     return time.perf_counter() - start
 
 
-async def one_session(db: Path, pristine: Path, *, indexed: bool) -> tuple[float, float]:
+def restore(db: Path, pristine: Path) -> None:
     shutil.copyfile(pristine, db)
     for suffix in ("-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
+
+
+async def one_session(db: Path, pristine: Path, *, indexed: bool, restored: bool = False) -> tuple[float, float]:
+    if not restored:
+        restore(db, pristine)
     migration = load(MIGRATIONS, MIGRATION)
     before = await read_state(LocalTarget(), str(db), counts=False)
     if not indexed:  # the same session, written as for a host whose sqlite3 predates the plan
@@ -73,6 +80,17 @@ async def main() -> int:
             for name, indexed in (("pragma", False), ("index path", True)):
                 lock, _ = await one_session(db, pristine, indexed=indexed)
                 results[name].append(lock)
+        stalls: dict[str, list[float]] = {"index path": [], "pragma": []}
+        for _ in range(args.rounds):
+            for name, indexed in (("pragma", False), ("index path", True)):
+                restore(db, pristine)
+                with app_writing(db, 5) as app:
+                    await asyncio.sleep(0.5)
+                    await one_session(db, pristine, indexed=indexed, restored=True)
+                    await asyncio.sleep(0.5)
+                stalls[name].append(app.worst_s)
+        restore(db, pristine)
+        await one_session(db, pristine, indexed=True)
         migrated = root / "migrated.db"
         shutil.copyfile(db, migrated)
         timed("sqlite3", str(migrated), "PRAGMA wal_checkpoint(TRUNCATE);")
@@ -93,6 +111,9 @@ async def main() -> int:
             print(f"  {name:<46} {statistics.median(values):7.3f} s   ({', '.join(f'{v:.3f}' for v in values)})")
         for name, value in alone.items():
             print(f"  {name:<46} {value:7.3f} s")
+        print("the app's worst commit during the session (every 5 ms)")
+        for name, values in stalls.items():
+            print(f"  {name:<46} {statistics.median(values):7.3f} s   ({', '.join(f'{v:.3f}' for v in values)})")
         print(f"  writers wait {statistics.median(results['pragma']) - statistics.median(results['index path']):.3f}"
               " s less with the index path")
     finally:
