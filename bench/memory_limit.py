@@ -108,6 +108,12 @@ def main() -> int:
             "integrity_check, mmap off": ["sqlite3", str(db), "PRAGMA integrity_check"],
             "integrity_check, mmap = file": ["sqlite3", str(db), f"PRAGMA mmap_size={size}",
                                              "PRAGMA integrity_check"],
+            # opsbot's backup verifies the copy it has just written: inside the limit that copy's pages
+            # cannot stay cached, so the checks read it back from the disk
+            ".backup, then integrity_check of it": ["sh", "-c", f'rm -f "{copy}"; sqlite3 "{db}" ".backup \'{copy}\'" '
+                                                    f'&& sqlite3 "{copy}" "PRAGMA integrity_check"'],
+            ".backup, then sha256sum of it": ["sh", "-c", f'rm -f "{copy}"; sqlite3 "{db}" ".backup \'{copy}\'" '
+                                              f'&& sha256sum "{copy}"'],
             "opsbot backup (mmap gated)": [sys.executable, "-c", BACKUP, str(db), str(journal)],
         }
         print(f"{size / 2**20:.0f} MiB database; memory limit {args.limit_mb} MiB vs none")
