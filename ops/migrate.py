@@ -138,7 +138,7 @@ async def run_migrate(
         record, off = await _verified_backup(run, migration)
         snapshot = await _volume_snapshot(run)
         run.outcome_on_error = "unknown"  # from here until the database says otherwise
-        async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
+        async with Step(run, "apply", "one transaction: the file, its checks, then commit") as step:
             try:
                 outcome = await apply_migration(
                     engine.target, engine.db_path, migration, before=before, allow_row_loss=allow_row_loss,
