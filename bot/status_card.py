@@ -103,7 +103,7 @@ async def status_embed(bot: OpsBot, engine: Engine) -> discord.Embed:
     ]
     if held is not None:
         lines.insert(0, f"🔒 **locked** by {held.by} <t:{int(held.at)}:R>: {held.reason}")
-    lines += [f"⚠ {w}" for w in ledger.warnings(report)]
+    lines += [f"⚠ {w}" for w in result.ledger_warnings]
     if result.error:
         lines.append(f"✘ {result.error}")
     return simple_embed(f"Status: {engine.env_name}", lines, ok=result.ok)
@@ -121,7 +121,7 @@ def pending_embed(report: ledger.Pending) -> discord.Embed:
     lines = [f"user_version {report.user_version} (for comparison: the ledger decides what is applied)"]
     lines += [f"✔ `{a['name']}` run #{a['run_id']} <t:{int(a['at'])}:R>"
               f"{flags.get(a['changed_since_applied'] or '', '')}" for a in report.applied]
-    lines += [f"… `{p['name']}`{' ⚠ out of order' if p['name'] in report.out_of_order else ''}"
+    lines += [f"… `{p['name']}`{_rolled_back(p)}{' ⚠ out of order' if p['name'] in report.out_of_order else ''}"
               for p in report.pending]
     for t in report.tool_tables:
         if t.get("error"):
@@ -130,3 +130,7 @@ def pending_embed(report: ledger.Pending) -> discord.Embed:
         lines.append(f"{t['tool']}'s table `{t['table']}` (read only): applied {', '.join(t['applied']) or 'none'}")
     return simple_embed(f"Migrations on {report.env}: {len(report.applied)} applied, {len(report.pending)} pending",
                         lines)
+
+
+def _rolled_back(pending: dict[str, Any]) -> str:
+    return f" (rolled back by run #{pending['rolled_back_by']})" if pending.get("rolled_back_by") else ""

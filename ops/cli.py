@@ -265,8 +265,11 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
             out.print(f"{_esc(data['env'])} was not locked")
         return
     if command in ("health", "status"):
+        flags = data.pop("ledger_warnings", ())
         for key, value in data.items():
             out.print(f"  {key:14} {_esc(str(value))}")
+        for flag in flags:
+            out.print(f"  [bold yellow]⚠ ledger[/]: {_esc(flag)}")
         return
     if data.get("ok"):
         out.print(f"[bold green]✔ {command} succeeded[/] in {data.get('seconds', 0):.1f}s")
@@ -296,7 +299,8 @@ def _render_pending(data: dict[str, Any], out: Console) -> None:
         out.print(f"  [green]✔ applied[/]  {_esc(a['name'])}  run #{a['run_id']} {at} UTC{flag}")
     for p in data["pending"]:
         late = "  [bold yellow]⚠ out of order[/]" if p["name"] in data["out_of_order"] else ""
-        out.print(f"  [cyan]… pending[/]  {_esc(p['name'])}{late}")
+        back = f" (rolled back by run #{p['rolled_back_by']})" if p.get("rolled_back_by") else ""
+        out.print(f"  [cyan]… pending[/]  {_esc(p['name'])}{back}{late}")
     if not data["applied"] and not data["pending"]:
         out.print("  no migrations in the folder")
     for t in data["tool_tables"]:

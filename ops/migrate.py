@@ -118,13 +118,14 @@ async def run_migrate(
                        hint="Run preflight again and ask for a new approval.")
     async with PhaseRun(engine, MIGRATE, reporter, actor, migration=migration.name,
                         sha256=migration.sha256) as run:
+        # The sticky lock first: a locked environment's refusal says so, whatever else is wrong.
+        await policy.ensure_not_locked(engine.journal, engine.key, engine.env_name)
         report_reading(run, migration)
         for warning in migration.warnings:
             run.step("lint", Status.WARNING, str(warning))
         # A file lint refuses never reaches the host, not even for a read.
         refuse_lint_errors(migration)
         await ledger.ensure_not_applied(engine.journal, engine.key, migration, engine.env_name)
-        await policy.ensure_not_locked(engine.journal, engine.key, engine.env_name)
         policy.ensure_open(engine.policy, engine.env_name)
         policy.ensure_enough_approvers(engine.policy, engine.env_name, migration, allow_row_loss, approvers)
         await promotion.required_success(engine, migration)
