@@ -11,7 +11,7 @@ import discord
 from bot.app import OpsBot
 from bot.render import simple_embed
 from bot.states import LOOKS, run_state
-from ops import appinfo, ledger, policy
+from ops import appinfo, history, ledger, policy
 from ops.approvals import Approval
 from ops.context import Engine
 from ops.journal import RunRecord
@@ -104,6 +104,10 @@ async def status_embed(bot: OpsBot, engine: Engine) -> discord.Embed:
     if held is not None:
         lines.insert(0, f"🔒 **locked** by {held.by} <t:{int(held.at)}:R>: {held.reason}")
     lines += [f"⚠ {w}" for w in result.ledger_warnings]
+    environment = next((e for e in bot.settings.environments if e.name == engine.env), None)
+    said = await history.note(engine.journal, environment, bot.settings.environments) if environment else ""
+    if said:
+        lines.append(f"**history** {said}")
     if result.error:
         lines.append(f"✘ {result.error}")
     return simple_embed(f"Status: {engine.env_name}", lines, ok=result.ok)

@@ -50,6 +50,8 @@ class StatusResult:
     last_drill: dict[str, Any] | None = None  # the newest restore drill (ops.drill): run_id, ok, at, age_s
     # What the ledger flags (ops.ledger.warnings): an applied file edited since or gone, one out of order.
     ledger_warnings: tuple[str, ...] = ()
+    # The environment's history adopted from an old key, or one left there and why (ops.history.note).
+    history: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

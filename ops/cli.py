@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                              hint=f"Pick one with --env NAME, or change its table in {path}.")
         config = load_config(path, target=args.target, db_path=args.db, **app)
         environment = config.get(args.env)
-        result = asyncio.run(_dispatch(args, environment, out))
+        result = asyncio.run(_dispatch(args, environment, out, config.environments))
     except OpsError as exc:
         return _fail(exc, args.json, out)
     except KeyboardInterrupt:
@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if data.get("ok") else 1
 
 
-async def _dispatch(args: argparse.Namespace, environment: Environment, out: Console) -> Any:
+async def _dispatch(args: argparse.Namespace, environment: Environment, out: Console,
+                    environments: tuple[Environment, ...] = ()) -> Any:
     from ops import (
         appinfo,
         backup,
@@ -137,6 +138,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         drill,
         emergency,
         health,
+        history,
         ledger,
         migrate,
         policy,
@@ -180,7 +182,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         "rollback": lambda: (rollback_plan.start_then_roll_back(engine, backup=args.backup, actor="cli", reporter=rep)
                              if args.yes else rollback.run_rollback(engine, confirmed=False, backup=args.backup)),
         "logs": lambda: appinfo.run_logs(engine, lines=args.lines),
-        "status": lambda: appinfo.run_status(engine),
+        "status": lambda: _status(engine, environment, environments),
         "pending": lambda: ledger.pending_for(engine),
         "drill": lambda: drill.run_drill(engine, reporter=rep),
         "prune": lambda: retention.run_prune(engine, apply=args.yes, reporter=rep),
@@ -190,9 +192,22 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         "start": lambda: emergency.start_app(engine, actor="cli"),
     }
     try:
+        # A history kept under this database's old key (before opsbot.toml, or a rename) is its own.
+        claim = history.claim_for(environment, environments or (environment,))
+        if claim is not None:
+            await history.adopt(engine.journal, claim)
         return await phases[args.command]()
     finally:
         await engine.journal.close()
+
+
+async def _status(engine: Engine, environment: Environment, environments: tuple[Environment, ...]) -> Any:
+    from dataclasses import replace
+
+    from ops import appinfo, history
+
+    result = await appinfo.run_status(engine)
+    return replace(result, history=await history.note(engine.journal, environment, environments or (environment,)))
 
 
 def _who() -> str:
