@@ -17,14 +17,35 @@ from ops.context import Engine
 from ops.journal import RunRecord
 from ops.units import short_hash, size
 
+HISTORY_LINES = 15
+HISTORY_SCAN = 300  # the newest runs of every environment read to find one environment's
 
-def history_line(r: RunRecord) -> str:
-    """A run in the history: what, its outcome in the cards' words, who asked and who approved, and
-    whether it was rolled back."""
+
+def history_line(r: RunRecord, env: str = "") -> str:
+    """A run in the history: what (and where, when several environments are listed), its outcome
+    in the cards' words, who asked and who approved, and whether it was rolled back."""
     approved = f", approved by {r.approver}" if r.approver else ""
     undone = f" · ⏪ rolled back by run #{r.undone_by}" if r.undone_by else ""
-    return (f"#{r.id} `{r.phase}` {r.migration or ''} — **{outcome_word(r)}** · by {r.who}{approved}{undone} "
+    where = f" on **{env}**" if env else ""
+    return (f"#{r.id} `{r.phase}` {r.migration or ''}{where} — **{outcome_word(r)}** · by {r.who}{approved}{undone} "
             f"<t:{int(r.started_at)}:R>")
+
+
+async def history_embed(bot: OpsBot, environment: str | None) -> discord.Embed:
+    """/migrate history: one environment's recent runs, or every one's (one journal), each line
+    naming its environment when the bot serves several."""
+    names = {e.key: e.env_name for e in bot.engines.values()}
+    if environment:
+        engine = bot.engine_for(environment)
+        runs = [r for r in await engine.journal.runs(HISTORY_SCAN) if r.target == engine.key][:HISTORY_LINES]
+        lines = [history_line(r) for r in runs]
+        title = f"History: {engine.env_name}"
+    else:
+        runs = await bot.engine.journal.runs(HISTORY_LINES)
+        several = len(names) > 1
+        lines = [history_line(r, names.get(r.target, r.target) if several else "") for r in runs]
+        title = "History"
+    return simple_embed(title, lines or ["No runs yet."])
 
 
 def outcome_word(r: RunRecord) -> str:
