@@ -173,10 +173,12 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
                                                            allow_row_loss=allow)),
         "backup": lambda: backup.run_backup(engine, label=args.label, reporter=rep, offsite=args.offsite),
         "backups": lambda: backups.list_backups(engine),
-        # The person at the terminal is the requester the ledger records (and the one approver --yes is).
+        # The CLI is one person: who is at the terminal asks for the change and, with --yes, is its one
+        # approval (an environment that needs more refuses --yes). The journal and the ledger say so:
+        # "alice (cli) + alice (--yes)" reads as requester alice, approved by alice at the terminal.
         "migrate": lambda: migrate.migrate_and_check(engine, args.migration, confirmed=args.yes,
                                                      expected_fingerprint=args.fingerprint, reporter=rep,
-                                                     allow_row_loss=allow, actor=f"{_who()} (cli)"),
+                                                     allow_row_loss=allow, actor=f"{_who()} (cli) + {_who()} (--yes)"),
         "verify": lambda: verify.run_verify(engine, quick=args.quick, reporter=rep),
         # Refused without --yes (before anything is started); confirmed, a stopped app is started first.
         "rollback": lambda: (rollback_plan.start_then_roll_back(engine, backup=args.backup, actor="cli", reporter=rep)
