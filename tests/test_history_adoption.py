@@ -5,6 +5,7 @@ and said until the file names it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -134,3 +135,32 @@ def test_a_history_that_cannot_show_its_database_waits_for_history_from(tmp_path
     assert wrong.returncode == 2, wrong.stdout
     assert f"its backups are of {other}, not {app}: another database" in json.loads(wrong.stdout)["error"]["message"]
     assert keys(fresh, "backups") == {"local": 1}
+
+
+async def test_bot_check_says_a_history_left_under_the_old_key_and_one_adopted(tmp_path: Path) -> None:
+    import dataclasses
+
+    from bot.check import check_ledger
+    from ops.environments import load_config
+    from ops.targets.local import LocalTarget
+    from tests.bot_harness import bot_settings
+
+    app = tmp_path / "vol" / "app.db"
+    make_db(app, users=30, logs=300)
+    before = variables(tmp_path, app)
+    await asyncio.to_thread(ops, before, tmp_path, "lock", "--reason", "load test tonight")
+    table = f'[environments.staging]\ntarget = "local"\ndb_path = "{app}"\n'
+    env = with_file(tmp_path, table)
+
+    async def findings() -> list[str]:
+        config = load_config(Path(env["OPSBOT_CONFIG"]), env)
+        settings = dataclasses.replace(bot_settings(config.default.settings), environments=config.environments)
+        return [f.line() for f in await check_ledger(settings, LocalTarget())]
+
+    [left] = await findings()
+    assert left.startswith("✘") and "staging: the journal holds history under 'local'" in left
+    assert 'add history_from = "local"' in left
+    env = with_file(tmp_path, table + 'history_from = "local"\n')
+    await asyncio.to_thread(ops, env, tmp_path, "status")  # opened: adopted
+    [adopted] = await findings()
+    assert adopted.startswith("✔") and "staging: history adopted from 'local' by run #" in adopted
