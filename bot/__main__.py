@@ -13,6 +13,7 @@ import sys
 from bot.settings import load_bot_settings
 from ops.context import Engine
 from ops.errors import OpsError, UsageError
+from ops.history import adopt_all
 from ops.redact import install_log_redaction, register_secret
 
 
@@ -24,6 +25,7 @@ async def run() -> None:
     first, *others = settings.environments or (None,)
     engine = await Engine.open(settings.ops, env=first.name if first else "", policy=first.policy if first else None)
     more = [await Engine.open(e.settings, env=e.name, policy=e.policy, journal=engine.journal) for e in others]
+    await adopt_all(engine.journal, settings.environments)  # a history kept under an old key (ops.history)
     bot = OpsBot(settings=settings, engine=engine, engines=tuple(more))
     try:
         async with bot:

@@ -20,7 +20,7 @@ import aiohttp
 import discord
 
 from bot.settings import BotSettings
-from ops import hostfs, ledger, schema
+from ops import history, hostfs, ledger, schema
 from ops import migrations as mig
 from ops.errors import OpsError
 from ops.health import check_health
@@ -271,6 +271,12 @@ async def check_ledger(settings: BotSettings, target: Target) -> list[Finding]:
             found += [failed(f"{n} on {name} is pending but sorts before an applied migration (out of order)",
                              "rename it to sort after the applied ones, or confirm the order is meant")
                       for n in report.out_of_order]
+        for e in settings.environments:  # a history kept under an old key (ops.history)
+            said = await history.note(journal, e, settings.environments)
+            if said:
+                stuck = "not adopted" in said and "not adopted: not yet" not in said
+                found.append(failed(f"{e.name}: {said}", "its applied migrations look pending until it is adopted")
+                             if stuck else passed(f"{e.name}: {said}"))
         return found
     finally:
         await journal.close()

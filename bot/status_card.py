@@ -11,20 +11,41 @@ import discord
 from bot.app import OpsBot
 from bot.render import simple_embed
 from bot.states import LOOKS, run_state
-from ops import appinfo, ledger, policy
+from ops import appinfo, history, ledger, policy
 from ops.approvals import Approval
 from ops.context import Engine
 from ops.journal import RunRecord
 from ops.units import short_hash, size
 
+HISTORY_LINES = 15
+HISTORY_SCAN = 300  # the newest runs of every environment read to find one environment's
 
-def history_line(r: RunRecord) -> str:
-    """A run in the history: what, its outcome in the cards' words, who asked and who approved, and
-    whether it was rolled back."""
+
+def history_line(r: RunRecord, env: str = "") -> str:
+    """A run in the history: what (and where, when several environments are listed), its outcome
+    in the cards' words, who asked and who approved, and whether it was rolled back."""
     approved = f", approved by {r.approver}" if r.approver else ""
     undone = f" · ⏪ rolled back by run #{r.undone_by}" if r.undone_by else ""
-    return (f"#{r.id} `{r.phase}` {r.migration or ''} — **{outcome_word(r)}** · by {r.who}{approved}{undone} "
+    where = f" on **{env}**" if env else ""
+    return (f"#{r.id} `{r.phase}` {r.migration or ''}{where} — **{outcome_word(r)}** · by {r.who}{approved}{undone} "
             f"<t:{int(r.started_at)}:R>")
+
+
+async def history_embed(bot: OpsBot, environment: str | None) -> discord.Embed:
+    """/migrate history: one environment's recent runs, or every one's (one journal), each line
+    naming its environment when the bot serves several."""
+    names = {e.key: e.env_name for e in bot.engines.values()}
+    if environment:
+        engine = bot.engine_for(environment)
+        runs = [r for r in await engine.journal.runs(HISTORY_SCAN) if r.target == engine.key][:HISTORY_LINES]
+        lines = [history_line(r) for r in runs]
+        title = f"History: {engine.env_name}"
+    else:
+        runs = await bot.engine.journal.runs(HISTORY_LINES)
+        several = len(names) > 1
+        lines = [history_line(r, names.get(r.target, r.target) if several else "") for r in runs]
+        title = "History"
+    return simple_embed(title, lines or ["No runs yet."])
 
 
 def outcome_word(r: RunRecord) -> str:
@@ -103,7 +124,11 @@ async def status_embed(bot: OpsBot, engine: Engine) -> discord.Embed:
     ]
     if held is not None:
         lines.insert(0, f"🔒 **locked** by {held.by} <t:{int(held.at)}:R>: {held.reason}")
-    lines += [f"⚠ {w}" for w in ledger.warnings(report)]
+    lines += [f"⚠ {w}" for w in result.ledger_warnings]
+    environment = next((e for e in bot.settings.environments if e.name == engine.env), None)
+    said = await history.note(engine.journal, environment, bot.settings.environments) if environment else ""
+    if said:
+        lines.append(f"**history** {said}")
     if result.error:
         lines.append(f"✘ {result.error}")
     return simple_embed(f"Status: {engine.env_name}", lines, ok=result.ok)
@@ -121,7 +146,7 @@ def pending_embed(report: ledger.Pending) -> discord.Embed:
     lines = [f"user_version {report.user_version} (for comparison: the ledger decides what is applied)"]
     lines += [f"✔ `{a['name']}` run #{a['run_id']} <t:{int(a['at'])}:R>"
               f"{flags.get(a['changed_since_applied'] or '', '')}" for a in report.applied]
-    lines += [f"… `{p['name']}`{' ⚠ out of order' if p['name'] in report.out_of_order else ''}"
+    lines += [f"… `{p['name']}`{_rolled_back(p)}{' ⚠ out of order' if p['name'] in report.out_of_order else ''}"
               for p in report.pending]
     for t in report.tool_tables:
         if t.get("error"):
@@ -130,3 +155,7 @@ def pending_embed(report: ledger.Pending) -> discord.Embed:
         lines.append(f"{t['tool']}'s table `{t['table']}` (read only): applied {', '.join(t['applied']) or 'none'}")
     return simple_embed(f"Migrations on {report.env}: {len(report.applied)} applied, {len(report.pending)} pending",
                         lines)
+
+
+def _rolled_back(pending: dict[str, Any]) -> str:
+    return f" (rolled back by run #{pending['rolled_back_by']})" if pending.get("rolled_back_by") else ""

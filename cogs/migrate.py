@@ -26,7 +26,7 @@ from bot.render import (
 )
 from bot.rollback_flow import confirm_and_roll_back
 from bot.states import phase_title, title
-from bot.status_card import history_line, pending_embed, status_embed
+from bot.status_card import history_embed, pending_embed, status_embed
 from bot.views import checklist_view
 from ops import appinfo, backup, backups, ledger, policy, requests, verify
 from ops.checklist import Checklist
@@ -377,11 +377,11 @@ class MigrateCog(
             )
 
     @app_commands.command(name="history", description="Recent runs")
-    async def history_cmd(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(environment="one environment (default: every one)")
+    @app_commands.autocomplete(environment=environment_choices)
+    async def history_cmd(self, interaction: discord.Interaction, environment: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        runs = await self.bot.engine.journal.runs(15)  # one journal: every environment's runs
-        lines = [history_line(r) for r in runs] or ["No runs yet."]
-        await interaction.followup.send(embed=simple_embed("History", lines), ephemeral=True)
+        await interaction.followup.send(embed=await history_embed(self.bot, environment), ephemeral=True)
 
 
 def backup_listing_line(b: backups.BackupEntry) -> str:

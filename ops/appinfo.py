@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ops import hostfs
+from ops import hostfs, ledger
 from ops.backups import list_backups
 from ops.context import Engine
 from ops.drill import last_drill
@@ -48,6 +48,10 @@ class StatusResult:
     incident: dict[str, Any] | None = None  # the open health incident: id, kind, since, acked_by
     sticky_lock: dict[str, Any] | None = None  # who holds the environment (ops.policy), and why
     last_drill: dict[str, Any] | None = None  # the newest restore drill (ops.drill): run_id, ok, at, age_s
+    # What the ledger flags (ops.ledger.warnings): an applied file edited since or gone, one out of order.
+    ledger_warnings: tuple[str, ...] = ()
+    # The environment's history adopted from an old key, or one left there and why (ops.history.note).
+    history: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +82,8 @@ async def run_status(engine: Engine) -> StatusResult:
     incident = await open_incident(engine.journal, engine.env)
     held = await sticky_lock(engine.journal, engine.key)
     drilled = await last_drill(engine)
+    flagged = ledger.warnings(await ledger.pending_report(engine.journal, engine.key, engine.env_name,
+                                                          engine.migrations_dir))
     return StatusResult(
         ok=not errors, target=target.name, machines=machines, db_path=db, db_bytes=sizes.get(db),
         wal_bytes=sizes.get(db + "-wal"), user_version=user_version, fingerprint=fp, newest_backup=newest,
@@ -88,7 +94,7 @@ async def run_status(engine: Engine) -> StatusResult:
         incident={"id": incident.id, "kind": incident.kind, "since": incident.started_at,
                   "acked_by": incident.acked_by} if incident else None,
         sticky_lock={"reason": held.reason, "by": held.by, "at": held.at} if held else None,
-        last_drill=drilled,
+        last_drill=drilled, ledger_warnings=tuple(flagged),
     )
 
 

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                              hint=f"Pick one with --env NAME, or change its table in {path}.")
         config = load_config(path, target=args.target, db_path=args.db, **app)
         environment = config.get(args.env)
-        result = asyncio.run(_dispatch(args, environment, out))
+        result = asyncio.run(_dispatch(args, environment, out, config.environments))
     except OpsError as exc:
         return _fail(exc, args.json, out)
     except KeyboardInterrupt:
@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if data.get("ok") else 1
 
 
-async def _dispatch(args: argparse.Namespace, environment: Environment, out: Console) -> Any:
+async def _dispatch(args: argparse.Namespace, environment: Environment, out: Console,
+                    environments: tuple[Environment, ...] = ()) -> Any:
     from ops import (
         appinfo,
         backup,
@@ -137,6 +138,7 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         drill,
         emergency,
         health,
+        history,
         ledger,
         migrate,
         policy,
@@ -171,16 +173,18 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
                                                            allow_row_loss=allow)),
         "backup": lambda: backup.run_backup(engine, label=args.label, reporter=rep, offsite=args.offsite),
         "backups": lambda: backups.list_backups(engine),
-        # The person at the terminal is the requester the ledger records (and the one approver --yes is).
+        # The CLI is one person: who is at the terminal asks for the change and, with --yes, is its one
+        # approval (an environment that needs more refuses --yes). The journal and the ledger say so:
+        # "alice (cli) + alice (--yes)" reads as requester alice, approved by alice at the terminal.
         "migrate": lambda: migrate.migrate_and_check(engine, args.migration, confirmed=args.yes,
                                                      expected_fingerprint=args.fingerprint, reporter=rep,
-                                                     allow_row_loss=allow, actor=f"{_who()} (cli)"),
+                                                     allow_row_loss=allow, actor=f"{_who()} (cli) + {_who()} (--yes)"),
         "verify": lambda: verify.run_verify(engine, quick=args.quick, reporter=rep),
         # Refused without --yes (before anything is started); confirmed, a stopped app is started first.
         "rollback": lambda: (rollback_plan.start_then_roll_back(engine, backup=args.backup, actor="cli", reporter=rep)
                              if args.yes else rollback.run_rollback(engine, confirmed=False, backup=args.backup)),
         "logs": lambda: appinfo.run_logs(engine, lines=args.lines),
-        "status": lambda: appinfo.run_status(engine),
+        "status": lambda: _status(engine, environment, environments),
         "pending": lambda: ledger.pending_for(engine),
         "drill": lambda: drill.run_drill(engine, reporter=rep),
         "prune": lambda: retention.run_prune(engine, apply=args.yes, reporter=rep),
@@ -190,9 +194,22 @@ async def _dispatch(args: argparse.Namespace, environment: Environment, out: Con
         "start": lambda: emergency.start_app(engine, actor="cli"),
     }
     try:
+        # A history kept under this database's old key (before opsbot.toml, or a rename) is its own.
+        claim = history.claim_for(environment, environments or (environment,))
+        if claim is not None:
+            await history.adopt(engine.journal, claim)
         return await phases[args.command]()
     finally:
         await engine.journal.close()
+
+
+async def _status(engine: Engine, environment: Environment, environments: tuple[Environment, ...]) -> Any:
+    from dataclasses import replace
+
+    from ops import appinfo, history
+
+    result = await appinfo.run_status(engine)
+    return replace(result, history=await history.note(engine.journal, environment, environments or (environment,)))
 
 
 def _who() -> str:
@@ -265,8 +282,11 @@ def _render(command: str, data: dict[str, Any], out: Console) -> None:
             out.print(f"{_esc(data['env'])} was not locked")
         return
     if command in ("health", "status"):
+        flags = data.pop("ledger_warnings", ())
         for key, value in data.items():
             out.print(f"  {key:14} {_esc(str(value))}")
+        for flag in flags:
+            out.print(f"  [bold yellow]⚠ ledger[/]: {_esc(flag)}")
         return
     if data.get("ok"):
         out.print(f"[bold green]✔ {command} succeeded[/] in {data.get('seconds', 0):.1f}s")
@@ -296,7 +316,8 @@ def _render_pending(data: dict[str, Any], out: Console) -> None:
         out.print(f"  [green]✔ applied[/]  {_esc(a['name'])}  run #{a['run_id']} {at} UTC{flag}")
     for p in data["pending"]:
         late = "  [bold yellow]⚠ out of order[/]" if p["name"] in data["out_of_order"] else ""
-        out.print(f"  [cyan]… pending[/]  {_esc(p['name'])}{late}")
+        back = f" (rolled back by run #{p['rolled_back_by']})" if p.get("rolled_back_by") else ""
+        out.print(f"  [cyan]… pending[/]  {_esc(p['name'])}{back}{late}")
     if not data["applied"] and not data["pending"]:
         out.print("  no migrations in the folder")
     for t in data["tool_tables"]:

@@ -11,6 +11,7 @@ environment variables describe the one environment, as they always did (nothing 
     machine = ""                        # optional: the machine to use (FLY_MACHINE)
     ops_channel_id = 0                  # optional: its own Discord channel
     settings = { RESTART_COMMAND = "…" }  # optional: any other setting, by its variable name
+    history_from = "old-name"           # optional: its journal history's key before a rename (ops.history)
 
     [environments.production]
     # …
@@ -22,7 +23,8 @@ environment variables describe the one environment, as they always did (nothing 
     freeze = [{ from = 2026-12-24T00:00:00Z, to = 2026-12-27T00:00:00Z, reason = "holidays" }]
 
 Settings shared by all environments (MIGRATIONS_DIR, STATE_DB, Discord) stay in the environment
-variables. Each environment's rows in the one journal are keyed by its name.
+variables. Each environment's rows in the one journal are keyed by its name; the history kept
+under its target's name (before this file) or under ``history_from`` is adopted once (ops.history).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from ops.targets import registry
 CONFIG_NAME = "opsbot.toml"
 # One journal, one migrations folder for every environment: not settable per environment.
 SHARED = {"STATE_DB", "MIGRATIONS_DIR"}
-ENV_KEYS = {"target", "app", "db_path", "health_url", "machine", "ops_channel_id", "policy", "settings"}
+ENV_KEYS = {"target", "app", "db_path", "health_url", "machine", "ops_channel_id", "policy", "settings",
+            "history_from"}
 POLICY_KEYS = {"approvers", "destructive_extra_approvers", "requires_success_on", "allowed_hours", "freeze"}
 
 
@@ -53,6 +56,8 @@ class Environment:
     settings: Settings
     policy: Policy = field(default_factory=Policy)
     ops_channel_id: int = 0
+    # The journal key this environment's history was kept under before (an old name): ops.history.
+    history_from: str = ""
 
 
 DRIFT_INTERVAL_S = 900
@@ -129,6 +134,13 @@ def load_config(path: Path | None, env: dict[str, str] | None = None, **override
             problems.append(f"[environments.{e.name}.policy] requires_success_on = {needs!r}: no such environment")
         if needs == e.name:
             problems.append(f"[environments.{e.name}.policy] requires_success_on names itself")
+        if e.history_from in names:
+            # Two live environments are two databases: their histories are never merged.
+            problems.append(f"[environments.{e.name}] history_from = {e.history_from!r} names an environment of "
+                            "this file (its history is its own)")
+    adopted = [e.history_from for e in found if e.history_from]
+    for twice in sorted({h for h in adopted if adopted.count(h) > 1}):
+        problems.append(f"history_from = {twice!r} is named by more than one environment (one history, one database)")
     if problems:
         raise UsageError(f"{path}:\n" + "\n".join(f"  {p}" for p in problems),
                          hint="Fix the file; each [environments.NAME] field is described in the README.")
@@ -178,7 +190,12 @@ def _environment(name: str, table: Any, env: dict[str, str] | None, overrides: d
     if not isinstance(channel, int) or channel < 0:
         problems.append(f"{where}: ops_channel_id must be a channel id (a number)")
         channel = 0
-    return Environment(name, settings, _policy(name, table.get("policy") or {}, problems), channel)
+    history_from = table.get("history_from", "")
+    if not isinstance(history_from, str) or (history_from and not history_from.strip()):
+        problems.append(f"{where}: history_from must be the journal key of this database's history (a name)")
+        history_from = ""
+    return Environment(name, settings, _policy(name, table.get("policy") or {}, problems), channel,
+                       history_from.strip())
 
 
 def _policy(name: str, table: Any, problems: list[str]) -> Policy:

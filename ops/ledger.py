@@ -136,6 +136,8 @@ def _loaded(directory: Any, name: str) -> Migration | None:
 async def pending_report(journal: Journal, target: str, env: str, migrations_dir: Any) -> Pending:
     names = list_migrations(migrations_dir)
     done = await applied(journal, target)
+    # Pending again because a rollback undid it: the newest such entry of each name says by which run.
+    undone = {e.name: e for e in await entries(journal, target) if not e.applied}
     applied_rows, pending_rows, out_of_order = [], [], []
     last_applied = max((names.index(n) for n in done if n in names), default=-1)
     for i, name in enumerate(names):
@@ -147,7 +149,9 @@ async def pending_report(journal: Journal, target: str, env: str, migrations_dir
                                  "changed_since_applied": changed_since_applied(e, migration) or None,
                                  "requester": e.requester, "approvers": e.approvers})
         else:
-            pending_rows.append({"name": name, "sha256": sha})
+            back = undone.get(name)
+            pending_rows.append({"name": name, "sha256": sha, "rolled_back_by": back.rolled_back_by if back else None,
+                                 "rolled_back_run": back.run_id if back else None})
             if i < last_applied:
                 out_of_order.append(name)
     for name, e in done.items():  # applied, but its file is gone from the folder

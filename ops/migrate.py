@@ -118,13 +118,14 @@ async def run_migrate(
                        hint="Run preflight again and ask for a new approval.")
     async with PhaseRun(engine, MIGRATE, reporter, actor, migration=migration.name,
                         sha256=migration.sha256) as run:
+        # The sticky lock first: a locked environment's refusal says so, whatever else is wrong.
+        await policy.ensure_not_locked(engine.journal, engine.key, engine.env_name)
         report_reading(run, migration)
         for warning in migration.warnings:
             run.step("lint", Status.WARNING, str(warning))
         # A file lint refuses never reaches the host, not even for a read.
         refuse_lint_errors(migration)
         await ledger.ensure_not_applied(engine.journal, engine.key, migration, engine.env_name)
-        await policy.ensure_not_locked(engine.journal, engine.key, engine.env_name)
         policy.ensure_open(engine.policy, engine.env_name)
         policy.ensure_enough_approvers(engine.policy, engine.env_name, migration, allow_row_loss, approvers)
         await promotion.required_success(engine, migration)
@@ -138,7 +139,7 @@ async def run_migrate(
         record, off = await _verified_backup(run, migration)
         snapshot = await _volume_snapshot(run)
         run.outcome_on_error = "unknown"  # from here until the database says otherwise
-        async with Step(run, "apply", "BEGIN IMMEDIATE … checks … COMMIT") as step:
+        async with Step(run, "apply", "one transaction: the file, its checks, then commit") as step:
             try:
                 outcome = await apply_migration(
                     engine.target, engine.db_path, migration, before=before, allow_row_loss=allow_row_loss,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 
 from ops.errors import OpsError
@@ -136,11 +138,28 @@ async def unlock(journal: Journal, key: str, env: str) -> LockChange:
     return LockChange(True, env, False, held.reason, held.by, held.at)
 
 
+def locked_text(held: StickyLock, env: str) -> str:
+    return f"{env} is locked by {held.by} since {_utc(held.at)}: {held.reason}"
+
+
 async def ensure_not_locked(journal: Journal, key: str, env: str) -> None:
     held = await sticky_lock(journal, key)
     if held is not None:
-        raise PolicyRefused(f"{env} is locked by {held.by} since {_utc(held.at)}: {held.reason}",
+        raise PolicyRefused(locked_text(held, env),
                             hint="Nothing was run. Ask them, or /migrate unlock when the reason no longer holds.")
+
+
+@asynccontextmanager
+async def refusals_say_the_lock(journal: Journal, key: str, env: str) -> AsyncIterator[None]:
+    """A refusal for another reason on a locked environment says the lock too (what a phase that
+    the lock does not stop, such as preflight, is refused for)."""
+    try:
+        yield
+    except OpsError as exc:
+        held = await sticky_lock(journal, key)
+        if held is not None and " is locked by " not in exc.message:
+            exc.message = f"{exc.message} (also: {locked_text(held, env)})"
+        raise
 
 
 def _utc(ts: float) -> str:

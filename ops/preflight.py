@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops import hostfs, ledger, promotion
+from ops import hostfs, ledger, policy, promotion
 from ops.apply import apply_migration, describe_failure
 from ops.backup import ensure_space, mmap_for, snapshot
 from ops.context import Engine, Phase, PhaseRun, Run, Step
@@ -214,12 +214,14 @@ async def run_preflight(
         for finding in migration.findings:
             run.step("lint", Status.FAILED if finding.level == "error" else Status.WARNING, str(finding))
         # The ledger: an applied migration is not rehearsed again; edits and order are flagged.
-        await ledger.ensure_not_applied(engine.journal, engine.key, migration, engine.env_name)
-        said = ledger.warnings(await ledger.pending_report(engine.journal, engine.key, engine.env_name,
-                                                           engine.migrations_dir))
-        for warning in said:
-            run.step("ledger", Status.WARNING, warning)
-        source = await promotion.required_success(engine, migration)  # refused when it has not
+        # A rehearsal is not stopped by the sticky lock, but a refusal on a locked environment says it.
+        async with policy.refusals_say_the_lock(engine.journal, engine.key, engine.env_name):
+            await ledger.ensure_not_applied(engine.journal, engine.key, migration, engine.env_name)
+            said = ledger.warnings(await ledger.pending_report(engine.journal, engine.key, engine.env_name,
+                                                               engine.migrations_dir))
+            for warning in said:
+                run.step("ledger", Status.WARNING, warning)
+            source = await promotion.required_success(engine, migration)  # refused when it has not
         if migration.errors:
             # A file lint refuses can never run: nothing of it goes near the host.
             result = _refused(migration, run)

@@ -204,8 +204,8 @@ async def request_migration(engine: Engine, approvals: Approvals, gate: RequestG
     # the first one is between its checks and its approval (the gate is taken without an await).
     async with gate.hold(target, requester, what="run a migration"):
         await ensure_can_request(engine, approvals, target, kind="migrate", what="run")
+        await policy.ensure_not_locked(engine.journal, target, engine.env_name)  # first: every refusal says it
         await ledger.ensure_not_applied(engine.journal, target, migration, engine.env_name)
-        await policy.ensure_not_locked(engine.journal, target, engine.env_name)
         policy.ensure_open(engine.policy, engine.env_name)
         await promotion.required_success(engine, migration)
         # A recent preflight is reused only when it was made with the same row-loss allowance.
