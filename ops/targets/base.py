@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 120.0
+# What a host without a restart command says in place of a restart (the local and ssh targets): in
+# words first, the setting only in the part that says what to change.
+NOT_RESTARTED = "the app was not restarted: no restart command is set (set RESTART_COMMAND to have opsbot restart it)"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def from_error(prefix: str, exc: OpsError) -> Finding:
 
 
 class TargetError(OpsError):
-    """A failure reaching or driving the app host (not of the database on it)."""
+    """A failure reaching or driving the app host, or of room on its volumes (not of the database on it)."""
 
 
 class HostUnreachable(TargetError):
@@ -109,7 +112,7 @@ class ToolRefused(TargetError):
     """The tool refused the command line opsbot built (a version opsbot does not know)."""
 
 
-class DiskFull(OpsError):
+class DiskFull(TargetError):
     """A volume (on the app host or here) has no room for what has to be written."""
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from ops.errors import OpsError
 from ops.targets.base import (
     DEFAULT_TIMEOUT_S,
+    NOT_RESTARTED,
     DiskFull,
     Finding,
     Machine,
@@ -132,7 +133,7 @@ class LocalTarget:
 
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
         if not self.restart_command:
-            return "no RESTART_COMMAND configured: the app was not restarted"
+            return NOT_RESTARTED
         await run_app_command(self.restart_command, name="RESTART_COMMAND", verb="restart", timeout=timeout)
         return "restarted with RESTART_COMMAND"
 

@@ -29,6 +29,7 @@ from ops.errors import OpsError
 from ops.redact import redact
 from ops.targets.base import (
     DEFAULT_TIMEOUT_S,
+    NOT_RESTARTED,
     AuthRefused,
     DiskFull,
     Finding,
@@ -158,7 +159,7 @@ class SshTarget:
 
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
         if not self.restart_command:
-            return "no RESTART_COMMAND configured: the app was not restarted"
+            return NOT_RESTARTED
         await self._app_command(self.restart_command, "RESTART_COMMAND", "restart", timeout)
         return f"restarted with RESTART_COMMAND on {self.host}"
 
