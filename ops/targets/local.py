@@ -31,7 +31,7 @@ from ops.targets.base import (
 from ops.targets.upload import TRANSFER_TIMEOUT_S, Upload, put_file
 
 if TYPE_CHECKING:
-    from ops.settings import Settings
+    from ops.sections import CoreSettings
 
 SCRIPT_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "TZ")
 MACHINE_ID = "local"
@@ -194,7 +194,7 @@ def _copy_synced(source: Path, out: BinaryIO) -> None:
         os.fsync(out.fileno())
 
 
-def build(settings: Settings) -> LocalTarget:
+def build(settings: CoreSettings) -> LocalTarget:
     c = settings.local
     return LocalTarget(restart_command=c.restart_command, stop_command=c.stop_command,
                        start_command=c.start_command, log_file=c.app_log_file)
