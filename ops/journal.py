@@ -3,7 +3,7 @@
 It is what makes a restart safe: a run found ``running`` whose process is gone is marked
 ``interrupted`` when the journal opens, and its lock is released. Its tables (these and the
 approvals', the health monitor's and the checklist's) come from ops.journal_schema, applied
-when any process opens it.
+when any process opens it. Other modules use them through the typed methods here (records: ops.journal_records).
 """
 
 from __future__ import annotations
@@ -293,7 +293,6 @@ class Journal:
                                bool(row["ok"]), row["at"])
 
     # --- the schema each environment last had (ops.drift) ---------------------------------
-
     async def drift_baseline(self, target: str) -> DriftBaseline | None:
         row = await self._one("SELECT fingerprint, canon, pending FROM drift WHERE target=?", (target,))
         return DriftBaseline(row["fingerprint"], row["canon"], row["pending"]) if row else None
@@ -306,7 +305,6 @@ class Journal:
         await self.db.commit()
 
     # --- sticky locks (ops.policy) ----------------------------------------------------------
-
     async def sticky_lock(self, target: str) -> StickyLockRow | None:
         row = await self._one("SELECT reason, by_whom, at FROM sticky_locks WHERE target=?", (target,))
         return StickyLockRow(reason=row["reason"], by_whom=row["by_whom"], at=row["at"]) if row else None
@@ -321,7 +319,6 @@ class Journal:
         await self.db.commit()
 
     # --- the ledger of applied migrations (ops.ledger) --------------------------------------
-
     async def add_ledger_entry(self, target: str, name: str, *, sha256: str, sql_sha256: str, run_id: int,
                                requester: str, approvers: str, applied_at: float, fingerprint_before: str,
                                fingerprint_after: str) -> None:
@@ -342,7 +339,6 @@ class Journal:
         return [LedgerRow(**r) for r in rows]
 
     # --- health incidents (ops.monitor keeps them) ------------------------------------------
-
     async def open_incident(self, env: str = "") -> Incident | None:
         """The environment's incident not yet resolved (the monitor need not be running)."""
         row = await self._one("SELECT * FROM incidents WHERE env=? AND resolved_at IS NULL ORDER BY id DESC LIMIT 1",

@@ -107,6 +107,13 @@ def test_the_registry_lists_local_fly_and_ssh() -> None:
     assert registry.app_settings() == ["FLY_APP"]
 
 
+def test_the_fly_tokens_are_secrets_the_fly_target_declares(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert registry.spec("fly").secrets == ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")
+    monkeypatch.setitem(os.environ, "FLY_ACCESS_TOKEN", "fo1_access-secret-42")
+    monkeypatch.setitem(os.environ, "FLY_API_TOKEN", "FlyV1 api-secret-43")
+    assert redact("a fo1_access-secret-42 b FlyV1 api-secret-43") == "a [redacted] b [redacted]"
+
+
 def test_a_new_target_is_one_module_plus_one_registry_line(with_echo: None, monkeypatch: pytest.MonkeyPatch
                                                              ) -> None:
     settings = load_settings({"TARGET": "echo"})
