@@ -102,8 +102,8 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
                 self.bot.scheduler.remove_job(w.job_id)
 
     async def watch_of_incident(self, incident_id: int) -> Watch:
-        row = await self.bot.engine.journal._one("SELECT env FROM incidents WHERE id=?", (incident_id,))
-        return self.watches.get(row["env"] if row else "", self.default)
+        env = await self.bot.engine.journal.incident_env(incident_id)
+        return self.watches.get(env or "", self.default)
 
     # --- the scheduled check --------------------------------------------------------------
 

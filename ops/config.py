@@ -1,14 +1,12 @@
 """Settings as loaded and validated: every section read from the environment (ops.settings), then
-the chosen target's own checks (ops.targets.registry); every problem is reported at once."""
+the chosen target's own checks and the PAUSE_APP values a target refuses (ops.targets.registry);
+every problem is reported at once."""
 
 from __future__ import annotations
 
-import typing
-from dataclasses import fields
-
 from ops.errors import UsageError
 from ops.redact import register_url_credentials
-from ops.settings import Settings, environ, read_section
+from ops.settings import Settings, environ, read_settings
 from ops.targets import registry
 
 
@@ -18,16 +16,14 @@ def load_settings(env: dict[str, str] | None = None, **overrides: str | None) ->
     env = dict(environ() if env is None else env)
     env.update({k.upper(): v for k, v in overrides.items() if v is not None})
     problems: list[str] = []
-    types = typing.get_type_hints(Settings)
-    sections = {f.name: read_section(types[f.name], env, problems) for f in fields(Settings) if f.name != "target"}
-    settings = Settings(target=env.get("TARGET", "").strip(), **sections)  # "": the registry's default
+    settings = read_settings(env, problems)
     problems[:0] = registry.problems(settings)
     pause = settings.engine.pause_app
-    if pause == "scale-to-zero":
+    refused = registry.refused_pauses().get(pause)
+    if refused:
         problems.append(
-            "PAUSE_APP=scale-to-zero is refused: `fly scale count 0` destroys the machines, so there is nothing "
-            "left to ssh into for the migration. opsbot migrates online (BEGIN IMMEDIATE with a busy timeout "
-            "makes the app's writers wait a moment); use PAUSE_APP=none or an app-level maintenance switch"
+            f"PAUSE_APP={pause} is refused ({refused}). opsbot migrates online (BEGIN IMMEDIATE with a busy "
+            "timeout makes the app's writers wait a moment); use PAUSE_APP=none or an app-level maintenance switch"
         )
     elif pause != "none":
         problems.append(f"PAUSE_APP={pause!r}: expected 'none'")

@@ -177,9 +177,10 @@ class Run:
         if pending:
             await asyncio.gather(*pending)
 
-    async def done(self, result: PhaseResult) -> None:
-        """Finish the journal run from the phase's result: its ok, error and outcome; its dict is the summary."""
-        await self.finish(result.ok, result.to_dict(), result.error, outcome=result.outcome)
+    async def done(self, result: PhaseResult, **context: Any) -> None:
+        """Finish the journal run from the phase's result: its ok, error and outcome; its dict is the
+        summary, with ``context`` beside it (what the run answered, not part of its result)."""
+        await self.finish(result.ok, {**result.to_dict(), **context}, result.error, outcome=result.outcome)
 
     async def finish(self, ok: bool, summary: dict[str, Any], error: str = "", *, outcome: str = "") -> None:
         await self.flush()

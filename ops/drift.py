@@ -56,15 +56,12 @@ async def after_change(engine: Engine, before: DbState, after: DbState) -> None:
     baseline that was not ``before`` means someone changed the schema outside opsbot before the run:
     that change is kept to be said at the next check, with what it was."""
     journal, key = engine.journal, engine.key
-    known = await journal._one("SELECT fingerprint, canon, pending FROM drift WHERE target=?", (key,))
-    pending = known["pending"] if known else None
-    if known is not None and known["fingerprint"] != before.fingerprint and not pending:
-        pending = json.dumps(asdict(Drift(engine.env_name, known["fingerprint"], before.fingerprint,
-                                          changes(known["canon"], before.canon))))
-    await journal.db.execute(
-        "INSERT OR REPLACE INTO drift(target, fingerprint, canon, checked_at, pending) VALUES(?,?,?,?,?)",
-        (key, after.fingerprint, after.canon, time.time(), pending))
-    await journal.db.commit()
+    known = await journal.drift_baseline(key)
+    pending = known.pending if known else None
+    if known is not None and known.fingerprint != before.fingerprint and not pending:
+        pending = json.dumps(asdict(Drift(engine.env_name, known.fingerprint, before.fingerprint,
+                                          changes(known.canon, before.canon))))
+    await journal.set_drift_baseline(key, after.fingerprint, after.canon, checked_at=time.time(), pending=pending)
 
 
 async def check(engine: Engine, now: float | None = None) -> list[Drift]:
@@ -74,13 +71,10 @@ async def check(engine: Engine, now: float | None = None) -> list[Drift]:
     if await journal.lock_for(key):
         return []  # a run is changing it: its own result says what changed
     live = await read_state(engine.target, engine.db_path, counts=False, busy_timeout_ms=engine.busy_timeout_ms)
-    known = await journal._one("SELECT fingerprint, canon, pending FROM drift WHERE target=?", (key,))
-    found = [_loaded(known["pending"])] if known and known["pending"] else []
-    if known is not None and known["fingerprint"] != live.fingerprint:
-        found.append(Drift(engine.env_name, known["fingerprint"], live.fingerprint,
-                           changes(known["canon"], live.canon)))
-    await journal.db.execute(
-        "INSERT OR REPLACE INTO drift(target, fingerprint, canon, checked_at, pending) VALUES(?,?,?,?,NULL)",
-        (key, live.fingerprint, live.canon, now))
-    await journal.db.commit()
+    known = await journal.drift_baseline(key)
+    found = [_loaded(known.pending)] if known and known.pending else []
+    if known is not None and known.fingerprint != live.fingerprint:
+        found.append(Drift(engine.env_name, known.fingerprint, live.fingerprint,
+                           changes(known.canon, live.canon)))
+    await journal.set_drift_baseline(key, live.fingerprint, live.canon, checked_at=now, pending=None)
     return found  # the first look is the baseline

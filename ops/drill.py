@@ -144,10 +144,8 @@ def _compare(record: Any, sha256: str, state: Any) -> list[str]:
 
 async def last_drill(engine: Engine) -> dict[str, Any] | None:
     """The newest drill of this environment, for status: when, and whether it passed."""
-    row = await engine.journal._one("SELECT id, state, finished_at, summary FROM runs WHERE target=? AND "
-                                    "phase='drill' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
-                                    (engine.key,))
-    if row is None:
+    run = await engine.journal.last_finished(engine.key, "drill", since=0.0)
+    if run is None or run.finished_at is None:
         return None
-    return {"run_id": row["id"], "ok": row["state"] == "succeeded", "at": row["finished_at"],
-            "age_s": round(time.time() - row["finished_at"])}
+    return {"run_id": run.id, "ok": run.state == "succeeded", "at": run.finished_at,
+            "age_s": round(time.time() - run.finished_at)}

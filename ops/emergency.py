@@ -29,6 +29,14 @@ class MachineAction:
     machines: tuple[str, ...]
     how_to_undo: str  # how to start them again by hand (the target's words)
 
+    @property
+    def error(self) -> str:
+        return ""
+
+    @property
+    def outcome(self) -> str:
+        return ""  # the database is not touched: the run decides from ``ok``
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -41,6 +49,14 @@ class StartResult:
     health_text: str
     how_to_undo: str
 
+    @property
+    def error(self) -> str:
+        return "" if self.ok else f"started, but the app is unhealthy: {self.health_text}"
+
+    @property
+    def outcome(self) -> str:
+        return ""  # the database is not touched: the run decides from ``ok``
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -51,8 +67,9 @@ async def emergency_stop(engine: Engine, *, actor: str, for_run: int | None = No
     async with PhaseRun(engine, EMERGENCY_STOP, None, actor) as run:
         stopped = tuple(await target.stop())
         log.info("emergency stop by %s on %s: stopped %s", actor, target.name, ", ".join(stopped) or "nothing")
-        await run.finish(True, {"machines": stopped, "for_run": for_run})
-    return MachineAction(True, stopped, target.undo_stop_text(stopped))
+        result = MachineAction(True, stopped, target.undo_stop_text(stopped))
+        await run.done(result, for_run=for_run)
+    return result
 
 
 async def start_app(engine: Engine, *, actor: str) -> StartResult:
@@ -64,8 +81,7 @@ async def start_app(engine: Engine, *, actor: str) -> StartResult:
         text = NO_HEALTH_URL if health is None else f"health {'✅ passing' if health.ok else '❌ ' + health.error}"
         result = StartResult(health is None or health.ok, started, None if health is None else health.ok, text,
                              how_to_undo="an emergency stop (`emergency-stop`) stops it again")
-        await run.finish(result.ok, {"machines": started, "health": text},
-                         "" if result.ok else f"started, but the app is unhealthy: {text}")
+        await run.done(result)
     return result
 
 

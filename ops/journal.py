@@ -3,7 +3,7 @@
 It is what makes a restart safe: a run found ``running`` whose process is gone is marked
 ``interrupted`` when the journal opens, and its lock is released. Its tables (these and the
 approvals', the health monitor's and the checklist's) come from ops.journal_schema, applied
-when any process opens it.
+when any process opens it. Other modules use them through the typed methods here (records: ops.journal_records).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,94 +24,28 @@ import aiosqlite
 
 from ops import journal_schema
 from ops.errors import OpsError
+from ops.journal_records import (
+    BackupRecord,
+    DriftBaseline,
+    Incident,
+    LedgerRow,
+    LockInfo,
+    PreflightRecord,
+    RunRecord,
+    StepRecord,
+    StickyLockRow,
+    backup_record,
+    incident_record,
+    run_record,
+)
 from ops.outcome import OUTCOMES
 from ops.redact import redact
 
 log = logging.getLogger(__name__)
 
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    target: str
-    run_id: int
-    holder: str
-    phase: str
-    since: float
-
-    @property
-    def who(self) -> str:
-        """The holder without the " (id)" the journal records people with."""
-        return self.holder.split(" (")[0]
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run of a phase, as the journal holds it (summary decoded here, once)."""
-
-    id: int
-    phase: str
-    target: str
-    actor: str                      # "name (discord id)" from the bot, the OS user from the CLI
-    migration: str | None
-    migration_sha256: str | None
-    state: str                      # running | succeeded | failed | interrupted
-    started_at: float
-    finished_at: float | None
-    summary: dict[str, Any]         # the phase's result; {} until it finishes
-    error: str | None
-    last_step: str | None
-    outcome: str | None             # ops.outcome; None for runs finished before outcomes existed
-    announced_at: float | None
-    undone_by: int | None
-
-    @property
-    def who(self) -> str:
-        """The actor without the " (id)" the bot appends."""
-        return self.actor.split(" (")[0]
-
-    @property
-    def approver(self) -> str:
-        """Who approved it, for a run of an approved request (actor "requester (id) + approver")."""
-        return self.actor.split(" + ", 1)[1] if " + " in self.actor else ""
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    run_id: int
-    name: str
-    status: str
-    detail: str
-    at: float
-
-
-@dataclass(frozen=True)
-class BackupRecord:
-    path: str
-    created_at: float
-    bytes: int
-    sha256: str
-    integrity: str
-    counts: dict[str, int]
-    fingerprint: str
-    run_id: int | None
-    offsite_path: str = ""  # the second copy off the app host (ops.offsite), "" when there is none
-    offsite_sha256: str = ""
-
-    @property
-    def verified(self) -> bool:
-        return self.integrity == "ok"
-
-
-@dataclass(frozen=True)
-class PreflightRecord:
-    run_id: int
-    migration: str
-    sha256: str
-    fingerprint: str
-    canon: str
-    ok: bool
-    at: float
+# The records are ops.journal_records'; importing them from here keeps one entry point.
+__all__ = ["BackupRecord", "DriftBaseline", "Incident", "Journal", "LedgerRow", "LockHeld", "LockInfo",
+           "PreflightRecord", "RunRecord", "StepRecord", "StickyLockRow", "opened"]
 
 
 class LockHeld(OpsError):
@@ -327,18 +260,18 @@ class Journal:
 
     async def backup(self, target: str, path: str) -> BackupRecord | None:
         row = await self._one("SELECT * FROM backups WHERE target=? AND path=?", (target, path))
-        return _backup_record(row) if row else None
+        return backup_record(row) if row else None
 
     async def backup_for_run(self, target: str, run_id: int) -> BackupRecord | None:
         """The backup a run took (a migrate run takes one before it changes anything)."""
         row = await self._one("SELECT * FROM backups WHERE target=? AND run_id=? ORDER BY created_at DESC LIMIT 1",
                               (target, run_id))
-        return _backup_record(row) if row else None
+        return backup_record(row) if row else None
 
     async def backups(self, target: str) -> dict[str, BackupRecord]:
         """Every backup opsbot recorded for a target, by path."""
         rows = await self._all("SELECT * FROM backups WHERE target=?", (target,))
-        return {r["path"]: _backup_record(r) for r in rows}
+        return {r["path"]: backup_record(r) for r in rows}
 
     async def record_preflight(self, target: str, record: PreflightRecord) -> None:
         await self.db.execute(
@@ -359,8 +292,66 @@ class Journal:
         return PreflightRecord(row["run_id"], row["migration"], row["sha256"], row["fingerprint"], row["canon"],
                                bool(row["ok"]), row["at"])
 
+    # --- the schema each environment last had (ops.drift) ---------------------------------
+    async def drift_baseline(self, target: str) -> DriftBaseline | None:
+        row = await self._one("SELECT fingerprint, canon, pending FROM drift WHERE target=?", (target,))
+        return DriftBaseline(row["fingerprint"], row["canon"], row["pending"]) if row else None
+
+    async def set_drift_baseline(self, target: str, fingerprint: str, canon: str, *, checked_at: float,
+                                 pending: str | None) -> None:
+        await self.db.execute(
+            "INSERT OR REPLACE INTO drift(target, fingerprint, canon, checked_at, pending) VALUES(?,?,?,?,?)",
+            (target, fingerprint, canon, checked_at, pending))
+        await self.db.commit()
+
+    # --- sticky locks (ops.policy) ----------------------------------------------------------
+    async def sticky_lock(self, target: str) -> StickyLockRow | None:
+        row = await self._one("SELECT reason, by_whom, at FROM sticky_locks WHERE target=?", (target,))
+        return StickyLockRow(reason=row["reason"], by_whom=row["by_whom"], at=row["at"]) if row else None
+
+    async def add_sticky_lock(self, target: str, reason: str, by: str, at: float) -> None:
+        await self.db.execute("INSERT INTO sticky_locks(target, reason, by_whom, at) VALUES(?,?,?,?)",
+                              (target, reason, by, at))
+        await self.db.commit()
+
+    async def remove_sticky_lock(self, target: str) -> None:
+        await self.db.execute("DELETE FROM sticky_locks WHERE target=?", (target,))
+        await self.db.commit()
+
+    # --- the ledger of applied migrations (ops.ledger) --------------------------------------
+    async def add_ledger_entry(self, target: str, name: str, *, sha256: str, sql_sha256: str, run_id: int,
+                               requester: str, approvers: str, applied_at: float, fingerprint_before: str,
+                               fingerprint_after: str) -> None:
+        await self.db.execute(
+            "INSERT INTO ledger(target,name,sha256,sql_sha256,run_id,requester,approvers,applied_at,"
+            "fingerprint_before,fingerprint_after) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            (target, name, sha256, sql_sha256, run_id, requester, approvers, applied_at, fingerprint_before,
+             fingerprint_after))
+        await self.db.commit()
+
+    async def set_ledger_schema_after(self, run_id: int, fingerprint: str) -> None:
+        await self.db.execute("UPDATE ledger SET fingerprint_after=? WHERE run_id=?", (fingerprint, run_id))
+        await self.db.commit()
+
+    async def ledger_rows(self, target: str) -> list[LedgerRow]:
+        """Every ledger entry of this environment, oldest first (rolled-back ones included)."""
+        rows = await self._all("SELECT * FROM ledger WHERE target=? ORDER BY id", (target,))
+        return [LedgerRow(**r) for r in rows]
+
+    # --- health incidents (ops.monitor keeps them) ------------------------------------------
+    async def open_incident(self, env: str = "") -> Incident | None:
+        """The environment's incident not yet resolved (the monitor need not be running)."""
+        row = await self._one("SELECT * FROM incidents WHERE env=? AND resolved_at IS NULL ORDER BY id DESC LIMIT 1",
+                              (env,))
+        return incident_record(row) if row else None
+
+    async def incident_env(self, incident_id: int) -> str | None:
+        """The environment an incident is about (None: no such incident)."""
+        row = await self._one("SELECT env FROM incidents WHERE id=?", (incident_id,))
+        return row["env"] if row else None
+
     async def _runs(self, sql: str, args: tuple[Any, ...] = ()) -> list[RunRecord]:
-        return [_run_record(r) for r in await self._all(sql, args)]
+        return [run_record(r) for r in await self._all(sql, args)]
 
     async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> dict[str, Any] | None:
         async with self.db.execute(sql, args) as cur:
@@ -370,25 +361,6 @@ class Journal:
     async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         async with self.db.execute(sql, args) as cur:
             return [dict(r) for r in await cur.fetchall()]
-
-
-def _run_record(row: dict[str, Any]) -> RunRecord:
-    return RunRecord(
-        id=row["id"], phase=row["phase"], target=row["target"], actor=row["actor"], migration=row["migration"],
-        migration_sha256=row["migration_sha256"], state=row["state"], started_at=row["started_at"],
-        finished_at=row["finished_at"], summary=json.loads(row["summary"]) if row["summary"] else {},
-        error=row["error"], last_step=row["last_step"], outcome=row["outcome"], announced_at=row["announced_at"],
-        undone_by=row["undone_by"],
-    )
-
-
-def _backup_record(row: dict[str, Any]) -> BackupRecord:
-    return BackupRecord(
-        path=row["path"], created_at=row["created_at"], bytes=row["bytes"] or 0, sha256=row["sha256"] or "",
-        integrity=row["integrity"] or "", counts=json.loads(row["counts"] or "{}"),
-        fingerprint=row["fingerprint"] or "", run_id=row["run_id"],
-        offsite_path=row.get("offsite_path") or "", offsite_sha256=row.get("offsite_sha256") or "",
-    )
 
 
 async def _wal(db: aiosqlite.Connection, *, tries: int = 50) -> None:

@@ -59,22 +59,19 @@ class AlreadyApplied(OpsError):
 async def record(journal: Journal, target: str, migration: Migration, *, run_id: int, actor: str,
                  fingerprint_before: str, fingerprint_after: str) -> None:
     requester, _, approvers = actor.partition(" + ")
-    await journal.db.execute(
-        "INSERT INTO ledger(target,name,sha256,sql_sha256,run_id,requester,approvers,applied_at,"
-        "fingerprint_before,fingerprint_after) VALUES(?,?,?,?,?,?,?,?,?,?)",
-        (target, migration.name, migration.sha256, sql_sha256(migration), run_id, requester.split(" (")[0],
-         approvers, time.time(), fingerprint_before, fingerprint_after))
-    await journal.db.commit()
+    await journal.add_ledger_entry(
+        target, migration.name, sha256=migration.sha256, sql_sha256=sql_sha256(migration), run_id=run_id,
+        requester=requester.split(" (")[0], approvers=approvers, applied_at=time.time(),
+        fingerprint_before=fingerprint_before, fingerprint_after=fingerprint_after)
 
 
 async def set_schema_after(journal: Journal, run_id: int, fingerprint: str) -> None:
-    await journal.db.execute("UPDATE ledger SET fingerprint_after=? WHERE run_id=?", (fingerprint, run_id))
-    await journal.db.commit()
+    await journal.set_ledger_schema_after(run_id, fingerprint)
 
 
 async def entries(journal: Journal, target: str) -> list[LedgerEntry]:
     """Every entry of this environment, oldest first (rolled-back ones included)."""
-    rows = await journal._all("SELECT * FROM ledger WHERE target=? ORDER BY id", (target,))
+    rows = await journal.ledger_rows(target)
     return [LedgerEntry(**{k: r[k] for k in LedgerEntry.__dataclass_fields__}) for r in rows]
 
 

@@ -18,6 +18,7 @@ import aiohttp
 
 from ops.health import HealthResult, check_once
 from ops.journal import Journal
+from ops.journal_records import Incident, incident_record
 from ops.outcome import CHANGED_DATABASE
 
 log = logging.getLogger(__name__)
@@ -34,26 +35,6 @@ class MonitorConfig:
     success_threshold: int = 2
     reminder_s: int = 1800
     watch_s: int = 900
-
-
-@dataclass(frozen=True)
-class Incident:
-    id: int
-    started_at: float
-    kind: str
-    error: str
-    alerted_at: float | None
-    last_alert_at: float | None
-    channel_id: int | None
-    message_id: int | None
-    watch_run_id: int | None
-    resolved_at: float | None
-    acked_by: str | None = None  # who is on it: reminders stop
-    acked_at: float | None = None
-
-    @property
-    def duration_s(self) -> float:
-        return (self.resolved_at or time.time()) - self.started_at
 
 
 @dataclass(frozen=True)
@@ -180,7 +161,7 @@ class HealthMonitor:
     async def incidents(self, limit: int = 5) -> list[Incident]:
         async with self.db.execute("SELECT * FROM incidents WHERE env=? ORDER BY id DESC LIMIT ?",
                                    (self.env, limit)) as cur:
-            return [_incident(dict(r)) for r in await cur.fetchall()]
+            return [incident_record(dict(r)) for r in await cur.fetchall()]
 
     async def recent_checks(self, limit: int = 10) -> list[CheckRecord]:
         async with self.db.execute("SELECT * FROM health_checks WHERE env=? ORDER BY rowid DESC LIMIT ?",
@@ -258,7 +239,7 @@ class HealthMonitor:
     async def _incident(self, sql: str, args: tuple[Any, ...]) -> Incident | None:
         async with self.db.execute(sql, args) as cur:
             row = await cur.fetchone()
-        return _incident(dict(row)) if row else None
+        return incident_record(dict(row)) if row else None
 
 
 @dataclass(frozen=True)
@@ -285,19 +266,7 @@ class Pause:
 
 async def open_incident(journal: Journal, env: str = "") -> Incident | None:
     """The environment's incident not yet resolved, for status (the monitor need not be running)."""
-    async with journal.db.execute("SELECT * FROM incidents WHERE env=? AND resolved_at IS NULL "
-                                  "ORDER BY id DESC LIMIT 1", (env,)) as cur:
-        row = await cur.fetchone()
-    return _incident(dict(row)) if row else None
-
-
-def _incident(row: dict[str, Any]) -> Incident:
-    return Incident(
-        id=row["id"], started_at=row["started_at"], kind=row["kind"], error=row["error"],
-        alerted_at=row["alerted_at"], last_alert_at=row["last_alert_at"], channel_id=row["channel_id"],
-        message_id=row["message_id"], watch_run_id=row["watch_run_id"], resolved_at=row["resolved_at"],
-        acked_by=row.get("acked_by"), acked_at=row.get("acked_at"),
-    )
+    return await journal.open_incident(env)
 
 
 # A "silence_ended" event is about a pause, not an incident or a check.

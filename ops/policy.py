@@ -104,7 +104,7 @@ class LockChange:
 
 
 async def sticky_lock(journal: Journal, key: str) -> StickyLock | None:
-    row = await journal._one("SELECT reason, by_whom, at FROM sticky_locks WHERE target=?", (key,))
+    row = await journal.sticky_lock(key)
     return StickyLock(row["reason"], row["by_whom"], row["at"]) if row else None
 
 
@@ -113,16 +113,13 @@ async def set_sticky_lock(journal: Journal, key: str, reason: str, by: str) -> S
     if held is not None:
         raise OpsError(f"{held.by} already locked this environment: {held.reason}",
                        hint="Unlock it first (/migrate unlock) if you mean to replace the reason.")
-    await journal.db.execute("INSERT INTO sticky_locks(target, reason, by_whom, at) VALUES(?,?,?,?)",
-                             (key, reason, by, time.time()))
-    await journal.db.commit()
+    await journal.add_sticky_lock(key, reason, by, time.time())
     return StickyLock(reason, by, time.time())
 
 
 async def release_sticky_lock(journal: Journal, key: str) -> StickyLock | None:
     held = await sticky_lock(journal, key)
-    await journal.db.execute("DELETE FROM sticky_locks WHERE target=?", (key,))
-    await journal.db.commit()
+    await journal.remove_sticky_lock(key)
     return held
 
 

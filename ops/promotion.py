@@ -5,7 +5,6 @@ its preflight then compares the row changes it predicts with the ones that run m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ops import ledger
 from ops.context import Engine
@@ -54,9 +53,7 @@ async def required_success(engine: Engine, migration: Migration) -> Promotion | 
     if run is None or run.state != "succeeded":
         raise NotPromotable(f"run #{entry.run_id} of {migration.name} on {source} did not succeed "
                             f"({run.state if run else 'not in the journal'})", hint=hint)
-    summary: dict[str, Any] = run.summary
-    return Promotion(source, entry.run_id, dict(summary.get("counts_before") or {}),
-                     dict(summary.get("counts") or {}))
+    return Promotion(source, entry.run_id, run.counts_before, run.counts)
 
 
 def row_change_differences(promotion: Promotion, before: dict[str, int], after: dict[str, int]) -> list[str]:

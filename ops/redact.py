@@ -1,6 +1,7 @@
 """Secrets never leave the process: every text that reaches a user or a log passes here.
 
-The secrets are read from the environment names below at call time, so a token set after
+The secrets are read from the environment names below, and those each target declares
+(TargetSpec.secrets, registered by ops.targets.registry), at call time, so a token set after
 import (tests, ``.env``) is still redacted.
 """
 
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-SECRET_ENV_NAMES = ("DISCORD_TOKEN", "FLY_API_TOKEN", "FLY_ACCESS_TOKEN", "CODE_DEPLOY_KEY")
+SECRET_ENV_NAMES = ("DISCORD_TOKEN", "CODE_DEPLOY_KEY")
+_secret_envs: set[str] = set(SECRET_ENV_NAMES)
 _extra: set[str] = set()
 MASK = "[redacted]"
 
@@ -19,6 +22,11 @@ def register_secret(value: str | None) -> None:
     """Treat ``value`` as a secret from now on (for secrets not held in the environment)."""
     if value and len(value) >= 6:
         _extra.add(value)
+
+
+def register_secret_env(names: Iterable[str]) -> None:
+    """The values of these environment variables are secrets (a target's tokens)."""
+    _secret_envs.update(names)
 
 
 def shown_url(url: str) -> str:
@@ -46,7 +54,7 @@ def register_url_credentials(url: str) -> None:
 
 
 def _secrets() -> list[str]:
-    values = {os.environ.get(name, "") for name in SECRET_ENV_NAMES} | _extra
+    values = {os.environ.get(name, "") for name in _secret_envs} | _extra
     # Longest first, so a secret containing another is masked whole.
     return sorted((v for v in values if v and len(v) >= 6), key=len, reverse=True)
 

@@ -174,10 +174,9 @@ async def fresh_preflight(engine: Engine, name: str, sha256: str, *, max_age_s: 
     if record is None or time.time() - record.at > max_age_s:
         return None
     run = await engine.journal.run(record.run_id)
-    summary = run.summary if run else {}
-    if not summary or tuple(summary.get("allow_row_loss") or ()) != allow_row_loss:
+    if run is None or not run.summary or run.allow_row_loss != allow_row_loss:
         return None
-    return {"run_id": record.run_id, **summary}
+    return {"run_id": record.run_id, **run.summary}  # the preflight's result, as bot.render shows it
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bot.app import OpsBot
+from bot.app import EXTENSIONS, OpsBot
 from bot.settings import BotSettings, DiscordSettings
 from ops.context import Engine
 from ops.environments import Environment
@@ -38,13 +38,15 @@ class RunningBot:
 
 async def start_bot(standin: DiscordStandIn, engine: Engine, *, engine_settings: Settings | None = None,
                     engines: tuple[Engine, ...] = (), environments: tuple[Environment, ...] = (),
-                    **settings: Any) -> RunningBot:
+                    extensions: tuple[str, ...] = EXTENSIONS, **settings: Any) -> RunningBot:
     """``engines``: more environments beside ``engine`` (the first), sharing its journal;
-    ``environments``: what opsbot.toml said of them (their own ops channels)."""
+    ``environments``: what opsbot.toml said of them (their own ops channels); ``extensions``: the
+    cogs it loads (all of them unless a test leaves some out)."""
     if engine_settings is not None:
         engine.settings = engine_settings  # the engine a bot runs is built from its ops settings
     chosen = dataclasses.replace(bot_settings(engine.settings, **settings), environments=environments)
-    bot = OpsBot(settings=chosen, engine=engine, engines=engines, guild_ready_timeout=0.05)
+    bot = OpsBot(settings=chosen, engine=engine, engines=engines, extensions=extensions,
+                 guild_ready_timeout=0.05)
     await bot.login(c.BOT_TOKEN)
     task = asyncio.create_task(bot.connect(reconnect=False))
     await asyncio.wait_for(bot.wait_until_ready(), timeout=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.app import EXTENSIONS
 from ops.context import Engine
 from ops.settings import CodeSettings, EngineSettings, Settings
 from tests.bot_harness import start_bot
@@ -77,5 +78,33 @@ async def test_moved_branch_stops_and_asks_again(
         edited = await discord_standin.wait_for_edit(
             request.id, lambda m: "moved since the revert was approved" in m.text(), timeout=30)
         assert "again" in edited.text()
+    finally:
+        await bot.stop()
+
+
+async def test_deploy_needs_no_migrate_cog(
+    discord_standin: DiscordStandIn, engine: Engine, tmp_path: Path, remote: tuple[Path, Path]  # noqa: F811
+) -> None:
+    """The approvals cog honours a /deploy request's ✅ by itself: the migrate cog is not loaded.
+    (Without cogs.approvals too, the same test times out waiting for the result: tried once.)"""
+    bare, dev = remote
+    settings = Settings(engine=EngineSettings(state_db=tmp_path / "state" / "j.db"),
+                        code=CodeSettings(repo=str(bare), branch="develop", deploy_key=KEY))
+    without = tuple(e for e in EXTENSIONS if e != "cogs.migrate")
+    assert "cogs.deploy" in without and "cogs.approvals" in without
+    bot = await start_bot(discord_standin, engine, engine_settings=settings, extensions=without)
+    try:
+        assert bot.bot.get_cog("migrate") is None and bot.bot.get_cog("deploy") is not None
+        before = git(bare, "rev-parse", "develop")
+        rec = await discord_standin.send_slash_command("deploy revert", {}, user_id=c.OPERATOR1_ID)
+        request = await discord_standin.wait_for_message(lambda m: "Awaiting approval: revert" in m.text())
+        await discord_standin.wait_for_followup(rec)
+        await discord_standin.add_reaction(request.id, "✅", user_id=c.APPROVER1_ID)
+        done = await discord_standin.wait_for_message(lambda m: "✅ Applied: code rollback" in m.text(),
+                                                      where="threads", timeout=30)
+        new = git(bare, "rev-parse", "develop")
+        assert new != before and new[:12] in done.text() and git(bare, "rev-parse", "develop~1") == before
+        [run] = await engine.journal.runs(phase="code-revert")
+        assert run.state == "succeeded"
     finally:
         await bot.stop()

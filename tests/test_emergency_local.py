@@ -42,7 +42,9 @@ async def test_a_failing_command_says_so(engine: Engine, tmp_path: Path) -> None
 
 
 async def test_restart_command_failure_is_an_error(tmp_path: Path) -> None:
-    assert "not restarted" in await LocalTarget().restart()
+    unset = await LocalTarget().restart()
+    # In words first; the setting's name only where it says what to change.
+    assert "not restarted" in unset and unset.index("restart command") < unset.index("(set RESTART_COMMAND")
     assert await LocalTarget(restart_command=touch(tmp_path / "r")).restart() == "restarted with RESTART_COMMAND"
     with pytest.raises(OpsError, match="RESTART_COMMAND exited 1"):
         await LocalTarget(restart_command="false").restart()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from ops.migrate import MIGRATE
 from ops.preflight import PREFLIGHT
 from ops.rollback import ROLLBACK
 from ops.verify import VERIFY
+from tests.conftest import REPO
 
 
 async def start(journal: Journal, phase: Phase, target: str, actor: str) -> int:
@@ -93,3 +95,30 @@ async def test_run_of_a_killed_process_is_marked_interrupted(tmp_path: Path) -> 
 async def test_a_live_run_of_this_process_is_not_interrupted(journal: Journal) -> None:
     await journal.start_run("migrate", "local", "alice", lock=True)
     assert await journal.mark_interrupted() == []
+
+
+async def test_a_runs_result_is_read_through_its_record(journal: Journal) -> None:
+    """The keys other modules need of a run's summary are the record's properties (one place decodes them)."""
+    done = await start(journal, MIGRATE, "fly:a", "alice")
+    await journal.finish_run(done, "succeeded", {"allow_row_loss": ["events"], "counts_before": {"events": 3},
+                                                  "counts": {"events": 1}})
+    running = await start(journal, PREFLIGHT, "fly:a", "alice")
+    record, unfinished = await journal.run(done), await journal.run(running)
+    assert record is not None and unfinished is not None
+    assert (record.allow_row_loss, record.counts_before, record.counts) == (("events",), {"events": 3}, {"events": 1})
+    assert (unfinished.allow_row_loss, unfinished.counts_before, unfinished.counts) == ((), {}, {})
+
+
+def test_only_the_journal_runs_sql_on_its_connection() -> None:
+    """Outside ops/journal.py no module calls the journal's private queries or its connection
+    (read from the syntax tree). Three classes keep their own tables on the journal's connection
+    (approvals, the emergency checklist, the health monitor's checks and pauses): named here."""
+    found = []
+    for path in sorted([*REPO.glob("ops/**/*.py"), *REPO.glob("bot/*.py"), *REPO.glob("cogs/*.py")]):
+        if path.name in ("journal.py", "journal_schema.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("_one", "_all", "_runs", "db") \
+                    and "journal" in ast.unparse(node.value):
+                found.append(f"{path.name}: {ast.unparse(node)}")
+    assert found == ["approvals.py: journal.db", "checklist.py: journal.db", "monitor.py: journal.db"], found

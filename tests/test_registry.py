@@ -1,11 +1,13 @@
 """Targets register by name in one place: settings, `python -m ops --target` and `bot check` read
 it, and ops/ outside ops/targets/ names no target. A new target is a module with a SPEC plus one
-registry line; this file's own SPEC proves it."""
+registry line, its own settings section, secrets and refusals included; this file's own SPEC proves it."""
 
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,21 @@ import pytest
 from ops.cli import parser
 from ops.config import load_settings
 from ops.errors import UsageError
+from ops.redact import redact
+from ops.sections import CoreSettings, setting
 from ops.settings import Settings
 from ops.targets import registry
 from ops.targets.base import Finding, Machine, ShResult, TargetSpec, passed
 from tests.conftest import REPO
+
+
+@dataclass(frozen=True)
+class EchoSettings:
+    """The echo target's own section: declared here, read by ops.settings like every other."""
+
+    voice: str = setting("ECHO_VOICE", "hello")
+    times: int = setting("ECHO_TIMES", 1, minimum=1)
+    token: str = setting("ECHO_TOKEN", "")
 
 
 class EchoTarget:
@@ -24,6 +37,9 @@ class EchoTarget:
 
     here = True
     name = "echo"
+
+    def __init__(self, voice: str = "hello") -> None:
+        self.voice = voice
 
     async def sh(self, script: str, *, timeout: float = 1.0) -> ShResult:
         return ShResult(script, "", 0, 0.0)
@@ -63,7 +79,13 @@ class EchoTarget:
         return [passed("echo")]
 
 
-SPEC = TargetSpec(name="echo", build=lambda settings: EchoTarget(),
+def build(settings: CoreSettings) -> EchoTarget:
+    echo: EchoSettings = settings.echo
+    return EchoTarget(echo.voice * echo.times)
+
+
+SPEC = TargetSpec(name="echo", build=build, settings=EchoSettings, secrets=("ECHO_TOKEN",),
+                  refused_pauses=(("echo-off", "an echo cannot be silenced"),),
                   problems=lambda settings: [] if settings.engine.db_path else ["DB_PATH is empty for echo"])
 
 
@@ -85,9 +107,30 @@ def test_the_registry_lists_local_fly_and_ssh() -> None:
     assert registry.app_settings() == ["FLY_APP"]
 
 
-def test_a_new_target_is_one_module_plus_one_registry_line(with_echo: None) -> None:
+def test_the_fly_tokens_are_secrets_the_fly_target_declares(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert registry.spec("fly").secrets == ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")
+    monkeypatch.setitem(os.environ, "FLY_ACCESS_TOKEN", "fo1_access-secret-42")
+    monkeypatch.setitem(os.environ, "FLY_API_TOKEN", "FlyV1 api-secret-43")
+    assert redact("a fo1_access-secret-42 b FlyV1 api-secret-43") == "a [redacted] b [redacted]"
+
+
+def test_a_new_target_is_one_module_plus_one_registry_line(with_echo: None, monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
     settings = load_settings({"TARGET": "echo"})
     assert isinstance(registry.build_target(settings), EchoTarget)
+    # Its own settings: read with the others, defaults written once (in its module), checked alike.
+    assert settings.echo == EchoSettings() and registry.spec("echo").variables() == ["ECHO_VOICE", "ECHO_TIMES",
+                                                                                      "ECHO_TOKEN"]
+    loud = load_settings({"TARGET": "echo", "ECHO_VOICE": "hi", "ECHO_TIMES": "2"})
+    assert registry.build_target(loud).voice == "hihi"  # type: ignore[attr-defined]
+    assert load_settings({"TARGET": "local", "ECHO_VOICE": "hi"}).echo.voice == "hi"  # read whatever the target
+    with pytest.raises(UsageError, match="ECHO_TIMES='0': expected a whole number ≥ 1"):
+        load_settings({"TARGET": "echo", "ECHO_TIMES": "0"})
+    # Its secrets are masked, and the PAUSE_APP value it refuses is refused with its words.
+    monkeypatch.setitem(os.environ, "ECHO_TOKEN", "echo-secret-123")
+    assert redact("said echo-secret-123") == "said [redacted]"
+    with pytest.raises(UsageError, match="an echo cannot be silenced"):
+        load_settings({"TARGET": "echo", "PAUSE_APP": "echo-off"})
     assert "echo" in next(a.choices for a in parser()._actions if a.dest == "target")
     with pytest.raises(UsageError, match="DB_PATH is empty for echo"):
         load_settings({"TARGET": "echo", "DB_PATH": ""})

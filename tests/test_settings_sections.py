@@ -9,14 +9,22 @@ from dotenv import dotenv_values
 
 from bot.settings import load_bot_settings
 from ops.config import load_settings
-from ops.settings import Settings
+from ops.settings import Settings, sections
 from tests.conftest import REPO
 
 
 def variables() -> list[str]:
-    defaults = Settings()
-    return [f.metadata["env"] for section in fields(Settings) if section.name != "target"
-            for f in fields(getattr(defaults, section.name)) if "env" in f.metadata]
+    """Every section's variables: the engine's own and each registered target's."""
+    return [f.metadata["env"] for section in sections(Settings()).values()
+            for f in fields(section) if "env" in f.metadata]
+
+
+def test_every_section_is_read_and_the_targets_own_are_theirs() -> None:
+    names = variables()
+    assert {"DB_PATH", "HEALTH_URL", "CODE_REPO", "RESTART_COMMAND", "FLY_APP", "SSH_HOST", "SSH_PORT"} <= set(names)
+    assert len(names) == len(set(names)), "a variable read by two sections"
+    settings = load_settings({"SSH_PORT": "2222", "FLY_MACHINE": "m1"})
+    assert (settings.ssh.port, settings.fly.machine) == (2222, "m1")
 
 
 def test_defaults_are_written_once() -> None:

@@ -15,19 +15,22 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from ops.errors import OpsError
 from ops.redact import redact
 
 if TYPE_CHECKING:
-    from ops.settings import Settings
+    from ops.sections import CoreSettings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 120.0
+# What a host without a restart command says in place of a restart (the local and ssh targets): in
+# words first, the setting only in the part that says what to change.
+NOT_RESTARTED = "the app was not restarted: no restart command is set (set RESTART_COMMAND to have opsbot restart it)"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def from_error(prefix: str, exc: OpsError) -> Finding:
 
 
 class TargetError(OpsError):
-    """A failure reaching or driving the app host (not of the database on it)."""
+    """A failure reaching or driving the app host, or of room on its volumes (not of the database on it)."""
 
 
 class HostUnreachable(TargetError):
@@ -109,7 +112,7 @@ class ToolRefused(TargetError):
     """The tool refused the command line opsbot built (a version opsbot does not know)."""
 
 
-class DiskFull(OpsError):
+class DiskFull(TargetError):
     """A volume (on the app host or here) has no room for what has to be written."""
 
 
@@ -198,15 +201,26 @@ class TargetSpec:
     """A target as the registry knows it: its name, how settings build it, what they need."""
 
     name: str
-    build: Callable[[Settings], Target]
-    problems: Callable[[Settings], list[str]] = lambda settings: []
+    build: Callable[[CoreSettings], Target]
+    problems: Callable[[CoreSettings], list[str]] = lambda settings: []
+    # The target's own settings section (a frozen dataclass of ops.sections.setting fields), read
+    # with the others and reached as ``settings.<name>``; None for a target without settings.
+    settings: type[Any] | None = None
+    # The variables whose values are secrets (tokens): masked wherever text leaves the process.
+    secrets: tuple[str, ...] = ()
+    # PAUSE_APP values this target's platform offers that opsbot refuses, each with why.
+    refused_pauses: tuple[tuple[str, str], ...] = ()
     # The setting `python -m ops --app` overrides, for a target that operates on a named app.
     app_setting: str = ""
     # The setting an environment's ``machine`` (opsbot.toml) sets, for a target with machines.
     machine_setting: str = ""
 
+    def variables(self) -> list[str]:
+        """The environment variables of the target's own section."""
+        return [f.metadata["env"] for f in fields(self.settings)] if self.settings else []
 
-def absolute_db_path(settings: Settings) -> list[str]:
+
+def absolute_db_path(settings: CoreSettings) -> list[str]:
     """A remote host has no working directory of ours: DB_PATH must be absolute there."""
     db_path = settings.engine.db_path
     if db_path.startswith("/"):

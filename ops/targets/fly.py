@@ -25,11 +25,13 @@ import os
 import shlex
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ops.errors import OpsError
 from ops.redact import register_secret
+from ops.sections import setting
 from ops.targets.base import (
     DEFAULT_TIMEOUT_S,
     Finding,
@@ -60,7 +62,7 @@ from ops.targets.flyctl import strip_noise as _strip_noise
 from ops.targets.upload import Upload, put_file, stream_lost, stream_refused
 
 if TYPE_CHECKING:
-    from ops.settings import Settings
+    from ops.sections import CoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -417,16 +419,29 @@ class FlyTarget:
         raise error
 
 
-def build(settings: Settings) -> FlyTarget:
-    fly = settings.fly
+@dataclass(frozen=True)
+class FlySettings:
+    app: str = setting("FLY_APP", "timelogger-staging", keep_empty=True)
+    flyctl: str = setting("FLYCTL", "fly")
+    api_token: str = setting("FLY_API_TOKEN", "")
+    machine: str = setting("FLY_MACHINE", "")
+
+    def __repr__(self) -> str:  # never print the token
+        return f"FlySettings(app={self.app!r}, flyctl={self.flyctl!r}, machine={self.machine!r})"
+
+
+def build(settings: CoreSettings) -> FlyTarget:
+    fly: FlySettings = settings.fly
     return FlyTarget(fly.app, flyctl=fly.flyctl, api_token=fly.api_token, machine=fly.machine)
 
 
-def problems(settings: Settings) -> list[str]:
+def problems(settings: CoreSettings) -> list[str]:
     found = absolute_db_path(settings)
     if not settings.fly.app:
         found.append("FLY_APP is empty: name the Fly app to operate on, e.g. timelogger-staging")
     return found
 
 
-SPEC = TargetSpec(name="fly", build=build, problems=problems, app_setting="FLY_APP", machine_setting="FLY_MACHINE")
+SPEC = TargetSpec(name="fly", build=build, problems=problems, settings=FlySettings,
+                  secrets=("FLY_API_TOKEN", "FLY_ACCESS_TOKEN"),  # flyctl reads either
+                  refused_pauses=(("scale-to-zero", SCALE_ZERO),), app_setting="FLY_APP", machine_setting="FLY_MACHINE")

@@ -29,8 +29,8 @@ _REMOTE_RAN = "ssh shell:"
 # How flyctl reports a remote command that ended with an exit status (any status becomes 1).
 _REMOTE_EXITED = "Process exited with status"
 
-# Never use it to pause the app: the one text for the fly target's hints and `bot check` (PAUSE_APP's
-# refusal, in ops.config, names the same command for the setting it refuses).
+# Never use it to pause the app: the one text for the fly target's hints, `bot check` and the refusal
+# of PAUSE_APP=scale-to-zero (the fly target's SPEC gives it to ops.config).
 SCALE_ZERO = ("never `fly scale count 0`: it destroys the machines, leaving nothing to ssh into, and "
               "`scale count 1` afterwards makes a new machine with a new id")
 

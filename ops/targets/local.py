@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from ops.errors import OpsError
 from ops.targets.base import (
     DEFAULT_TIMEOUT_S,
+    NOT_RESTARTED,
     DiskFull,
     Finding,
     Machine,
@@ -30,7 +31,7 @@ from ops.targets.base import (
 from ops.targets.upload import TRANSFER_TIMEOUT_S, Upload, put_file
 
 if TYPE_CHECKING:
-    from ops.settings import Settings
+    from ops.sections import CoreSettings
 
 SCRIPT_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "TZ")
 MACHINE_ID = "local"
@@ -132,7 +133,7 @@ class LocalTarget:
 
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
         if not self.restart_command:
-            return "no RESTART_COMMAND configured: the app was not restarted"
+            return NOT_RESTARTED
         await run_app_command(self.restart_command, name="RESTART_COMMAND", verb="restart", timeout=timeout)
         return "restarted with RESTART_COMMAND"
 
@@ -193,7 +194,7 @@ def _copy_synced(source: Path, out: BinaryIO) -> None:
         os.fsync(out.fileno())
 
 
-def build(settings: Settings) -> LocalTarget:
+def build(settings: CoreSettings) -> LocalTarget:
     c = settings.local
     return LocalTarget(restart_command=c.restart_command, stop_command=c.stop_command,
                        start_command=c.start_command, log_file=c.app_log_file)

@@ -1,5 +1,6 @@
 """Every target opsbot knows, by name. A new target is a module with a ``SPEC`` plus one line here;
-settings validation, `python -m ops --target` and `python -m bot check` read this list."""
+settings (its own section, its secrets, its checks), `python -m ops --target` and `python -m bot
+check` read this list."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from ops.errors import UsageError
+from ops.redact import register_secret_env
 from ops.targets.base import Target, TargetSpec
 
 if TYPE_CHECKING:
-    from ops.settings import Settings
+    from ops.sections import CoreSettings
 
 MODULES = (
     "ops.targets.local",  # this machine (the default)
@@ -23,7 +25,9 @@ DEFAULT = "local"
 
 @cache
 def specs() -> dict[str, TargetSpec]:
-    found = (importlib.import_module(module).SPEC for module in MODULES)
+    found = [importlib.import_module(module).SPEC for module in MODULES]
+    for spec in found:
+        register_secret_env(spec.secrets)
     return {spec.name: spec for spec in found}
 
 
@@ -40,7 +44,7 @@ def spec(name: str) -> TargetSpec:
     return found
 
 
-def problems(settings: Settings) -> list[str]:
+def problems(settings: CoreSettings) -> list[str]:
     """What is wrong with the settings for the chosen target (TARGET itself included)."""
     if (settings.target or DEFAULT) not in specs():
         expected = ", ".join(repr(n) for n in names())
@@ -48,8 +52,14 @@ def problems(settings: Settings) -> list[str]:
     return spec(settings.target).problems(settings)
 
 
-def build_target(settings: Settings) -> Target:
+def build_target(settings: CoreSettings) -> Target:
     return spec(settings.target).build(settings)
+
+
+def refused_pauses() -> dict[str, str]:
+    """PAUSE_APP values a target's platform offers that opsbot refuses, with why (any target's: the
+    value is refused whichever target is chosen)."""
+    return {value: why for s in specs().values() for value, why in s.refused_pauses}
 
 
 def app_settings() -> list[str]:

@@ -21,14 +21,16 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ops.errors import OpsError
 from ops.redact import redact
+from ops.sections import setting
 from ops.targets.base import (
     DEFAULT_TIMEOUT_S,
+    NOT_RESTARTED,
     AuthRefused,
     DiskFull,
     Finding,
@@ -51,7 +53,7 @@ from ops.targets.base import (
 from ops.targets.upload import Upload, put_file, stream_lost, stream_refused
 
 if TYPE_CHECKING:
-    from ops.settings import Settings
+    from ops.sections import CoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +160,7 @@ class SshTarget:
 
     async def restart(self, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
         if not self.restart_command:
-            return "no RESTART_COMMAND configured: the app was not restarted"
+            return NOT_RESTARTED
         await self._app_command(self.restart_command, "RESTART_COMMAND", "restart", timeout)
         return f"restarted with RESTART_COMMAND on {self.host}"
 
@@ -315,13 +317,23 @@ def _last_line(text: str) -> str:
     return redact(lines[-1][:300]) if lines else "no error text"
 
 
-def build(settings: Settings) -> SshTarget:
-    s, c = settings.ssh, settings.local
+@dataclass(frozen=True)
+class SshSettings:
+    host: str = setting("SSH_HOST", "")
+    port: int = setting("SSH_PORT", 0, maximum=65535)  # 0: ssh's own default (its config, or 22)
+    key: str = setting("SSH_KEY", "")
+    ssh: str = setting("SSH", "ssh")
+
+
+
+def build(settings: CoreSettings) -> SshTarget:
+    s: SshSettings = settings.ssh
+    c = settings.local
     return SshTarget(s.host, port=s.port, key=s.key, ssh=s.ssh, restart_command=c.restart_command,
                      stop_command=c.stop_command, start_command=c.start_command, log_file=c.app_log_file)
 
 
-def problems(settings: Settings) -> list[str]:
+def problems(settings: CoreSettings) -> list[str]:
     found = absolute_db_path(settings)
     host, key = settings.ssh.host, settings.ssh.key
     if not host:
@@ -333,4 +345,4 @@ def problems(settings: Settings) -> list[str]:
     return found
 
 
-SPEC = TargetSpec(name="ssh", build=build, problems=problems)
+SPEC = TargetSpec(name="ssh", build=build, problems=problems, settings=SshSettings)
