@@ -8,6 +8,7 @@ from typing import Any
 
 import discord
 
+from bot.reporter import took
 from bot.states import LOOKS, retitle, run_state
 from ops.approvals import Approval
 from ops.migrate import MigrateResult
@@ -107,8 +108,8 @@ def migrate_embed(result: MigrateResult, title: str, steps: str, *, health_ok: b
         embed.add_field(name=PEOPLE_FIELD, value=people_checklist(people), inline=False)
     if emergency:
         embed.add_field(name="Emergency steps (runbook)", value=clip("\n".join(emergency)), inline=False)
-    embed.set_footer(text=f"run #{result.run_id} · sha256 {short_hash(result.sha256)} · {result.seconds:.1f}s · "
-                          f"write lock {result.lock_seconds:.2f}s")
+    embed.set_footer(text=f"run #{result.run_id} · sha256 {short_hash(result.sha256)}{took(result.seconds)}"
+                          f"{took(result.lock_seconds, ' · write lock ')}")
     return embed
 
 
@@ -131,7 +132,7 @@ def preflight_embed(result: PreflightResult, title: str, steps: str) -> tuple[di
     if result.error:
         embed.add_field(name="What happened", value=clip(result.error), inline=False)
     embed.set_footer(text=f"fingerprint {short_hash(result.fingerprint)} · sqlite host {result.host_sqlite} / here "
-                          f"{result.local_sqlite} · {result.seconds:.1f}s")
+                          f"{result.local_sqlite}{took(result.seconds)}")
     return embed, files
 
 

@@ -12,6 +12,7 @@ from bot.app import OpsBot, require_role
 from bot.cards import mark_run_cards
 from bot.progress import actor, with_progress
 from bot.render import rows_block, simple_embed
+from bot.reporter import discord_times
 from bot.requests import edit_request
 from bot.views import ConfirmView
 from ops import rollback
@@ -75,7 +76,7 @@ async def confirm_and_roll_back(bot: OpsBot, engine: Engine, interaction: discor
     by = f"by {interaction.user.name}"
     title = (states.title("rolled_back", f"restored {chosen.name} ({by})") if result.ok
              else states.title(states.run_state(result.outcome, ok=False), f"rollback to {chosen.name} ({by})"))
-    fields = {"Rows now": rows_block(result.counts), "Warning": result.warning}
+    fields = {"Rows now": rows_block(result.counts), "Warning": discord_times(result.warning)}
     if result.app_wrote:
         fields["Kept: the app's writes during the restore"] = rows_block(result.app_wrote)
     if not result.ok:
