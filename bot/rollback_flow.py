@@ -97,4 +97,5 @@ async def mark_undone(bot: OpsBot, result: rollback.RollbackResult, who: str, *,
                              skip=skip)
         approval = await bot.approvals.by_run(undone)
         if approval is not None:
-            await edit_request(bot, approval, line, state="rolled_back")
+            await edit_request(bot, approval, line, state="rolled_back",
+                               summary=f"run #{undone}, undone by run #{result.run_id}")
