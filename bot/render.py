@@ -26,8 +26,8 @@ def clip(text: str, limit: int = FIELD_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 2] + "…"
 
 
-def counts_block(before: dict[str, int], after: dict[str, int]) -> str:
-    """`table  before → after (change)` in a code block; tables that lost rows are flagged."""
+def counts_lines(before: dict[str, int], after: dict[str, int]) -> str:
+    """`table  before → after (change)`, one table a line; tables that lost rows are flagged."""
     changes = count_changes(before, after)
     width = max((len(c.table) for c in changes), default=5)
     lines = []
@@ -36,7 +36,12 @@ def counts_block(before: dict[str, int], after: dict[str, int]) -> str:
         a = "dropped" if c.after is None else f"{c.after:,}"
         flag = "  ⚠ LOST ROWS" if c.lost_rows else ""
         lines.append(f"{c.table:<{width}}  {b:>9} → {a:>9} ({c.delta:+,}){flag}")
-    body = "\n".join(lines) or "(no tables)"
+    return "\n".join(lines) or "(no tables)"
+
+
+def counts_block(before: dict[str, int], after: dict[str, int]) -> str:
+    """`counts_lines` in a code block, cut to fit a field."""
+    body = counts_lines(before, after)
     block = f"```\n{body}\n```"
     if len(block) > FIELD_MAX:
         block = f"```\n{body[: FIELD_MAX - 40]}\n…\n```\n(full table attached)"
@@ -158,7 +163,8 @@ def changed_rows_block(before: dict[str, int], after: dict[str, int]) -> str:
         block = counts_block({t: n for t, n in before.items() if t in changed},
                              {t: n for t, n in after.items() if t in changed})
     same = len(set(before) - changed)
-    return block + (f"\n{same} other table{'s' if same != 1 else ''} unchanged" if same else "")
+    return block + (f"\n{same} other table{'s' if same != 1 else ''} unchanged (every table: rows.txt)"
+                    if same else "")
 
 
 _KINDS = (("table", "tables"), ("column", "columns"), ("index", "indexes"), ("view", "views"),
@@ -192,10 +198,13 @@ def promotion_field(promoted: dict[str, Any] | None) -> dict[str, str]:
 
 
 def request_files(migration: str, sql: str, pre: dict[str, Any]) -> list[discord.File]:
-    """What an approver reads in full: the SQL that runs (as normalised) and the whole schema diff."""
+    """What an approver reads in full: the SQL that runs (as normalised), the whole schema diff, and
+    every table's rows before → after (the card lists only the tables whose rows change)."""
     diff = "\n".join(pre.get("schema_diff") or []) or "(no schema change)"
+    rows = ("Rows per table in the preflight's rehearsal (before → after), every table:\n\n"
+            + counts_lines(pre["counts_before"], pre["counts_after"]) + "\n")
     return [text_file(migration if migration.endswith(".sql") else f"{migration}.sql", sql),
-            text_file("schema-diff.txt", diff + "\n")]
+            text_file("schema-diff.txt", diff + "\n"), text_file("rows.txt", rows)]
 
 
 def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_id: int, *,
