@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import discord
@@ -20,6 +21,15 @@ from ops.units import short_hash
 
 FIELD_MAX = 1024
 PEOPLE_FIELD = "Checklist: people (tick the buttons)"
+
+
+# An absolute path on a host ("/data/app.db.pre-x", "/tmp/…/snapshot.db"), not a URL's path.
+_HOST_PATH = re.compile(r"(?<![\w:/.<>#@&-])/(?:[\w.+@~-]+/)*[\w.+@~-]+")
+
+
+def without_host_paths(text: str) -> str:
+    """A line for a card in the channel: host paths belong to the thread's detail (issue 13)."""
+    return _HOST_PATH.sub("(path in the thread)", text)
 
 
 def clip(text: str, limit: int = FIELD_MAX) -> str:

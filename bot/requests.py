@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import discord
 
-from bot.render import clip
+from bot.render import clip, without_host_paths
 from bot.states import LOOKS, retitle
 from ops.approvals import Approval, Approvals
 from ops.errors import OpsError
@@ -140,7 +140,7 @@ async def edit_request(client: discord.Client, a: Approval, line: str, *, state:
     ("run #4")."""
     def show(embed: discord.Embed | None) -> discord.Embed:
         embed = retitle(embed or discord.Embed(title=f"{a.kind} {a.subject}"), state)
-        embed.description = clip(f"{line}\n\n{embed.description or ''}", 4000)
+        embed.description = clip(f"{without_host_paths(line)}\n\n{embed.description or ''}", 4000)
         return embed
 
     await _change_card(client, a, show, "edit", content=None if state == "pending" else state_words(state, summary))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 
+from bot.render import without_host_paths
 from bot.reporter import DiscordReporter, card_detail, discord_times, took
 from ops.backup import run_backup
 from ops.context import Engine
@@ -41,3 +42,11 @@ async def test_the_card_drops_the_timing_the_cli_and_journal_keep(engine: Engine
         card.step(e.name, e.status, e.detail)
     assert "0.0s" not in card.steps_text() and "(0." not in card.steps_text()
     assert "verify backup** — ok, " in card.steps_text()  # the rest of the detail stays
+
+
+def test_a_line_for_the_channel_carries_no_host_path() -> None:
+    line = 'sqlite3 .backup "/data/app.db.pre-0001-20261202.opsbot-partial" failed; see /tmp/x/snapshot.db'
+    assert without_host_paths(line) == 'sqlite3 .backup "(path in the thread)" failed; see (path in the thread)'
+    # Controls: a link, mentions, a fraction and the ⇄ of a diff are not host paths.
+    kept = "[run #2](https://discord.com/channels/1/2/3) <@&12> <#34> 3/4 done and/or"
+    assert without_host_paths(kept) == kept

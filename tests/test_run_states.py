@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,6 +114,7 @@ async def test_a_busy_lock_fails_the_run_and_its_request_alike(
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     card = await wait_for_state(discord_standin, message.id, f"❌ Failed, database unchanged: migrate {MIGRATION}")
     assert look_of(card)[1] == colour("unchanged") and "<@&" not in card.content
+    assert str(Path(engine.db_path).parent) not in card.text()
     assert card.content.startswith("❌ Failed, database unchanged")
     run = await run_card(discord_standin, message.id, "unchanged")
     assert look_of(run)[1] == colour("unchanged")
@@ -138,6 +140,7 @@ async def test_a_failure_after_commit_is_orange_changed_on_request_and_card(
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     card = await wait_for_state(discord_standin, message.id, f"⚠ Changed, but a later step failed: migrate {MIGRATION}")
     assert look_of(card)[1] == colour("changed") and card.content.startswith("⚠ Changed, but a later step failed")
+    assert str(Path(engine.db_path).parent) not in card.text()  # host paths stay in the thread's detail
     run = await run_card(discord_standin, message.id, "changed")
     assert look_of(run)[1] == colour("changed")
     assert "ended: ⚠ Changed, but a later step failed" in await ping_of(discord_standin, message.id)
