@@ -72,7 +72,7 @@ async def confirm_and_roll_back(bot: OpsBot, engine: Engine, interaction: discor
         return
     await view.interaction.response.edit_message(content="Rolling back…", view=None)
     result, rep = await with_progress(bot, interaction, f"rollback to {chosen.name}", lambda r: roll_back_as_planned(
-        engine, plan, actor=actor(interaction), reporter=r))
+        engine, plan, actor=actor(interaction), reporter=r), engine=engine)
     by = f"by {interaction.user.name}"
     title = (states.title("rolled_back", f"restored {chosen.name} ({by})") if result.ok
              else states.title(states.run_state(result.outcome, ok=False), f"rollback to {chosen.name} ({by})"))
