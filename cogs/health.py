@@ -218,7 +218,9 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
                 embed.clear_fields()
                 for f in kept:
                     embed.add_field(name=f.name, value=f.value, inline=f.inline)
-                await message.edit(embed=embed, view=None)
+                # Its text pinged the alert role; an edit notifies no one, so it says the state in words.
+                said = {"content": f"✅ Resolved — down for {ago(inc.duration_s)}"} if message.content else {}
+                await message.edit(embed=embed, view=None, allowed_mentions=discord.AllowedMentions.none(), **said)
             except discord.HTTPException as exc:
                 log.warning("could not mark the alert of incident #%s resolved: %s", inc.id, exc)
 

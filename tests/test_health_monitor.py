@@ -121,6 +121,7 @@ async def test_threshold_one_alert_one_recovery_and_no_flapping_spam(
     resolved = discord_standin.message(alert.id)
     assert "Resolved" in resolved.text() and "The app is down" not in resolved.text()
     assert "passes again; it was down for" in resolved.text() and not resolved.components
+    assert resolved.content.startswith("✅ Resolved — down for")  # no longer "<@&alert role>"
 
 
 async def test_a_timeout_is_a_failure(discord_standin: DiscordStandIn, running: RunningBot, app: App) -> None:

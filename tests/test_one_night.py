@@ -9,6 +9,7 @@ run, each showing its state at a glance; everything else goes into the cards' th
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -101,13 +102,15 @@ async def test_one_night_leaves_one_card_per_run_in_the_channel(
     assert "integrity" in details and "nightly" in details  # the backup's details moved, not lost
     everything = details + "\n".join(m.text() for m in channel)
     assert "(0.0s)" not in everything and "· 0.0s" not in everything and "write lock 0.0" not in everything
+    assert not re.search(r"\d\d:\d\d:\d\d UTC", everything) and "Writes made after <t:" in everything
 
 
 def night_transcript(standin: DiscordStandIn) -> str:
     out = []
     for m in standin.channel_messages():
         title = m.embeds[0]["title"] if m.embeds else m.content[:80]
-        out.append(f"# {title}")
+        said = f"  «{m.content[:80]}»" if m.embeds and m.content else ""  # the message's text beside its card
+        out.append(f"# {title}{said}")
         thread = standin.thread_of(m.id)
         if thread is not None:
             for t in standin.thread_messages(thread.id):
