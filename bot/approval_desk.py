@@ -9,6 +9,7 @@ import discord
 
 from bot.app import OpsBot, has_role
 from bot.requests import edit_request, note_on_request
+from bot.threads import request_thread_name, thread_for
 from ops import requests
 from ops.approvals import Approval
 
@@ -78,7 +79,10 @@ class ApprovalDesk:
 
     async def run_approved(self, approval: Approval, who: str, *, late: bool = False) -> None:
         if late:
-            await (await self.bot.ops_channel()).send(
+            # Into the request's thread: the request card stays its one card in the channel.
+            place = await thread_for(self.bot, approval.channel_id, approval.message_id,
+                                     request_thread_name(approval))
+            await place.send(
                 f"✅ {who} approved request #{approval.id} ({approval.subject}) while opsbot was offline; "
                 "running it now.", allowed_mentions=discord.AllowedMentions.none())
         self.executing.add(approval.id)

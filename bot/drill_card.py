@@ -36,12 +36,13 @@ async def drill_and_show(bot: OpsBot, engine: Engine, interaction: discord.Inter
     content = f"<@&{role}> a restore drill failed" if role and not result.ok else None
     mentions = discord.AllowedMentions(everyone=False, users=False,
                                        roles=[discord.Object(role)] if content else False)
-    if content and rep.message is not None:
-        # The role is pinged in a new message's content (an edit notifies no one), beside the card.
+    if content and rep.shown is not None:
+        # The role is pinged in a new message's content (an edit notifies no one): in the card's thread
+        # (a mention there notifies too), so the card stays the drill's one card in the channel.
         await rep.finish(embed)
+        place = rep.channel if rep.card is not None else await bot.ops_channel(engine)
         try:
-            await (await bot.ops_channel(engine)).send(content=f"{content}: {rep.message.jump_url}",
-                                                       allowed_mentions=mentions)
+            await place.send(content=f"{content}: {rep.shown.jump_url}", allowed_mentions=mentions)
         except discord.HTTPException as exc:
             log.warning("could not ping the alert role about the failed drill: %s", exc)
     else:

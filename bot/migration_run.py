@@ -31,7 +31,8 @@ async def execute_migration(bot: OpsBot, a: Approval, approver: str) -> None:
         await bot.approvals.executed(a.id, None, state="stale")
         await edit_request(bot, a, f"✘ {exc.message}\n→ {exc.hint}", state="stale")
         return
-    await edit_request(bot, a, f"✅ Approved by {approver}; running…", state="running")
+    await edit_request(bot, a, f"✅ Approved by {approver}; running…", state="running",
+                       summary=f"approved by {approver}")
     env = engine.env
     what = f"migrate {a.subject}{f' on {env}' if env else ''} (request #{a.id}, approved by {approver})"
     thread = await thread_for(bot, a.channel_id, a.message_id, request_thread_name(a))
@@ -70,14 +71,15 @@ async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, what
         if done.outcome in ("changed", "unknown"):  # it did start changing the database
             await edit_request(bot, a, f"{icon(done.outcome)} Run #{done.run_id}: "
                                        f"{headline('migrate', done.outcome)}: {exc.message}\n→ {exc.hint}",
-                               state=done.outcome)
+                               state=done.outcome, summary=f"run #{done.run_id}" if done.run_id else "")
             if done.run_id:
                 await where.send(
                     f"{icon(done.outcome)} Run #{done.run_id} of {a.subject}: {headline('migrate', done.outcome)}.",
                     view=emergency_view(done.run_id))
             return
+        # The same state as the run's card and the requester's ping: failed, the database unchanged.
         await edit_request(bot, a, f"✘ Stopped before anything changed: {exc.message}\n→ {exc.hint}",
-                           state="stale")
+                           state=UNCHANGED, summary=f"run #{done.run_id}" if done.run_id else "")
         return
     assert result is not None
     heading = states.title(states.run_state(result.outcome, ok=result.ok, health_ok=result.health_ok), what)
@@ -93,5 +95,6 @@ async def show_result(bot: OpsBot, done: ApprovedRun, rep: DiscordReporter, what
                                        emergency=EMERGENCY_STEPS if changed else ()), view=view)
     run = f"[run #{result.run_id}]({rep.message.jump_url})" if rep.message else f"run #{result.run_id}"
     await edit_request(bot, a, f"{'✔ Done' if result.ok else '✘ Failed'}: {run}",
-                       state=states.run_state(result.outcome, ok=result.ok, health_ok=result.health_ok))
+                       state=states.run_state(result.outcome, ok=result.ok, health_ok=result.health_ok),
+                       summary=f"run #{result.run_id}")
 

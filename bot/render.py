@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import discord
 
+from bot.reporter import took
 from bot.states import LOOKS, retitle, run_state
 from ops.approvals import Approval
 from ops.migrate import MigrateResult
@@ -21,12 +23,21 @@ FIELD_MAX = 1024
 PEOPLE_FIELD = "Checklist: people (tick the buttons)"
 
 
+# An absolute path on a host ("/data/app.db.pre-x", "/tmp/…/snapshot.db"), not a URL's path.
+_HOST_PATH = re.compile(r"(?<![\w:/.<>#@&-])/(?:[\w.+@~-]+/)*[\w.+@~-]+")
+
+
+def without_host_paths(text: str) -> str:
+    """A line for a card in the channel: host paths belong to the thread's detail (issue 13)."""
+    return _HOST_PATH.sub("(path in the thread)", text)
+
+
 def clip(text: str, limit: int = FIELD_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 2] + "…"
 
 
-def counts_block(before: dict[str, int], after: dict[str, int]) -> str:
-    """`table  before → after (change)` in a code block; tables that lost rows are flagged."""
+def counts_lines(before: dict[str, int], after: dict[str, int]) -> str:
+    """`table  before → after (change)`, one table a line; tables that lost rows are flagged."""
     changes = count_changes(before, after)
     width = max((len(c.table) for c in changes), default=5)
     lines = []
@@ -35,7 +46,12 @@ def counts_block(before: dict[str, int], after: dict[str, int]) -> str:
         a = "dropped" if c.after is None else f"{c.after:,}"
         flag = "  ⚠ LOST ROWS" if c.lost_rows else ""
         lines.append(f"{c.table:<{width}}  {b:>9} → {a:>9} ({c.delta:+,}){flag}")
-    body = "\n".join(lines) or "(no tables)"
+    return "\n".join(lines) or "(no tables)"
+
+
+def counts_block(before: dict[str, int], after: dict[str, int]) -> str:
+    """`counts_lines` in a code block, cut to fit a field."""
+    body = counts_lines(before, after)
     block = f"```\n{body}\n```"
     if len(block) > FIELD_MAX:
         block = f"```\n{body[: FIELD_MAX - 40]}\n…\n```\n(full table attached)"
@@ -107,8 +123,8 @@ def migrate_embed(result: MigrateResult, title: str, steps: str, *, health_ok: b
         embed.add_field(name=PEOPLE_FIELD, value=people_checklist(people), inline=False)
     if emergency:
         embed.add_field(name="Emergency steps (runbook)", value=clip("\n".join(emergency)), inline=False)
-    embed.set_footer(text=f"run #{result.run_id} · sha256 {short_hash(result.sha256)} · {result.seconds:.1f}s · "
-                          f"write lock {result.lock_seconds:.2f}s")
+    embed.set_footer(text=f"run #{result.run_id} · sha256 {short_hash(result.sha256)}{took(result.seconds)}"
+                          f"{took(result.lock_seconds, ' · write lock ')}")
     return embed
 
 
@@ -131,7 +147,7 @@ def preflight_embed(result: PreflightResult, title: str, steps: str) -> tuple[di
     if result.error:
         embed.add_field(name="What happened", value=clip(result.error), inline=False)
     embed.set_footer(text=f"fingerprint {short_hash(result.fingerprint)} · sqlite host {result.host_sqlite} / here "
-                          f"{result.local_sqlite} · {result.seconds:.1f}s")
+                          f"{result.local_sqlite}{took(result.seconds)}")
     return embed, files
 
 
@@ -157,7 +173,8 @@ def changed_rows_block(before: dict[str, int], after: dict[str, int]) -> str:
         block = counts_block({t: n for t, n in before.items() if t in changed},
                              {t: n for t, n in after.items() if t in changed})
     same = len(set(before) - changed)
-    return block + (f"\n{same} other table{'s' if same != 1 else ''} unchanged" if same else "")
+    return block + (f"\n{same} other table{'s' if same != 1 else ''} unchanged (every table: rows.txt)"
+                    if same else "")
 
 
 _KINDS = (("table", "tables"), ("column", "columns"), ("index", "indexes"), ("view", "views"),
@@ -191,10 +208,13 @@ def promotion_field(promoted: dict[str, Any] | None) -> dict[str, str]:
 
 
 def request_files(migration: str, sql: str, pre: dict[str, Any]) -> list[discord.File]:
-    """What an approver reads in full: the SQL that runs (as normalised) and the whole schema diff."""
+    """What an approver reads in full: the SQL that runs (as normalised), the whole schema diff, and
+    every table's rows before → after (the card lists only the tables whose rows change)."""
     diff = "\n".join(pre.get("schema_diff") or []) or "(no schema change)"
+    rows = ("Rows per table in the preflight's rehearsal (before → after), every table:\n\n"
+            + counts_lines(pre["counts_before"], pre["counts_after"]) + "\n")
     return [text_file(migration if migration.endswith(".sql") else f"{migration}.sql", sql),
-            text_file("schema-diff.txt", diff + "\n")]
+            text_file("schema-diff.txt", diff + "\n"), text_file("rows.txt", rows)]
 
 
 def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_id: int, *,

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import discord
 
-from bot.render import clip
-from bot.states import retitle
+from bot.render import clip, without_host_paths
+from bot.states import LOOKS, retitle
 from ops.approvals import Approval, Approvals
 from ops.errors import OpsError
 from ops.requests import APPROVAL_EMOJI
@@ -104,15 +104,20 @@ async def keep_one(client: discord.Client, channel: discord.abc.Messageable, app
 CardChange = Callable[[discord.Embed | None], discord.Embed | None]
 
 
-async def _change_card(client: discord.Client, a: Approval, change: CardChange, what: str) -> None:
-    """Read the request's card, change its embed, write it back: one edit of a card at a time."""
+async def _change_card(client: discord.Client, a: Approval, change: CardChange, what: str,
+                       content: str | None = None) -> None:
+    """Read the request's card, change its embed (and its text, when ``content`` is given), write it
+    back: one edit of a card at a time."""
     if not a.message_id or not a.channel_id:
         return
     try:
         async with _EDITING[a.message_id]:
             message = await client.get_partial_messageable(a.channel_id).fetch_message(a.message_id)
             embed = change(message.embeds[0] if message.embeds else None)
-            if embed is not None:
+            if embed is not None and content is not None:
+                # An edit notifies no one: the approver role's ping is replaced by the state in words.
+                await message.edit(content=content, embed=embed, allowed_mentions=discord.AllowedMentions.none())
+            elif embed is not None:
                 await message.edit(embed=embed)
     except discord.HTTPException as exc:
         log.warning("could not %s the message of request #%s: %s", what, a.id, exc)
@@ -128,12 +133,20 @@ async def note_on_request(client: discord.Client, a: Approval, line: str) -> Non
     await _change_card(client, a, note, "note on")
 
 
-async def edit_request(client: discord.Client, a: Approval, line: str, *, state: str) -> None:
+async def edit_request(client: discord.Client, a: Approval, line: str, *, state: str, summary: str = "") -> None:
     """Show the request's state (bot.states: title, colour, no expiry once decided) and put the
-    latest decision or outcome at the top of its message."""
+    latest decision or outcome at the top of its message. Once it is no longer waiting, the message's
+    text ("<@&approvers> an approval is needed") says its state in words instead, with ``summary``
+    ("run #4")."""
     def show(embed: discord.Embed | None) -> discord.Embed:
         embed = retitle(embed or discord.Embed(title=f"{a.kind} {a.subject}"), state)
-        embed.description = clip(f"{line}\n\n{embed.description or ''}", 4000)
+        embed.description = clip(f"{without_host_paths(line)}\n\n{embed.description or ''}", 4000)
         return embed
 
-    await _change_card(client, a, show, "edit")
+    await _change_card(client, a, show, "edit", content=None if state == "pending" else state_words(state, summary))
+
+
+def state_words(state: str, summary: str = "") -> str:
+    """``"✅ Applied — run #4"``: a request's state as its message's text."""
+    look = LOOKS[state]
+    return f"{look.icon} {look.word}" + (f" — {summary}" if summary else "")

@@ -12,6 +12,7 @@ from bot.app import OpsBot, require_role
 from bot.cards import mark_run_cards
 from bot.progress import actor, with_progress
 from bot.render import rows_block, simple_embed
+from bot.reporter import discord_times
 from bot.requests import edit_request
 from bot.views import ConfirmView
 from ops import rollback
@@ -71,11 +72,11 @@ async def confirm_and_roll_back(bot: OpsBot, engine: Engine, interaction: discor
         return
     await view.interaction.response.edit_message(content="Rolling back…", view=None)
     result, rep = await with_progress(bot, interaction, f"rollback to {chosen.name}", lambda r: roll_back_as_planned(
-        engine, plan, actor=actor(interaction), reporter=r))
+        engine, plan, actor=actor(interaction), reporter=r), engine=engine)
     by = f"by {interaction.user.name}"
     title = (states.title("rolled_back", f"restored {chosen.name} ({by})") if result.ok
              else states.title(states.run_state(result.outcome, ok=False), f"rollback to {chosen.name} ({by})"))
-    fields = {"Rows now": rows_block(result.counts), "Warning": result.warning}
+    fields = {"Rows now": rows_block(result.counts), "Warning": discord_times(result.warning)}
     if result.app_wrote:
         fields["Kept: the app's writes during the restore"] = rows_block(result.app_wrote)
     if not result.ok:
@@ -96,4 +97,5 @@ async def mark_undone(bot: OpsBot, result: rollback.RollbackResult, who: str, *,
                              skip=skip)
         approval = await bot.approvals.by_run(undone)
         if approval is not None:
-            await edit_request(bot, approval, line, state="rolled_back")
+            await edit_request(bot, approval, line, state="rolled_back",
+                               summary=f"run #{undone}, undone by run #{result.run_id}")

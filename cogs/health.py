@@ -29,6 +29,9 @@ from ops.reporter import Status
 log = logging.getLogger(__name__)
 JOB_ID = "health-check"
 ENV_HELP = "which environment (default: the first in opsbot.toml)"
+RECENT_RUN = "A migration ran recently"
+EMERGENCY = "Emergency steps (runbook)"
+WHILE_DOWN = (RECENT_RUN, EMERGENCY)  # an alert's advice for while the app is down
 
 
 def describe(result: HealthResult) -> str:
@@ -128,7 +131,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         if event.kind == "resolved_unalerted":
             return
         if event.kind == "silence_ended" and event.pause is not None:
-            await (await self.bot.ops_channel(w.engine)).send(
+            await (await self.alert_place(w)).send(
                 f"🔔 Health alerts{w.on} are on again: the silence {event.pause.by} set ended "
                 f"<t:{int(event.pause.until)}:t>.",
                 allowed_mentions=discord.AllowedMentions.none())
@@ -138,6 +141,14 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
             await self.announce_recovery(channel, event, w)
             return
         await self.announce_alert(channel, event, w)
+
+    async def alert_place(self, w: Watch) -> discord.abc.Messageable:
+        """Where a note about alerts goes: the open incident's thread when its alert is posted, else
+        the ops channel."""
+        inc = await w.monitor.open_incident()
+        if inc is not None and inc.channel_id and inc.message_id:
+            return await thread_for(self.bot, inc.channel_id, inc.message_id, f"incident #{inc.id}")
+        return await self.bot.ops_channel(w.engine)
 
     async def announce_alert(self, channel: discord.abc.Messageable, event: MonitorEvent, w: Watch) -> None:
         inc, result = event.incident, event.result
@@ -157,7 +168,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
             run, backup = await journal.run(inc.watch_run_id), await journal.backup_for_run(target, inc.watch_run_id)
             migration = run.migration if run and run.migration else f"run #{inc.watch_run_id}"
             restores = f" Rollback restores **{backup.path.rsplit('/', 1)[-1]}**." if backup else ""
-            fields["A migration ran recently"] = (f"Run #{inc.watch_run_id} (**{migration}**) changed the database "
+            fields[RECENT_RUN] = (f"Run #{inc.watch_run_id} (**{migration}**) changed the database "
                                                   f"within the last {ago(w.config.watch_s)}: if it caused this, "
                                                   f"roll it back.{restores}")
             rollback_label = f"Roll back {migration}"
@@ -176,7 +187,7 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
             return
         view = alert_view(inc.id, rollback_run=inc.watch_run_id, rollback_label=rollback_label)
         if inc.watch_run_id:
-            fields["Emergency steps (runbook)"] = "\n".join(EMERGENCY_STEPS)
+            fields[EMERGENCY] = "\n".join(EMERGENCY_STEPS)
         message = await channel.send(
             content=f"<@&{role}>" if role else None,
             embed=simple_embed(f"🚨 Health check failing{w.on} (incident #{inc.id})", lines, ok=False,
@@ -202,7 +213,14 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
                 # The body said "The app is down": it now says what is true, and the buttons go.
                 embed.description = (f"**Resolved** <t:{int(time.time())}:f>: `{shown_url(w.config.url)}` "
                                      f"passes again; it was down for {ago(inc.duration_s)}.")
-                await message.edit(embed=embed, view=None)
+                # What to do while it was down (roll back, the emergency steps) no longer applies.
+                kept = [f for f in embed.fields if f.name not in WHILE_DOWN]
+                embed.clear_fields()
+                for f in kept:
+                    embed.add_field(name=f.name, value=f.value, inline=f.inline)
+                # Its text pinged the alert role; an edit notifies no one, so it says the state in words.
+                said = {"content": f"✅ Resolved — down for {ago(inc.duration_s)}"} if message.content else {}
+                await message.edit(embed=embed, view=None, allowed_mentions=discord.AllowedMentions.none(), **said)
             except discord.HTTPException as exc:
                 log.warning("could not mark the alert of incident #%s resolved: %s", inc.id, exc)
 
@@ -303,7 +321,10 @@ class HealthCog(commands.GroupCog, name="health", group_name="health", group_des
         minutes = minutes or 30
         w = await self.watch_of_incident(incident_id)
         until = await w.monitor.pause(interaction.user.name, minutes)
-        await (await self.bot.ops_channel(w.engine)).send(
+        message = interaction.message  # the alert: its thread holds the incident's notes
+        place = (await thread_for(self.bot, message.channel.id, message.id, f"incident #{incident_id}")
+                 if message is not None else await self.bot.ops_channel(w.engine))
+        await place.send(
             f"🔕 Health alerts{w.on} silenced by {interaction.user.mention} until <t:{int(until)}:t> "
             f"(incident #{incident_id}). They come back on by themselves then; `/health resume` ends the "
             "silence early.",

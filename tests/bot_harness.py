@@ -75,3 +75,11 @@ def is_applied_run(m: Any) -> bool:
     """The card of an approved migration run that applied (bot.states: "✅ Applied: migrate X (request #N, …)"),
     not its request card, whose title shows the same state once the run is done."""
     return "✅ Applied: migrate" in m.text() and "(request #" in m.text()
+
+
+def details_of(standin: Any, card: Any) -> Any:
+    """A stand-alone phase's card in the channel shows its state in one line; its steps and details
+    are the first message of the thread started from it."""
+    thread = standin.thread_of(card.id)
+    assert thread is not None, f"card {card.id} has no thread"
+    return standin.thread_messages(thread.id)[0]

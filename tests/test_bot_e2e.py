@@ -9,7 +9,15 @@ import pytest
 
 from ops.approvals import Reaction
 from ops.context import Engine
-from tests.bot_harness import RunningBot, advance_clock, button_ids, is_applied_run, start_bot, user_version
+from tests.bot_harness import (
+    RunningBot,
+    advance_clock,
+    button_ids,
+    details_of,
+    is_applied_run,
+    start_bot,
+    user_version,
+)
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.waiting import eventually
@@ -234,9 +242,11 @@ async def test_preflight_posts_progress_and_links_it(
                                                    user_id=c.OPERATOR1_ID)
     done = await discord_standin.wait_for_message(lambda m: "✅ Passed: preflight" in m.text(), timeout=30)
     link = await discord_standin.wait_for_followup(rec)
-    assert str(done.id) in link.text() and link.ephemeral
-    text = done.text()
+    details = details_of(discord_standin, done)  # the channel's card says its state; its thread, the rest
+    assert str(details.id) in link.text() and link.ephemeral
+    text = details.text()
     assert "- table suspend_history" in text and "fingerprint" in text and "☑" in text
+    assert "- table suspend_history" not in done.text() and "☑" not in done.text()
 
 
 async def test_interactions_from_another_server_are_refused(running: RunningBot) -> None:
@@ -261,6 +271,7 @@ async def test_long_schema_diff_goes_into_an_attached_file(
                                                    user_id=c.OPERATOR1_ID)
     done = await discord_standin.wait_for_message(lambda m: "✅ Passed: preflight" in m.text(), timeout=30)
     await discord_standin.wait_for_followup(rec)
+    done = details_of(discord_standin, done)
     [attachment] = done.attachments
     assert attachment.filename == "schema-diff.txt"
     body = attachment.data.decode()

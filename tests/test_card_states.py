@@ -122,8 +122,12 @@ async def test_the_approval_card_carries_the_plan(discord_standin: DiscordStandI
     assert "/" not in backup and "app.db.pre-0001_remove_suspend-<time of the run>" in backup  # no host path
     rows = next(f["value"] for f in message.embeds[0]["fields"] if f["name"].startswith("Rows that change"))
     assert "other table" in rows and "unchanged" in rows
+    assert "activity_logs" not in rows  # only the tables whose rows change are on the card…
     names = sorted(a.filename for a in message.attachments)
-    assert names == ["0001_remove_suspend.sql", "schema-diff.txt"]
+    assert names == ["0001_remove_suspend.sql", "rows.txt", "schema-diff.txt"]
+    every = next(a for a in message.attachments if a.filename == "rows.txt").data.decode()
+    assert "activity_logs" in every and "3,000 →     3,000 (+0)" in every  # …and every table is in rows.txt
+    assert "suspend_history" in every and "dropped" in every
     sql = next(a for a in message.attachments if a.filename.endswith(".sql")).data.decode()
     assert "DROP TABLE" in sql.upper() and "BEGIN" not in sql.upper().split()  # what runs: the engine's own transaction
 

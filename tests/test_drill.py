@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import RunningBot, start_bot
+from tests.bot_harness import RunningBot, details_of, start_bot
 from tests.conftest import dump
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -65,9 +65,12 @@ async def test_a_failed_drill_in_discord_is_a_red_card_and_pings_the_alert_role(
     await discord_standin.send_slash_command("migrate drill", {}, user_id=c.OPERATOR1_ID)
     bad = await discord_standin.wait_for_message(lambda m: m.embeds and "Failed: restore drill" in m.text(),
                                                  timeout=30)
-    assert bad.embeds[0]["title"].startswith("❌ Failed: restore drill") and "would not restore" in bad.text()
+    assert bad.embeds[0]["title"].startswith("❌ Failed: restore drill")
+    assert "would not restore" in details_of(discord_standin, bad).text()  # in the card's thread
     ping = await discord_standin.wait_for_message(lambda m: m.content.startswith(f"<@&{c.OTHER_ROLE_ID}>"),
-                                                  timeout=30)
+                                                  where="threads", timeout=30)
     assert "a restore drill failed" in ping.content and str(bad.id) in ping.content
+    assert ping.channel_id == discord_standin.thread_of(bad.id).id  # type: ignore[union-attr]  # in the card's thread
+    assert [m.id for m in discord_standin.channel_messages()] == [card.id, bad.id]  # one card per drill
     rec = await discord_standin.send_slash_command("migrate status", {}, user_id=c.OPERATOR1_ID)
     assert "**last restore drill** ❌ failed" in (await discord_standin.wait_for_followup(rec, timeout=30)).text()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import RunningBot, button_ids, start_bot, user_version
+from tests.bot_harness import RunningBot, button_ids, details_of, start_bot, user_version
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.fakefly.plugin import FakeFly
@@ -99,7 +99,7 @@ async def test_rollback_while_stopped_starts_a_machine_first(
     confirm = await discord_standin.wait_for_followup(asked)
     await discord_standin.click_button(confirm.id, button_ids(confirm)[0], user_id=c.APPROVER1_ID)
     rolled = await discord_standin.wait_for_message(lambda m: "⏪ Rolled back: restored" in m.text(), timeout=30)
-    assert "a restore needs a running machine" in rolled.text()
+    assert "a restore needs a running machine" in details_of(discord_standin, rolled).text()  # in its thread
     assert user_version(engine.db_path) == 7
 
 

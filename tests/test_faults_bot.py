@@ -19,7 +19,15 @@ import pytest
 from ops.approvals import Reaction
 from ops.context import Engine
 from ops.journal import RunRecord
-from tests.bot_harness import RunningBot, advance_clock, button_ids, is_applied_run, start_bot, user_version
+from tests.bot_harness import (
+    RunningBot,
+    advance_clock,
+    button_ids,
+    details_of,
+    is_applied_run,
+    start_bot,
+    user_version,
+)
 from tests.conftest import MIGRATIONS, REPO, dump
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -166,7 +174,7 @@ async def test_bot_killed_mid_migrate_then_started_again(
         await discord_standin.wait_for_ack(clicked)
         verified = await discord_standin.wait_for_message(lambda m: "✅ Passed: verify" in m.text(), after_id=note.id,
                                                           timeout=30)
-        assert f"user_version {version}" in verified.text()
+        assert f"user_version {version}" in details_of(discord_standin, verified).text()
         # Rollback restores the backup the killed run took before it changed anything.
         asked = await discord_standin.click_button(note.id, f"opsbot:rollback:{run.id}", user_id=c.APPROVER1_ID)
         confirm = await discord_standin.wait_for_followup(asked, timeout=30)
@@ -332,6 +340,7 @@ async def test_hostile_slash_command_input_is_refused_and_nothing_runs_on_the_ho
     rec = await discord_standin.send_slash_command(command, options, user_id=c.APPROVER2_ID)  # both roles
     if options.get("migration") == "0004_vacuum.sql" and command == "migrate preflight":
         report = await discord_standin.wait_for_message(lambda m: "❌ Failed: preflight" in m.text(), timeout=30)
+        report = details_of(discord_standin, report)  # the card's thread holds what happened
         assert expected in report.text() and "nothing ran on the app host" in report.text()
         assert (await discord_standin.wait_for_followup(rec)).ephemeral
     else:

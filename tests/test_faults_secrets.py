@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ops.context import Engine
-from tests.bot_harness import button_ids, is_applied_run, start_bot
+from tests.bot_harness import button_ids, details_of, is_applied_run, start_bot
 from tests.conftest import MIGRATIONS, REPO, make_db
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
@@ -132,7 +132,7 @@ async def test_bot_never_sends_logs_or_stores_a_token(
         fakefly.add_fault("ssh", "exit1", match=".backup", times=1, message=f"token {fakefly.token} refused")
         await command("migrate backup", {"label": "echo"})
         failed = await standin.wait_for_message(lambda m: "❌ Failed: backup" in m.text(), timeout=30)
-        assert "[redacted]" in failed.text()
+        assert "[redacted]" in details_of(standin, failed).text()  # the error is in the card's thread
         state = fakefly.state()
         state["token"] = "FlyV1 some-other-token-the-api-expects"
         fakefly.save_state(state)

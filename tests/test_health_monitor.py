@@ -121,6 +121,7 @@ async def test_threshold_one_alert_one_recovery_and_no_flapping_spam(
     resolved = discord_standin.message(alert.id)
     assert "Resolved" in resolved.text() and "The app is down" not in resolved.text()
     assert "passes again; it was down for" in resolved.text() and not resolved.components
+    assert resolved.content.startswith("✅ Resolved — down for")  # no longer "<@&alert role>"
 
 
 async def test_a_timeout_is_a_failure(discord_standin: DiscordStandIn, running: RunningBot, app: App) -> None:
@@ -326,7 +327,10 @@ async def test_an_alert_can_be_acknowledged_and_silenced(
     events = await monitor.tick(now=time.time() + 2 * monitor.config.reminder_s)
     assert [e.kind for e in events] == []
     await discord_standin.click_button(alert.id, ids[1], user_id=c.OPERATOR1_ID)
-    silenced = await discord_standin.wait_for_message(lambda m: "Health alerts silenced by" in m.text(), timeout=30)
+    # The silence and its end are noted in the alert's thread, not as new cards in the channel.
+    silenced = await discord_standin.wait_for_message(lambda m: "Health alerts silenced by" in m.text(),
+                                                      where="threads", timeout=30)
+    assert silenced.channel_id == discord_standin.thread_of(alert.id).id  # type: ignore[union-attr]
     assert "(incident #1)" in silenced.text()
     pause = await monitor.active_pause()
     assert pause is not None and pause.by == "operator1" and 29 * 60 < pause.until - time.time() <= 30 * 60
@@ -335,6 +339,8 @@ async def test_an_alert_can_be_acknowledged_and_silenced(
     assert [e.kind for e in after][:1] == ["silence_ended"]
     for event in after:
         await cog(running).announce(event)
-    back = await discord_standin.wait_for_message(lambda m: "Health alerts are on again" in m.text(), timeout=30)
-    assert "the silence operator1 set ended" in back.text()
+    back = await discord_standin.wait_for_message(lambda m: "Health alerts are on again" in m.text(),
+                                                  where="threads", timeout=30)
+    assert "the silence operator1 set ended" in back.text() and back.channel_id == silenced.channel_id
+    assert [m.id for m in discord_standin.channel_messages()] == [alert.id]
     assert [e.kind for e in await monitor.tick(now=pause.until + 2)][:1] != ["silence_ended"]

@@ -9,6 +9,7 @@ run, each showing its state at a glance; everything else goes into the cards' th
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -51,7 +52,7 @@ async def command(standin: DiscordStandIn, name: str, options: dict[str, str], u
 
 
 async def test_one_night_leaves_one_card_per_run_in_the_channel(
-    discord_standin: DiscordStandIn, night: RunningBot, app: App  # noqa: F811
+    discord_standin: DiscordStandIn, night: RunningBot, app: App, engine: Engine  # noqa: F811
 ) -> None:
     standin = discord_standin
     await command(standin, "migrate preflight", {"migration": MIGRATION}, c.OPERATOR1_ID, "✅ Passed: preflight")
@@ -88,17 +89,28 @@ async def test_one_night_leaves_one_card_per_run_in_the_channel(
     assert all(t.startswith(LOOK_ICONS) for t in titles), titles
     assert titles[1].startswith("🚫 Cancelled") and titles[2].startswith("⏪ Rolled back")
     assert titles[3].startswith("✅ Resolved (incident #1)")
-    # Each request's preflight steps, the run, the ping to its requester and the incident's recovery
-    # are in the cards' threads.
-    assert {t.starter_message_id for t in threads} == {first.id, second.id, channel[3].id}, transcript
-    assert in_threads == 5, transcript
+    # Each request's preflight steps, the run, the ping to its requester, the incident's recovery and
+    # each stand-alone phase's steps and details are in the cards' threads: every card has one.
+    assert {t.starter_message_id for t in threads} == {m.id for m in channel}, transcript
+    assert in_threads == 10, transcript
+    # The channel's cards carry no host path and no temporary file name (those are in the threads).
+    for m in channel:
+        text = m.text()
+        assert str(Path(engine.db_path).parent) not in text and "snapshot.db" not in text, text
+        assert "opsbot-partial" not in text and "/tmp/" not in text, text
+    details = "\n".join(t.text() for th in threads for t in standin.thread_messages(th.id))
+    assert "integrity" in details and "nightly" in details  # the backup's details moved, not lost
+    everything = details + "\n".join(m.text() for m in channel)
+    assert "(0.0s)" not in everything and "· 0.0s" not in everything and "write lock 0.0" not in everything
+    assert not re.search(r"\d\d:\d\d:\d\d UTC", everything) and "Writes made after <t:" in everything
 
 
 def night_transcript(standin: DiscordStandIn) -> str:
     out = []
     for m in standin.channel_messages():
         title = m.embeds[0]["title"] if m.embeds else m.content[:80]
-        out.append(f"# {title}")
+        said = f"  «{m.content[:80]}»" if m.embeds and m.content else ""  # the message's text beside its card
+        out.append(f"# {title}{said}")
         thread = standin.thread_of(m.id)
         if thread is not None:
             for t in standin.thread_messages(thread.id):

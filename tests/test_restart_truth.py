@@ -129,8 +129,12 @@ async def test_an_approval_given_while_the_bot_was_down_runs_after_it_starts(
     await bot_process.start()
     done = await discord_standin.wait_for_message(is_applied_run, where="any", after_id=last, timeout=60)
     assert user_version(engine.db_path) == 8 and "approved" in done.text()
-    said = [m.text() for m in discord_standin.channel_messages() if "while opsbot was offline" in m.text()]
+    # Said in the request's thread: the request card stays its one card in the channel.
+    thread = discord_standin.thread_of(approval.id)
+    assert thread is not None
+    said = [m.text() for m in discord_standin.thread_messages(thread.id) if "while opsbot was offline" in m.text()]
     assert said and "approved request" in said[0]
+    assert not [m for m in discord_standin.channel_messages() if "while opsbot was offline" in m.text()]
     row = await engine.journal._one("SELECT id FROM approvals WHERE message_id=?", (approval.id,))
     assert row is not None
     outcomes = {r["user_id"]: r["outcome"] for r in await engine.journal._all(

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.states import LOOKS
 from bot.threads import NO_THREADS
 from ops.context import Engine
-from tests.bot_harness import RunningBot, button_ids, is_applied_run, start_bot
+from tests.bot_harness import RunningBot, button_ids, details_of, is_applied_run, start_bot
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.test_bot_e2e import request, wait_for_state
@@ -69,9 +70,10 @@ async def test_without_thread_permissions_runs_are_posted_in_the_channel_and_tha
     assert discord_standin.threads() == []
     said = [m for m in discord_standin.channel_messages() if m.content == NO_THREADS]
     assert len(said) == 1
-    # Each card asked once (so a permission granted later takes effect at the next run) and was refused.
+    # Each card asked once (so a permission granted later takes effect at the next run) and was refused:
+    # the two requests and the rollback's own card.
     refused = discord_standin.problems()
-    assert len(refused) == 2 and all("/threads -> 403" in p and "50013" in p for p in refused), refused
+    assert len(refused) == 3 and all("/threads -> 403" in p and "50013" in p for p in refused), refused
     discord_standin.clear_problems()
 
 
@@ -114,7 +116,8 @@ async def test_a_request_that_already_has_a_thread_runs_in_it(
     await discord_standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     await wait_for_state(discord_standin, message.id, "✅ Applied: migrate 0001_remove_suspend.sql")
     run = await discord_standin.wait_for_message(is_applied_run, channel_id=earlier.id)
-    assert run.channel_id == earlier.id and [t.id for t in discord_standin.threads()] == [earlier.id]
+    assert run.channel_id == earlier.id
+    assert [t.id for t in discord_standin.threads() if t.starter_message_id == message.id] == [earlier.id]
     refused = discord_standin.problems()
     assert len(refused) == 1 and "160004" in refused[0], refused  # the one refused try, then the reuse
     discord_standin.clear_problems()
@@ -141,3 +144,35 @@ async def test_a_whole_request_and_run_leave_one_card_in_the_channel(
     assert [m.id for m in discord_standin.channel_messages()] == [*before, message.id]
     # The thread holds the preflight's steps, the run's card and the requester's ping.
     assert len(discord_standin.thread_messages(thread.id)) >= 3
+
+
+async def test_a_stand_alone_phase_keeps_one_card_and_its_details_go_into_its_thread(
+    discord_standin: DiscordStandIn, running: RunningBot, engine: Engine
+) -> None:
+    before = [m.id for m in discord_standin.channel_messages()]
+    rec = await discord_standin.send_slash_command("migrate backup", {"label": "nightly"}, user_id=c.OPERATOR1_ID)
+    card = await discord_standin.wait_for_message(lambda m: "✅ Backed up" in m.text(), timeout=30)
+    link = await discord_standin.wait_for_followup(rec)
+    assert [m.id for m in discord_standin.channel_messages()] == [*before, card.id]  # one card in the channel
+    assert card.embeds[0]["color"] == LOOKS["backed_up"].colour.value and len(card.text().splitlines()) == 2
+    # No host path, no temporary file name on the card: they are in its thread's detail.
+    assert "/" not in card.text().replace(f"<#{discord_standin.thread_of(card.id).id}>", "")  # type: ignore[union-attr]
+    details = details_of(discord_standin, card)
+    assert ".opsbot-partial" in details.text() and str(details.id) in link.text()
+    assert "(0.0s)" not in details.text() and "· 0.0s" not in details.text()
+
+
+async def test_without_thread_permissions_a_stand_alone_phase_shows_its_details_on_its_card(
+    discord_standin: DiscordStandIn, running: RunningBot
+) -> None:
+    """The control: threads refused, the one card holds the steps and details as before, and why is said once."""
+    await discord_standin.deny_threads()
+    await discord_standin.send_slash_command("migrate backup", {"label": "nightly"}, user_id=c.OPERATOR1_ID)
+    card = await discord_standin.wait_for_message(lambda m: "✅ Backed up" in m.text(), timeout=30)
+    await discord_standin.wait_for_edit(card.id, lambda m: "verify backup" in m.text(), timeout=30)
+    assert discord_standin.threads() == []
+    assert [m.content for m in discord_standin.channel_messages()].count(NO_THREADS) == 1
+    assert len([m for m in discord_standin.channel_messages() if m.embeds]) == 1
+    refused = discord_standin.problems()
+    assert len(refused) == 1 and "/threads -> 403" in refused[0], refused
+    discord_standin.clear_problems()
