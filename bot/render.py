@@ -12,6 +12,7 @@ import discord
 from bot.reporter import took
 from bot.states import LOOKS, retitle, run_state
 from ops.approvals import Approval
+from ops.journal_records import PreflightPlan
 from ops.migrate import MigrateResult
 from ops.outcome import headline
 from ops.preflight import PreflightResult
@@ -207,23 +208,23 @@ def promotion_field(promoted: dict[str, Any] | None) -> dict[str, str]:
     return {"Promotion": clip(text)}
 
 
-def request_files(migration: str, sql: str, pre: dict[str, Any]) -> list[discord.File]:
+def request_files(migration: str, sql: str, pre: PreflightPlan) -> list[discord.File]:
     """What an approver reads in full: the SQL that runs (as normalised), the whole schema diff, and
     every table's rows before → after (the card lists only the tables whose rows change)."""
-    diff = "\n".join(pre.get("schema_diff") or []) or "(no schema change)"
+    diff = "\n".join(pre.schema_diff) or "(no schema change)"
     rows = ("Rows per table in the preflight's rehearsal (before → after), every table:\n\n"
-            + counts_lines(pre["counts_before"], pre["counts_after"]) + "\n")
+            + counts_lines(pre.counts_before, pre.counts_after) + "\n")
     return [text_file(migration if migration.endswith(".sql") else f"{migration}.sql", sql),
             text_file("schema-diff.txt", diff + "\n"), text_file("rows.txt", rows)]
 
 
-def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_id: int, *,
+def request_embed(a: Approval, pre: PreflightPlan, backup: str, approver_role_id: int, *,
                   where: str = "", env: str = "") -> discord.Embed:
     """The approval card of a migration request: where it runs, what changes (schema and rows), what
     was checked, and what is taken first; the SQL and the full schema diff are attached."""
-    lint = "\n".join(pre.get("lint") or []) or "none"
-    checks = "\n".join(f"{'☑' if c['ok'] else '☒'} `{c['sql'][:120]}`" for c in pre.get("checks") or []) or "none"
-    diff = "\n".join(pre.get("schema_diff") or []) or "no schema change"
+    lint = "\n".join(pre.lint) or "none"
+    checks = "\n".join(f"{'☑' if c['ok'] else '☒'} `{c['sql'][:120]}`" for c in pre.checks) or "none"
+    diff = "\n".join(pre.schema_diff) or "no schema change"
     # The name people recognise, without the host's folder; its time stamp is the run's, not now.
     backup_name = backup.rsplit("/", 1)[-1].rsplit("-", 1)[0] + "-<time of the run>"
     approvers = ("An approver" if a.required_approvers == 1
@@ -234,14 +235,13 @@ def request_embed(a: Approval, pre: dict[str, Any], backup: str, approver_role_i
         f"{approvers} (<@&{approver_role_id}>), not the requester, react{'s' if a.required_approvers == 1 else ''} "
         f"{APPROVE} to run it; "
         f"{CANCEL} cancels. Expires <t:{int(a.expires_at)}:R>."], ok=True, fields={
-        f"What changes: {diff_summary(pre.get('schema_diff') or [])} (full diff and SQL attached)":
+        f"What changes: {diff_summary(pre.schema_diff)} (full diff and SQL attached)":
             clip(f"```diff\n{diff[:950]}\n```"),
-        "Rows that change (preflight, before → after)": changed_rows_block(pre["counts_before"],
-                                                                           pre["counts_after"]),
+        "Rows that change (preflight, before → after)": changed_rows_block(pre.counts_before, pre.counts_after),
         "Lint": clip(lint), "Checks": clip(checks),
-        "How the file was read": clip("\n".join(pre.get("notes") or []) or "as written"),
+        "How the file was read": clip("\n".join(pre.notes) or "as written"),
         "Rows may be lost in (requester's word)": clip(", ".join(a.allow_row_loss) or "none: any lost row aborts"),
         "Backup taken first": f"`{backup_name}`, verified before anything changes, with a second copy kept off "
                               "the app host",
-        **promotion_field(pre.get("promoted_from")),
+        **promotion_field(pre.promoted_from),
     }), "pending")

@@ -26,11 +26,8 @@ database is refused outright, since the file then says something false.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,10 +39,6 @@ from ops.targets.registry import build_target
 
 log = logging.getLogger(__name__)
 
-# Tables whose rows belong to an environment, by the key column ``target``.
-KEYED = ("runs", "ledger", "backups", "preflights", "approvals", "sticky_locks", "drift")
-# Health rows carry the environment's name ('' for the one the variables describe).
-BY_ENV = ("health_checks", "incidents", "health_pauses")
 BACKUP_RE = re.compile(r"^(?P<db>.+)\.pre-[A-Za-z0-9._-]{1,64}-\d{8}_\d{6}$")
 
 
@@ -83,40 +76,37 @@ def claim_for(environment: Environment, environments: Sequence[Environment]) -> 
     return Claim(environment.name, old, bool(environment.history_from), target, db, twins)
 
 
-async def _counts(journal: Journal, key: str) -> dict[str, int]:
-    found = {}
-    for table in KEYED:
-        async with journal.db.execute(f"SELECT count(*) FROM {table} WHERE target=?", (key,)) as cur:
-            row = await cur.fetchone()
-        if row and row[0]:
-            found[table] = int(row[0])
-    return found
-
-
 async def _databases(journal: Journal, key: str) -> set[str]:
     """The databases the history's recorded backups are of."""
-    async with journal.db.execute("SELECT path FROM backups WHERE target=?", (key,)) as cur:
-        paths = [r[0] for r in await cur.fetchall()]
-    return {m["db"] if (m := BACKUP_RE.match(p)) else p for p in paths}
+    return {m["db"] if (m := BACKUP_RE.match(p)) else p for p in await journal.backup_paths(key)}
 
 
-async def _why_not(journal: Journal, claim: Claim) -> str:
-    """"" when the history under ``claim.old`` is provably this database's; else why not."""
-    async with journal.db.execute("SELECT run_id FROM locks WHERE target=?", (claim.old,)) as cur:
-        held = await cur.fetchone()
-    if held:
-        return f"run #{held[0]} holds it now (it is adopted when that run has finished)"
+@dataclass(frozen=True)
+class NotAdopted:
+    """Why a history stays where it is: ``kind`` for code to decide by, ``text`` for people."""
+
+    kind: str  # held | another_database | twins | unproven
+    text: str
+
+
+async def _why_not(journal: Journal, claim: Claim) -> NotAdopted | None:
+    """None when the history under ``claim.old`` is provably this database's; else why not."""
+    held = await journal.lock_holder(claim.old)
+    if held is not None:
+        return NotAdopted("held", f"run #{held} holds it now (it is adopted when that run has finished)")
     databases = await _databases(journal, claim.old)
     others = sorted(databases - {claim.db_path})
     if others:
-        return f"its backups are of {', '.join(others)}, not {claim.db_path}: another database"
+        return NotAdopted("another_database",
+                          f"its backups are of {', '.join(others)}, not {claim.db_path}: another database")
     if claim.explicit:
-        return ""
+        return None
     if claim.twins:
-        return f"{', '.join(claim.twins)} is the same target and database too: say which with history_from"
+        return NotAdopted("twins", f"{', '.join(claim.twins)} is the same target and database too: say which "
+                                   "with history_from")
     if not databases:
-        return "nothing in it shows which database it was (no backup recorded)"
-    return ""
+        return NotAdopted("unproven", "nothing in it shows which database it was (no backup recorded)")
+    return None
 
 
 def _summary(moved: dict[str, int]) -> str:
@@ -127,40 +117,24 @@ def _summary(moved: dict[str, int]) -> str:
 async def adopt(journal: Journal, claim: Claim) -> Adoption | None:
     """Carry the history over when it is provably this database's (one transaction); None when
     there is none or it is not (``note`` says why)."""
-    await journal.db.execute("BEGIN IMMEDIATE")  # the checks and the move see one journal
-    try:
-        moved = await _counts(journal, claim.old)
-        why = await _why_not(journal, claim) if moved else "nothing"
-        if why:
-            await journal.db.rollback()
-            if claim.explicit and "another database" in why:
-                raise UsageError(f"[environments.{claim.env}] history_from = {claim.old!r}: {why}",
+    async with journal.exclusive():  # the checks and the move see one journal
+        moved = await journal.rows_under(claim.old)
+        if not moved:
+            return None
+        why = await _why_not(journal, claim)
+        if why is not None:
+            if claim.explicit and why.kind == "another_database":
+                raise UsageError(f"[environments.{claim.env}] history_from = {claim.old!r}: {why.text}",
                                  hint="Nothing was adopted. Remove history_from, or name the key that holds this "
                                       "database's history.")
-            if moved:
-                log.warning("%s: the journal history under %r was not adopted: %s", claim.env, claim.old, why)
+            log.warning("%s: the journal history under %r was not adopted: %s", claim.env, claim.old, why.text)
             return None
-        for table in KEYED:  # a row the new key already has (same backup path, a lock) is kept
-            await journal.db.execute(f"UPDATE OR IGNORE {table} SET target=? WHERE target=?", (claim.env, claim.old))
-            await journal.db.execute(f"DELETE FROM {table} WHERE target=?", (claim.old,))
         old_env = "" if claim.old == claim.target else claim.old
-        for table in BY_ENV:
-            await journal.db.execute(f"UPDATE {table} SET env=? WHERE env=?", (claim.env, old_env))
-        now = time.time()
-        summary = {"ok": True, "from": claim.old, "moved": moved, "db_path": claim.db_path}
-        cur = await journal.db.execute(
-            "INSERT INTO runs(phase,target,actor,state,started_at,finished_at,summary,pid,host,outcome)"
-            " VALUES('adopt',?,?,'succeeded',?,?,?,?,?,'done')",
-            (claim.env, "opsbot", now, now, json.dumps(summary), os.getpid(), socket.gethostname()))
-        await journal.db.commit()
-    except BaseException:
-        if journal.db.in_transaction:
-            await journal.db.rollback()
-        raise
-    assert cur.lastrowid is not None
+        run_id = await journal.rekey(claim.old, claim.env, old_env=old_env,
+                                     summary={"ok": True, "from": claim.old, "moved": moved, "db_path": claim.db_path})
     log.warning("%s: adopted the journal history kept under %r (%s) as run #%s", claim.env, claim.old,
-                _summary(moved), cur.lastrowid)
-    return Adoption(claim.env, claim.old, cur.lastrowid, moved)
+                _summary(moved), run_id)
+    return Adoption(claim.env, claim.old, run_id, moved)
 
 
 async def adopt_all(journal: Journal, environments: Sequence[Environment]) -> list[Adoption]:
@@ -176,21 +150,19 @@ async def adopt_all(journal: Journal, environments: Sequence[Environment]) -> li
 async def note(journal: Journal, environment: Environment, environments: Sequence[Environment]) -> str:
     """What status and bot check say: the history adopted (from where, when), or one left where it is."""
     said = []
-    async with journal.db.execute("SELECT id, finished_at, summary FROM runs WHERE phase='adopt' AND target=? "
-                                  "ORDER BY id DESC LIMIT 1", (environment.name,)) as cur:
-        row = await cur.fetchone()
-    if row is not None:
-        data = json.loads(row[2] or "{}")
-        at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row[1]))
-        said.append(f"history adopted from {data.get('from')!r} by run #{row[0]} on {at} "
-                    f"({_summary(data.get('moved') or {})})")
+    adopted = await journal.last_adoption(environment.name)
+    if adopted is not None:
+        at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(adopted.at))
+        said.append(f"history adopted from {adopted.old!r} by run #{adopted.run_id} on {at} "
+                    f"({_summary(adopted.moved)})")
     claim = claim_for(environment, environments)
     if claim is not None:
-        left = await _counts(journal, claim.old)
+        left = await journal.rows_under(claim.old)
         if left:
-            why = await _why_not(journal, claim) or "not yet (it is adopted when opsbot next opens this environment)"
-            unproven = not claim.explicit and ("no backup recorded" in why or "same target and database" in why)
-            said.append(f"the journal holds history under {claim.old!r} ({_summary(left)}) not adopted: {why}"
+            why = await _why_not(journal, claim)
+            text = why.text if why else "not yet (it is adopted when opsbot next opens this environment)"
+            unproven = not claim.explicit and why is not None and why.kind in ("unproven", "twins")
+            said.append(f"the journal holds history under {claim.old!r} ({_summary(left)}) not adopted: {text}"
                         + (f"; if it is this database, add history_from = \"{claim.old}\" to "
                            f"[environments.{claim.env}]" if unproven else ""))
     return "; ".join(said)

@@ -24,6 +24,7 @@ import aiosqlite
 
 from ops import journal_schema
 from ops.errors import OpsError
+from ops.journal_keys import KeyedRows
 from ops.journal_records import (
     BackupRecord,
     DriftBaseline,
@@ -58,7 +59,7 @@ class LockHeld(OpsError):
         self.lock = lock
 
 
-class Journal:
+class Journal(KeyedRows):
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
 

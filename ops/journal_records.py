@@ -69,6 +69,35 @@ class RunRecord:
         """Rows per table once the run was done (a migrate's after-counts)."""
         return dict(self.summary.get("counts") or {})
 
+    @property
+    def preflight_plan(self) -> PreflightPlan:
+        """A preflight run's result as a request shows it."""
+        return PreflightPlan.from_result(self.id, self.summary)
+
+
+@dataclass(frozen=True)
+class PreflightPlan:
+    """What a passing preflight found, as a migration request shows it: read from the preflight's
+    result (its to_dict(), freshly made or as the journal holds it) here and nowhere else."""
+
+    run_id: int
+    fingerprint: str
+    schema_diff: tuple[str, ...]
+    lint: tuple[str, ...]
+    checks: tuple[dict[str, Any], ...]  # {"sql", "ok", "value"}
+    counts_before: dict[str, int]
+    counts_after: dict[str, int]
+    notes: tuple[str, ...]  # how the file was read (what was normalised)
+    promoted_from: dict[str, Any] | None  # the run on another environment it is promoted from
+
+    @classmethod
+    def from_result(cls, run_id: int, result: dict[str, Any]) -> PreflightPlan:
+        return cls(run_id=run_id, fingerprint=str(result.get("fingerprint") or ""),
+                   schema_diff=tuple(result.get("schema_diff") or ()), lint=tuple(result.get("lint") or ()),
+                   checks=tuple(result.get("checks") or ()), counts_before=dict(result.get("counts_before") or {}),
+                   counts_after=dict(result.get("counts_after") or {}), notes=tuple(result.get("notes") or ()),
+                   promoted_from=result.get("promoted_from") or None)
+
 
 @dataclass(frozen=True)
 class StepRecord:

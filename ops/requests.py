@@ -21,6 +21,7 @@ from ops.backup import backup_path
 from ops.checklist import Checklist, Item
 from ops.context import Engine
 from ops.errors import OpsError
+from ops.journal_records import PreflightPlan
 from ops.migrations import load
 from ops.preflight import PreflightResult
 from ops.reporter import Reporter, Status
@@ -168,7 +169,7 @@ async def expire_due(approvals: Approvals) -> list[Approval]:
 
 
 async def fresh_preflight(engine: Engine, name: str, sha256: str, *, max_age_s: float,
-                          allow_row_loss: tuple[str, ...]) -> dict[str, Any] | None:
+                          allow_row_loss: tuple[str, ...]) -> PreflightPlan | None:
     """A recent passing preflight of exactly this file, made with the same row-loss allowance."""
     record = await engine.journal.latest_preflight(engine.key, name, sha256)
     if record is None or time.time() - record.at > max_age_s:
@@ -176,7 +177,7 @@ async def fresh_preflight(engine: Engine, name: str, sha256: str, *, max_age_s: 
     run = await engine.journal.run(record.run_id)
     if run is None or not run.summary or run.allow_row_loss != allow_row_loss:
         return None
-    return {"run_id": record.run_id, **run.summary}  # the preflight's result, as bot.render shows it
+    return run.preflight_plan
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ class MigrationRequest:
     result), and the backup the run will take first."""
 
     approval: Approval
-    preflight: dict[str, Any]
+    preflight: PreflightPlan
     backup_path: str
     sql: str  # what the run executes: the file's statements as normalised
 
@@ -215,11 +216,11 @@ async def request_migration(engine: Engine, approvals: Approvals, gate: RequestG
             if not result.ok:
                 raise OpsError(f"the preflight of {name} failed: {result.error}",
                                hint="Nothing was requested. Fix the migration and run it again.")
-            pre = {"run_id": result.run_id, **result.to_dict()}
+            pre = PreflightPlan.from_result(result.run_id, result.to_dict())
         # Pending from here on, so a second request is refused by ensure_can_request.
         approval_id = await approvals.create(
-            target=target, subject=name, sha256=migration.sha256, fingerprint=pre["fingerprint"],
-            requester_id=requester_id, requester=requester, timeout_s=timeout_s, preflight_run_id=pre["run_id"],
+            target=target, subject=name, sha256=migration.sha256, fingerprint=pre.fingerprint,
+            requester_id=requester_id, requester=requester, timeout_s=timeout_s, preflight_run_id=pre.run_id,
             allow_row_loss=allow_row_loss,
             required_approvers=engine.policy.approvers_for(policy.destructive(migration, allow_row_loss)))
     approval = await approvals.get(approval_id)

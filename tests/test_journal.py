@@ -115,7 +115,7 @@ def test_only_the_journal_runs_sql_on_its_connection() -> None:
     (approvals, the emergency checklist, the health monitor's checks and pauses): named here."""
     found = []
     for path in sorted([*REPO.glob("ops/**/*.py"), *REPO.glob("bot/*.py"), *REPO.glob("cogs/*.py")]):
-        if path.name in ("journal.py", "journal_schema.py"):
+        if path.name in ("journal.py", "journal_schema.py", "journal_keys.py"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Attribute) and node.attr in ("_one", "_all", "_runs", "db") \
