@@ -292,9 +292,10 @@ class MigrateCog(
         await interaction.response.edit_message(embed=embed, view=checklist_view(run_id, items))
         if not ticked:
             await interaction.followup.send("That item was already ticked.", ephemeral=True)
-        if complete:
-            await (await self.bot.ops_channel()).send(
-                f"✅ Run #{run_id} is complete: every checklist item, automatic and human, is ticked.")
+        if complete:  # said beside the checklist: in the run's thread (or its card's channel)
+            place = message.channel if message is not None else await self.bot.ops_channel(
+                await self.bot.engine_of_run(run_id))
+            await place.send(f"✅ Run #{run_id} is complete: every checklist item, automatic and human, is ticked.")
 
     @app_commands.command(name="status", description="Per environment: schema, last change, pending, lock, "
                                                      "incident, newest backup")

@@ -63,7 +63,9 @@ async def test_people_tick_the_checklist_until_the_run_is_complete(
     final = discord_standin.message(done.id)
     assert "complete" in final.embeds[0]["title"]
     assert all(comp.get("disabled") for comp in final.iter_components() if comp["custom_id"] in ticks)
-    await discord_standin.wait_for_message(lambda m: "is complete" in m.text())
+    said = await discord_standin.wait_for_message(lambda m: "is complete" in m.text(), where="any")
+    # beside the checklist, in the run's thread: no new card in the channel
+    assert said.channel_id == final.channel_id != c.OPS_CHANNEL_ID
     checklist = running.bot.get_cog("migrate").checklist  # type: ignore[union-attr]
     run_id = int(ticks[0].split(":")[2])
     assert all(item.ticked_by for item in await checklist.items(run_id))
