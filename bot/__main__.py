@@ -24,10 +24,10 @@ async def run() -> None:
     register_secret(settings.discord.token)
     first, *others = settings.environments or (None,)
     engine = await Engine.open(settings.ops, env=first.name if first else "", policy=first.policy if first else None)
-    more = [await Engine.open(e.settings, env=e.name, policy=e.policy, journal=engine.journal) for e in others]
-    await adopt_all(engine.journal, settings.environments)  # a history kept under an old key (ops.history)
-    bot = OpsBot(settings=settings, engine=engine, engines=tuple(more))
     try:
+        more = [await Engine.open(e.settings, env=e.name, policy=e.policy, journal=engine.journal) for e in others]
+        await adopt_all(engine.journal, settings.environments)  # a history kept under an old key (ops.history)
+        bot = OpsBot(settings=settings, engine=engine, engines=tuple(more))
         async with bot:
             await bot.start(settings.discord.token)
     finally:

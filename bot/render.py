@@ -24,8 +24,9 @@ FIELD_MAX = 1024
 PEOPLE_FIELD = "Checklist: people (tick the buttons)"
 
 
-# An absolute path on a host ("/data/app.db.pre-x", "/tmp/…/snapshot.db"), not a URL's path.
-_HOST_PATH = re.compile(r"(?<![\w:/.<>#@&-])/(?:[\w.+@~-]+/)*[\w.+@~-]+")
+# An absolute path on a host ("/data/app.db.pre-x", "/tmp/…/snapshot.db"), not a URL's path, and
+# not a slash command ("/migrate unlock", "/health resume": one segment).
+_HOST_PATH = re.compile(r"(?<![\w:/.<>#@&-])/(?:[\w.+@~-]+/)+[\w.+@~-]+")
 
 
 def without_host_paths(text: str) -> str:

@@ -216,18 +216,21 @@ def check_sql(keys: tuple[IndexedKey, ...], into: str, limit: int) -> list[str]:
         lines.append(f"INSERT INTO {PLAN} SELECT {name}, ({_may_take_path(key)});")
         # The distinct key values through the index, each looked up once; LIMIT 0 (the plan said
         # no) reads nothing.
+        # Every name qualified: unqualified, a parent column called v would be read instead of
+        # the child's value (the innermost FROM is searched first) and hide every violation.
         lines.append(
             f"INSERT INTO {HITS} SELECT {name} WHERE EXISTS (SELECT 1 FROM (SELECT DISTINCT "
-            f"{sql_ident(key.column)} COLLATE BINARY AS v FROM main.{sql_ident(key.child)} "
-            f"WHERE {sql_ident(key.column)} IS NOT NULL "
-            f"LIMIT coalesce((SELECT -1 FROM {PLAN} WHERE tbl = {name} AND fast), 0)) "
-            f"WHERE NOT EXISTS (SELECT 1 FROM main.{sql_ident(key.parent)} WHERE {key.rowid} = +v));")
+            f"_opsbot_c.{sql_ident(key.column)} COLLATE BINARY AS v FROM main.{sql_ident(key.child)} AS _opsbot_c "
+            f"WHERE _opsbot_c.{sql_ident(key.column)} IS NOT NULL "
+            f"LIMIT coalesce((SELECT -1 FROM {PLAN} WHERE tbl = {name} AND fast), 0)) AS _opsbot_k "
+            f"WHERE NOT EXISTS (SELECT 1 FROM main.{sql_ident(key.parent)} AS _opsbot_p "
+            f"WHERE _opsbot_p.{key.rowid} = +_opsbot_k.v));")
     # Every other table, and any the index path found something in, through the pragma itself.
     lines.append(
         f"CREATE TEMP TABLE {into.split('.')[1]} AS SELECT k.\"table\" AS tbl, k.rowid AS rid, k.parent AS parent "
         f"FROM main.sqlite_master m, pragma_foreign_key_check(m.name, 'main') k WHERE m.type = 'table' "
-        f"AND (NOT coalesce((SELECT fast FROM {PLAN} WHERE tbl = lower(m.name)), 0) "
-        f"OR lower(m.name) IN (SELECT tbl FROM {HITS})) LIMIT {limit};")
+        f"AND (NOT coalesce((SELECT fast FROM {PLAN} WHERE tbl = m.name COLLATE NOCASE), 0) "
+        f"OR EXISTS (SELECT 1 FROM {HITS} WHERE tbl = m.name COLLATE NOCASE)) LIMIT {limit};")
     return lines
 
 

@@ -70,6 +70,13 @@ def claim_for(environment: Environment, environments: Sequence[Environment]) -> 
     old = environment.history_from or target
     if old == environment.name:
         return None
+    others = sorted(e.name for e in environments if e.name != environment.name
+                    and environment.history_from and build_target(e.settings).name == environment.history_from)
+    if others:
+        # One history, one database: the other environment claims that history as its own too.
+        raise UsageError(f"[environments.{environment.name}] history_from = {environment.history_from!r} is also "
+                         f"where {', '.join(others)} keeps its own history (its target's name)",
+                         hint="Nothing was adopted. Name the key that holds this environment's history only.")
     db = environment.settings.engine.db_path
     twins = tuple(e.name for e in environments if e.name != environment.name
                   and build_target(e.settings).name == target and e.settings.engine.db_path == db)

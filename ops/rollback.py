@@ -284,6 +284,7 @@ def restore_body(backup_path: str, tmp: str) -> str:
     version = "(SELECT data_version FROM pragma_data_version)"
     return (f"{emit('data_version', at=sql_literal('before'), v=version)}\n"
             f".restore {dot_quote(backup_path)}\n"
+            f"{emit('restored')}\n"
             "PRAGMA wal_checkpoint(PASSIVE);\n"
             "BEGIN;\n" + state_sql(tmp, counts=True, fk=False)
             + f"{emit('data_version', at=sql_literal('after'), v=version)}\nCOMMIT;\n")
@@ -349,12 +350,14 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
                 step.fail(failure)
                 raise OpsError(failure, hint="Run verify now and compare with the backup's row counts; do not roll "
                                              "back again before you know what the database holds.")
-            failure = f".restore failed: {_sqlite_error(sql)}"
+            # Past the `restored` mark the restore had committed: what failed is the checkpoint after it.
+            what = "the checkpoint after .restore" if sql.of("restored") else ".restore"
+            failure = f"{what} failed: {_sqlite_error(sql)}"
             locked = busy(sql.result.stderr)
             full = disk_full(sql.result.stderr) or (io_trouble(sql.result.stderr) and await hostfs.full_volume(
                 engine.target, engine.db_path, below=record.bytes) is not None)
             if full:
-                failure = f".restore failed: the volume is full ({_sqlite_error(sql)})"
+                failure = f"{what} failed: the volume is full ({_sqlite_error(sql)})"
         step.fail(failure)
     return await confirm_restore(run, named or backup_path, record, live, failure, wait=not locked, full=full)
 

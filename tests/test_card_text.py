@@ -50,3 +50,6 @@ def test_a_line_for_the_channel_carries_no_host_path() -> None:
     # Controls: a link, mentions, a fraction and the ⇄ of a diff are not host paths.
     kept = "[run #2](https://discord.com/channels/1/2/3) <@&12> <#34> 3/4 done and/or"
     assert without_host_paths(kept) == kept
+    # ...nor are the bot's own commands in a hint.
+    hint = "Request again with `/migrate run`, or `/migrate unlock` first; `/health resume` ends the pause"
+    assert without_host_paths(hint) == hint

@@ -33,6 +33,8 @@ PARENTS = {
     "ipk_lower": ("id integer primary key, name TEXT", True),
     "ipk_table_constraint_desc": ("id INTEGER, name TEXT, PRIMARY KEY(id DESC)", True),
     "column_named_rowid": ("rowid TEXT, id INTEGER PRIMARY KEY, name TEXT", True),
+    # a parent column with the name the check gives the child's value, equal to the parent's rowid
+    "column_named_v": ("id INTEGER PRIMARY KEY, name TEXT, v INTEGER AS (id) STORED", True),
     "ipk_desc": ("id INTEGER PRIMARY KEY DESC, name TEXT", False),
     "int_pk": ("id INT PRIMARY KEY, name TEXT", False),
     "without_rowid": ("id INTEGER PRIMARY KEY, name TEXT", False),

@@ -164,3 +164,19 @@ async def test_bot_check_says_a_history_left_under_the_old_key_and_one_adopted(t
     await asyncio.to_thread(ops, env, tmp_path, "status")  # opened: adopted
     [adopted] = await findings()
     assert adopted.startswith("✔") and "staging: history adopted from 'local' by run #" in adopted
+
+
+def test_history_from_naming_another_environments_own_history_is_refused(tmp_path: Path) -> None:
+    """Environment B's target is local, so the history kept under "local" is B's own claim too: an
+    environment A naming it in history_from would take it on a coin toss. Refused, nothing moved."""
+    app = tmp_path / "vol" / "app.db"
+    make_db(app, users=30, logs=300)
+    ops(variables(tmp_path, app), tmp_path, "migrate", MIGRATION, "--yes")  # history under "local"
+    other = tmp_path / "other" / "app.db"
+    make_db(other, users=30, logs=300)
+    two = (f'[environments.a]\ntarget = "local"\ndb_path = "{app}"\nhistory_from = "local"\n'
+           f'[environments.b]\ntarget = "local"\ndb_path = "{other}"\n')
+    bad = cli("--json", "pending", env=with_file(tmp_path, two), cwd=tmp_path)
+    assert bad.returncode == 2, bad.stdout
+    assert "is also where b keeps its own history" in json.loads(bad.stdout)["error"]["message"]
+    assert keys(tmp_path) == {"local": 1}  # control: nothing moved

@@ -176,3 +176,38 @@ async def test_a_checkpoint_a_reader_keeps_from_finishing_is_not_called_done(
     else:
         assert wal > 0, "the -wal file really was not emptied"
         assert said.status is Status.WARNING and "only in part" in said.detail, said
+
+
+@pytest.mark.parametrize("fails", ["after the restore committed", "in the restore"])
+async def test_a_failure_in_the_restoring_session_names_the_step_that_failed(
+    engine: Engine, app_db: Path, fails: str
+) -> None:
+    """The restoring session checkpoints right after `.restore`: a volume that fills there fails
+    the session after the restore committed. The run says it was the checkpoint, and the database
+    decides the outcome (the backup is restored). Control: a failure before the mark is the
+    restore's own."""
+    from ops.reporter import ListReporter
+    from ops.targets.base import ShResult
+    from ops.targets.local import LocalTarget
+    from tests.faults.target import FaultyTarget
+
+    before = dump(app_db)
+    assert (await run_migrate(engine, "0001_remove_suspend.sql", confirmed=True)).ok
+
+    def full(script: str, result: ShResult) -> ShResult | None:
+        if ".restore " not in script:
+            return None
+        lines = result.stdout.splitlines(keepends=True)
+        mark = next(i for i, line in enumerate(lines) if '"restored"' in line)
+        kept = lines[: mark + 1] if fails == "after the restore committed" else lines[:mark]
+        return ShResult("".join(kept), "Error: near line 4: database or disk is full (13)", 1, result.seconds)
+
+    engine.target = FaultyTarget(LocalTarget(), on_script=full)
+    rep = ListReporter()
+    result = await run_rollback(engine, confirmed=True, reporter=rep)
+    assert result.ok and dump(app_db) == before
+    said = " ".join(e.detail for e in rep.events if e.name == "restore")
+    if fails == "after the restore committed":
+        assert "the checkpoint after .restore failed" in said, said
+    else:
+        assert ".restore failed" in said and "checkpoint" not in said, said
