@@ -25,14 +25,16 @@ NO_THREADS = ("ℹ opsbot cannot start threads here (it needs **Create Public Th
 
 async def thread_for(bot: OpsBot, channel_id: int | None, message_id: int | None,
                      name: str) -> discord.abc.Messageable:
-    """The thread of this card (started now, or the one it already has), or the ops channel."""
+    """The thread of this card (started now, or the one it already has), or the card's own channel
+    (its environment's ops channel)."""
     if not channel_id or not message_id:
         return await bot.ops_channel()
+    own = bot.get_channel(channel_id) or bot.get_partial_messageable(channel_id, guild_id=bot.settings.discord.guild_id)
     existing = bot.get_channel(message_id)  # a thread started from a message has the message's id
     if isinstance(existing, discord.Thread):
         return existing
     if message_id in bot.threadless:  # refused already (its preflight's steps): the run follows it
-        return await bot.ops_channel()
+        return own  # type: ignore[return-value]
     # A thread needs the message's guild: a partial messageable without one cannot start it.
     message = bot.get_partial_messageable(channel_id, guild_id=bot.settings.discord.guild_id,
                                           type=discord.ChannelType.text).get_partial_message(message_id)
@@ -40,7 +42,7 @@ async def thread_for(bot: OpsBot, channel_id: int | None, message_id: int | None
         return await message.create_thread(name=name[:100], auto_archive_duration=THREAD_ARCHIVE_MINUTES)
     except discord.Forbidden as exc:
         bot.threadless.add(message_id)
-        await _say_no_threads_once(bot, exc)
+        await _say_no_threads_once(bot, exc, own)  # type: ignore[arg-type]
     except discord.HTTPException as exc:
         if exc.code == 160004:  # this message already has a thread (a retry, or a restart): use it
             try:
@@ -51,16 +53,16 @@ async def thread_for(bot: OpsBot, channel_id: int | None, message_id: int | None
                 log.warning("could not fetch the thread of message %s: %s", message_id, again)
         else:
             log.warning("could not start a thread on message %s: %s", message_id, exc)
-    return await bot.ops_channel()
+    return own  # type: ignore[return-value]
 
 
-async def _say_no_threads_once(bot: OpsBot, exc: discord.Forbidden) -> None:
+async def _say_no_threads_once(bot: OpsBot, exc: discord.Forbidden, where: discord.abc.Messageable) -> None:
     if bot.said_no_threads:
         return
     bot.said_no_threads = True
     log.warning("threads are not allowed in the ops channel (%s): posting runs in the channel", exc.text)
     try:
-        await (await bot.ops_channel()).send(NO_THREADS)
+        await where.send(NO_THREADS)
     except discord.HTTPException as again:
         log.warning("could not say that threads are unavailable: %s", again)
 
