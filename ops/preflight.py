@@ -13,6 +13,7 @@ import logging
 import secrets
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from ops.apply import apply_migration, describe_failure
 from ops.backup import ensure_space, mmap_for, snapshot
 from ops.context import Engine, Phase, PhaseRun, Run, Step
 from ops.errors import OpsError
+from ops.held_read import held_read
 from ops.journal import PreflightRecord
 from ops.migrations import Migration, load, parse_version
 from ops.outcome import DONE, UNCHANGED
@@ -263,24 +265,67 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path,
         run.step("sqlite versions", Status.WARNING, w)
     copy = workdir / "snapshot.db"
     await download_snapshot(run, copy)
+    mmap = await mmap_for(local, str(copy))
+    schema = await read_state(local, str(copy), counts=False, fk=False)
+    if schema.journal_mode != "wal":  # a reader would hold the rehearsal's COMMIT: one after the other
+        before = await _inspect_copy(run, copy, mmap)
+        return await _rehearse_and_inspect(run, migration, copy, before, before, mmap, host_v, local_v, v_errors,
+                                           v_warnings, allow_row_loss)
+    # The check of the copy as it was runs beside the rehearsal, in a read transaction opened first
+    # (ops.held_read): its integrity_check no longer comes before everything else.
+    run.step("inspect copy", Status.RUNNING, "schema, counts, integrity_check (beside the rehearsal)")
+    async with held_read(copy, integrity="full", mmap_bytes=mmap, busy_timeout_ms=engine.busy_timeout_ms,
+                         timeout=engine.phase_timeout_s) as copy_as_it_was:
+        return await _rehearse_and_inspect(run, migration, copy, schema, copy_as_it_was, mmap, host_v, local_v,
+                                           v_errors, v_warnings, allow_row_loss)
+
+
+async def _inspect_copy(run: Run, copy: Path, mmap: int) -> DbState:
     async with Step(run, "inspect copy", "schema, counts, integrity_check") as step:
-        mmap = await mmap_for(local, str(copy))
-        before = await read_state(local, str(copy), integrity="full", fk=False, mmap_bytes=mmap)
-        step.detail = f"{sum(before.counts.values())} rows in {len(before.counts)} tables, integrity {before.integrity}"
+        before = await read_state(LocalTarget(), str(copy), integrity="full", fk=False, mmap_bytes=mmap)
+        step.detail = _copy_detail(before)
         if before.integrity != "ok":
             step.fail(step.detail)
+    return before
+
+
+def _copy_detail(before: DbState) -> str:
+    return f"{sum(before.counts.values())} rows in {len(before.counts)} tables, integrity {before.integrity}"
+
+
+async def _copy_checked(run: Run, before: DbState | Callable[[], Awaitable[DbState]]) -> DbState:
+    """The check of the copy before the rehearsal: done already, or read beside it (said now)."""
+    if isinstance(before, DbState):
+        return before
+    try:
+        state = await before()
+    except OpsError as exc:
+        run.step("inspect copy", Status.FAILED, exc.message)
+        raise
+    run.step("inspect copy", Status.DONE if state.integrity == "ok" else Status.FAILED, _copy_detail(state))
+    return state
+
+
+async def _rehearse_and_inspect(run: Run, migration: Migration, copy: Path, schema: DbState,
+                                checked: DbState | Callable[[], Awaitable[DbState]], mmap: int, host_v: str,
+                                local_v: str, v_errors: list[str], v_warnings: list[str],
+                                allow_row_loss: tuple[str, ...]) -> PreflightResult:
+    """The rehearsal on the copy (planned from ``schema``, the copy before it) and the check of its
+    result; ``checked`` is the copy's own check, or the read of it running beside."""
+    engine, local = run.engine, LocalTarget()
     errors = [str(f) for f in migration.errors] + v_errors
-    missing = [t for t in migration.requires if t not in before.tables]
+    missing = [t for t in migration.requires if t not in schema.tables]
     if missing:
         errors.append(f"tables the migration requires are missing: {', '.join(missing)}")
     if errors:
+        before = await _copy_checked(run, checked)
         return _result(migration, before, before, host_v, local_v, v_warnings, (), "; ".join(errors), run)
     async with Step(run, "rehearse", "the migrate procedure on the copy") as step:
-        outcome = await apply_migration(local, str(copy), migration, before=before, allow_row_loss=allow_row_loss,
+        outcome = await apply_migration(local, str(copy), migration, before=schema, allow_row_loss=allow_row_loss,
                                         busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
         if not outcome.committed:
             step.fail(describe_failure(outcome, migration))
-    after = before
+    after: DbState | None = None
     if outcome.committed:
         async with Step(run, "inspect result", "schema, integrity_check, foreign keys") as step:
             # The rehearsal's transaction already ran foreign_key_check before COMMIT.
@@ -288,9 +333,13 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path,
             step.detail = f"integrity {after.integrity}, {len(outcome.fk_violations)} foreign-key violations"
             if after.integrity != "ok":
                 step.fail(step.detail)
+    before = await _copy_checked(run, checked)
+    after = after or before
     error = "" if outcome.committed else describe_failure(outcome, migration)
     if outcome.committed and after.integrity != "ok":
         error = f"integrity_check failed after the rehearsal: {after.integrity[:200]}"
+    if before.integrity != "ok":  # the copy itself: the live database may be damaged
+        error = f"integrity_check of the copy failed: {before.integrity[:200]}"
     checks = tuple({"sql": c.sql, "ok": c.ok, "value": c.value} for c in outcome.checks)
     result = _result(migration, before, after, host_v, local_v, v_warnings, checks, error, run,
                      outcome.counts_after or None, outcome.fk_violations)

@@ -94,6 +94,14 @@ async def holds_write_lock(db: str) -> bool:
         con.close()
 
 
+async def migration_under_way(engine: Engine, db: str) -> bool:
+    """A migrate run is inside its write transaction: the journal is past every step before apply
+    and the database's write lock is held. The lock alone is not enough: a sqlite3 session that
+    closes (and checkpoints) also refuses BEGIN IMMEDIATE for a moment, earlier in the run."""
+    runs = await migrate_runs(engine)
+    return bool(runs) and runs[0].last_step == "off-host copy" and await holds_write_lock(db)
+
+
 def start_child(standin: DiscordStandIn, engine: Engine, state_db: Path, log: Path,
                 fakefly: FakeFly | None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -143,7 +151,7 @@ async def test_bot_killed_mid_migrate_then_started_again(
             assert child.poll() is None, (tmp_path / "child.log").read_text()[-3000:]
             if fly is not None:  # the remote committed; the bot still waits for flyctl
                 return user_version(db) == 8
-            return await holds_write_lock(db)
+            return await migration_under_way(engine, db)
 
         await eventually(mid_migration, timeout=60, what="the migration to be under way")
         child.send_signal(signal.SIGKILL)

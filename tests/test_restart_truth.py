@@ -20,7 +20,7 @@ from tests.conftest import MIGRATIONS, REPO
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.faults.helpers import assert_all_or_nothing
-from tests.test_faults_bot import MIGRATION, SLOW, SLOW_SQL, holds_write_lock, migrate_runs, no_session, request
+from tests.test_faults_bot import MIGRATION, SLOW, SLOW_SQL, migrate_runs, migration_under_way, no_session, request
 from tests.waiting import eventually
 
 
@@ -79,7 +79,7 @@ async def test_killed_mid_migrate_the_restarted_bot_reports_the_run_and_fixes_it
 
     async def mid_migration() -> bool:
         bot_process.alive()
-        return await holds_write_lock(db)
+        return await migration_under_way(engine, db)
 
     await eventually(mid_migration, timeout=60, what="the migration to be under way")
     progress = await discord_standin.wait_for_message(lambda m: f"migrate {SLOW} (request #" in m.text(),

@@ -23,7 +23,7 @@ from ops.migrate import run_migrate
 from ops.retention import DAY, prune
 from ops.rollback import run_rollback
 from tests.conftest import REPO
-from tests.test_faults_bot import SLOW_SQL, holds_write_lock, no_session
+from tests.test_faults_bot import SLOW_SQL, migration_under_way, no_session
 from tests.waiting import eventually
 
 
@@ -89,7 +89,8 @@ async def test_an_interrupted_migrations_backup_is_kept_and_pruning_takes_the_lo
     child = subprocess.Popen([sys.executable, "-m", "ops", "migrate", slow, "--yes"], env=env, cwd=tmp_path,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        await eventually(lambda: holds_write_lock(engine.db_path), timeout=60, what="the migration to be under way")
+        await eventually(lambda: migration_under_way(engine, engine.db_path), timeout=60,
+                         what="the migration to be under way")
     finally:
         os.killpg(child.pid, signal.SIGKILL)  # the CLI and its sqlite3 together
         child.wait(10)
