@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ops import backups, rollback
+from ops import backups, restore_session, rollback
 from ops.backups import BackupEntry
 from ops.context import Engine
 from ops.emergency import ensure_running
@@ -104,7 +104,7 @@ async def _rows_since(engine: Engine, chosen: backups.BackupEntry) -> dict[str, 
     except OpsError as exc:
         log.warning("could not count the rows written since %s: %s", chosen.name, exc.message)
         return None
-    return rollback.rows_written_since(record, live)
+    return restore_session.rows_written_since(record, live)
 
 
 async def check_current(engine: Engine, plan: RollbackPlan) -> None:
