@@ -28,22 +28,24 @@ log = logging.getLogger(__name__)
 OPEN_MARK = "opsbot-read-transaction-open"
 
 
-def held_read_body(tmp: str, *, integrity: str, mmap_bytes: int) -> str:
+def held_read_body(tmp: str, *, integrity: str, mmap_bytes: int, then: str = "") -> str:
+    """``then``: SQL run in the transaction once it is open, before the state is read (a test makes
+    the read slow with it, so that a writer surely commits in the middle of it)."""
     mmap = f"PRAGMA mmap_size={int(mmap_bytes)};\n" if mmap_bytes > 0 else ""
     # The first read inside BEGIN takes the snapshot; the mark goes to stderr through a file sqlite3
     # closes at once (so it is written now, not when stdout's buffer fills).
     return (mmap + "BEGIN;\nSELECT count(*) FROM sqlite_master;\n"
-            f".output /dev/stderr\nSELECT '{OPEN_MARK}';\n.output stdout\n"
+            f".output /dev/stderr\nSELECT '{OPEN_MARK}';\n.output stdout\n" + then
             + state_sql(tmp, integrity=integrity, counts=True, fk=False) + "ROLLBACK;\n")
 
 
 @asynccontextmanager
-async def held_read(db: Path, *, integrity: str, mmap_bytes: int, busy_timeout_ms: int,
-                    timeout: float) -> AsyncIterator[Callable[[], Awaitable[DbState]]]:
+async def held_read(db: Path, *, integrity: str, mmap_bytes: int, busy_timeout_ms: int, timeout: float,
+                    then: str = "") -> AsyncIterator[Callable[[], Awaitable[DbState]]]:
     """Inside the block the database's state as it was on entry is being read; await the callable
     for it (schema, counts, integrity). Writers may run inside the block: the read does not see them."""
     tmp = tmp_name("held")
-    script = session_script(str(db), held_read_body(tmp, integrity=integrity, mmap_bytes=mmap_bytes),
+    script = session_script(str(db), held_read_body(tmp, integrity=integrity, mmap_bytes=mmap_bytes, then=then),
                             busy_timeout_ms=busy_timeout_ms, tmpfiles=(tmp,))
     proc = await asyncio.create_subprocess_exec(
         "sh", "-s", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -93,6 +95,7 @@ async def held_read(db: Path, *, integrity: str, mmap_bytes: int, busy_timeout_m
         yield state
         await state()  # the read finishes inside the block's lifetime, whoever awaited it
     finally:
+        Path(tmp).unlink(missing_ok=True)  # on this machine; a killed session's shell cannot remove it
         if proc.returncode is None:
             kill_group(proc)
             if rest is not None:

@@ -70,7 +70,8 @@ def claim_for(environment: Environment, environments: Sequence[Environment]) -> 
     old = environment.history_from or target
     if old == environment.name:
         return None
-    others = sorted(e.name for e in environments if e.name != environment.name
+    # (an environment that names its own history_from claims that key, not its target's name)
+    others = sorted(e.name for e in environments if e.name != environment.name and not e.history_from
                     and environment.history_from and build_target(e.settings).name == environment.history_from)
     if others:
         # One history, one database: the other environment claims that history as its own too.

@@ -274,10 +274,21 @@ async def _rehearse(run: Run, migration: Migration, workdir: Path,
     # The check of the copy as it was runs beside the rehearsal, in a read transaction opened first
     # (ops.held_read): its integrity_check no longer comes before everything else.
     run.step("inspect copy", Status.RUNNING, "schema, counts, integrity_check (beside the rehearsal)")
-    async with held_read(copy, integrity="full", mmap_bytes=mmap, busy_timeout_ms=engine.busy_timeout_ms,
-                         timeout=engine.phase_timeout_s) as copy_as_it_was:
-        return await _rehearse_and_inspect(run, migration, copy, schema, copy_as_it_was, mmap, host_v, local_v,
-                                           v_errors, v_warnings, allow_row_loss)
+    asked: list[bool] = []  # once the check is awaited, _copy_checked reports the step, done or failed
+    try:
+        async with held_read(copy, integrity="full", mmap_bytes=mmap, busy_timeout_ms=engine.busy_timeout_ms,
+                             timeout=engine.phase_timeout_s) as copy_as_it_was:
+
+            async def as_it_was() -> DbState:
+                asked.append(True)
+                return await copy_as_it_was()
+
+            return await _rehearse_and_inspect(run, migration, copy, schema, as_it_was, mmap, host_v, local_v,
+                                               v_errors, v_warnings, allow_row_loss)
+    except BaseException:
+        if not asked:  # the step is never left running: the phase stopped before the check was read
+            run.step("inspect copy", Status.FAILED, "not finished: the preflight stopped")
+        raise
 
 
 async def _inspect_copy(run: Run, copy: Path, mmap: int) -> DbState:

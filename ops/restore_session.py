@@ -59,6 +59,7 @@ def restore_body(backup_path: str, tmp: str) -> str:
             f".restore {dot_quote(backup_path)}\n"
             f"{emit('restored')}\n"
             "PRAGMA wal_checkpoint(PASSIVE);\n"
+            f"{emit('checkpointed')}\n"
             "BEGIN;\n" + state_sql(tmp, counts=True, fk=False)
             + f"{emit('data_version', at=sql_literal('after'), v=version)}\nCOMMIT;\n")
 
@@ -107,6 +108,7 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
                                 busy_timeout_ms=engine.busy_timeout_ms, timeout=engine.phase_timeout_s)
         except OpsError as exc:  # the target timed out or the host was unreachable: fate unknown
             failure, locked, full = phase_timeout_text(exc, engine.phase_timeout_s), False, False
+            committed = False
         else:
             require_sqlite(sql, "the restore")
             versions = [e["v"] for e in sql.of("data_version")]
@@ -123,16 +125,20 @@ async def restore(run: Run, backup_path: str, record: BackupRecord, live: DbStat
                 step.fail(failure)
                 raise OpsError(failure, hint="Run verify now and compare with the backup's row counts; do not roll "
                                              "back again before you know what the database holds.")
-            # Past the `restored` mark the restore had committed: what failed is the checkpoint after it.
-            what = "the checkpoint after .restore" if sql.of("restored") else ".restore"
-            failure = f"{what} failed: {_sqlite_error(sql)}"
+            # Past the `restored` mark the restore had committed: what failed came after it.
+            committed = bool(sql.of("restored"))
+            what = (".restore" if not committed else "the checkpoint after .restore" if not sql.of("checkpointed")
+                    else "reading the database after .restore")
+            failure = (f"{what}: the connection to the host was lost" if sql.result.session_lost
+                       else f"{what} failed: {_sqlite_error(sql)}")
             locked = busy(sql.result.stderr)
             full = disk_full(sql.result.stderr) or (io_trouble(sql.result.stderr) and await hostfs.full_volume(
                 engine.target, engine.db_path, below=record.bytes) is not None)
             if full:
                 failure = f"{what} failed: the volume is full ({_sqlite_error(sql)})"
         step.fail(failure)
-    return await confirm_restore(run, named or backup_path, record, live, failure, wait=not locked, full=full)
+    return await confirm_restore(run, named or backup_path, record, live, failure, wait=not locked, full=full,
+                                 committed=committed)
 
 
 def _sqlite_error(sql: SqlRun) -> str:
@@ -140,7 +146,7 @@ def _sqlite_error(sql: SqlRun) -> str:
 
 
 async def confirm_restore(run: Run, backup_path: str, record: BackupRecord, live: DbState, failure: str, *,
-                          wait: bool, full: bool = False) -> Restored:
+                          wait: bool, full: bool = False, committed: bool = False) -> Restored:
     """Return when the database is the backup after all; otherwise raise saying which it is.
 
     `.restore` writes in one transaction, so the database is either the backup or as it was. After a
@@ -184,6 +190,12 @@ async def confirm_restore(run: Run, backup_path: str, record: BackupRecord, live
             run.outcome_on_error = "unchanged"
             raise OpsError(f"{failure}; checked afterwards: the database is as it was, so nothing was restored "
                            "(.restore is one transaction)", hint=hint)
+        if committed and now.fingerprint == record.fingerprint:
+            # The session said the restore committed (its mark after `.restore`): the rows that differ
+            # from the backup's are the app's writes since.
+            step.detail = "the restore committed (the session said so before it failed); the app has written since"
+            run.step("restore", Status.WARNING, f"{failure} — but the restore had committed")
+            return Restored(now, rows_written_since(record, now))
         step.fail("cannot tell: the schema is the same in the backup and before the rollback, and the app "
                   "has written since")
         raise OpsError(

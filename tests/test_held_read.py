@@ -25,12 +25,18 @@ def _write(db: Path, sql: str) -> None:
     subprocess.run(["sqlite3", str(db)], input=sql, text=True, check=True, capture_output=True)
 
 
+# About a second of work inside the held transaction before the state is read: a writer started at
+# the same moment commits long before the read begins.
+SLOW = "SELECT count(*) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000) " \
+       "SELECT i FROM n);\n"
+
+
 async def test_the_held_read_sees_the_database_as_it_was_on_entry(tmp_path: Path) -> None:
     db = tmp_path / "copy.db"
     make_db(db, users=40, logs=400)
     as_it_was = await read_state(LocalTarget(), str(db))
-    async with held_read(db, integrity="full", mmap_bytes=0, busy_timeout_ms=5000, timeout=60) as state:
-        # another connection changes the schema and the rows, and commits
+    async with held_read(db, integrity="full", mmap_bytes=0, busy_timeout_ms=5000, timeout=60, then=SLOW) as state:
+        # another connection changes the schema and the rows, and commits, while the read is busy
         _write(db, "DELETE FROM activity_logs WHERE id % 2 = 0; DROP TABLE suspend_history;")
         read = await state()
     now = await read_state(LocalTarget(), str(db))
@@ -86,3 +92,21 @@ async def test_a_damaged_copy_fails_the_preflight(engine: Engine, app_db: Path) 
     result = await run_preflight(engine, "0001_remove_suspend.sql", reporter=rep)
     assert not result.ok and result.error.startswith("integrity_check of the copy failed"), result.error
     assert any(e.name == "inspect copy" and e.status is Status.FAILED for e in rep.events)
+
+
+async def test_a_preflight_stopped_inside_the_rehearsal_leaves_no_step_running(
+    engine: Engine, app_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy's check is reported by hand beside the rehearsal: when the rehearsal stops with an
+    error (here: its sqlite3 killed), the check's step still ends, failed."""
+    from ops import preflight
+
+    async def killed(*args: object, **kwargs: object) -> None:
+        raise OpsError("the rehearsal's sqlite3 was killed")
+
+    monkeypatch.setattr(preflight, "apply_migration", killed)
+    rep = ListReporter()
+    with pytest.raises(OpsError, match="was killed"):
+        await run_preflight(engine, "0001_remove_suspend.sql", reporter=rep)
+    copy_steps = [e.status for e in rep.events if e.name == "inspect copy"]
+    assert copy_steps[0] is Status.RUNNING and copy_steps[-1] is Status.FAILED, copy_steps

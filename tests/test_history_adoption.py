@@ -180,3 +180,8 @@ def test_history_from_naming_another_environments_own_history_is_refused(tmp_pat
     assert bad.returncode == 2, bad.stdout
     assert "is also where b keeps its own history" in json.loads(bad.stdout)["error"]["message"]
     assert keys(tmp_path) == {"local": 1}  # control: nothing moved
+    # b naming a history of its own does not claim "local": a may take it.
+    two_named = two.replace(f'db_path = "{other}"\n', f'db_path = "{other}"\nhistory_from = "b-old"\n')
+    fine = cli("--json", "pending", env=with_file(tmp_path, two_named), cwd=tmp_path)
+    assert fine.returncode == 0, fine.stdout
+    assert keys(tmp_path) == {"a": 1}

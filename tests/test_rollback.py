@@ -178,7 +178,7 @@ async def test_a_checkpoint_a_reader_keeps_from_finishing_is_not_called_done(
         assert said.status is Status.WARNING and "only in part" in said.detail, said
 
 
-@pytest.mark.parametrize("fails", ["after the restore committed", "in the restore"])
+@pytest.mark.parametrize("fails", ["after the restore committed", "after the checkpoint", "in the restore"])
 async def test_a_failure_in_the_restoring_session_names_the_step_that_failed(
     engine: Engine, app_db: Path, fails: str
 ) -> None:
@@ -199,7 +199,9 @@ async def test_a_failure_in_the_restoring_session_names_the_step_that_failed(
             return None
         lines = result.stdout.splitlines(keepends=True)
         mark = next(i for i, line in enumerate(lines) if '"restored"' in line)
-        kept = lines[: mark + 1] if fails == "after the restore committed" else lines[:mark]
+        checkpointed = next(i for i, line in enumerate(lines) if '"checkpointed"' in line)
+        kept = {"after the restore committed": lines[: mark + 1], "after the checkpoint": lines[: checkpointed + 1],
+                "in the restore": lines[:mark]}[fails]
         return ShResult("".join(kept), "Error: near line 4: database or disk is full (13)", 1, result.seconds)
 
     engine.target = FaultyTarget(LocalTarget(), on_script=full)
@@ -209,5 +211,7 @@ async def test_a_failure_in_the_restoring_session_names_the_step_that_failed(
     said = " ".join(e.detail for e in rep.events if e.name == "restore")
     if fails == "after the restore committed":
         assert "the checkpoint after .restore failed" in said, said
+    elif fails == "after the checkpoint":
+        assert "reading the database after .restore failed" in said, said
     else:
         assert ".restore failed" in said and "checkpoint" not in said, said

@@ -43,6 +43,7 @@ SELECT json_object('opsbot-<EVENT_KEY>', 'data_version', 'at', 'before', 'v', (S
 .restore "<TMP>/volume/app.db.pre-golden-<STAMP1>"
 SELECT json_object('opsbot-<EVENT_KEY>', 'restored');
 PRAGMA wal_checkpoint(PASSIVE);
+SELECT json_object('opsbot-<EVENT_KEY>', 'checkpointed');
 BEGIN;
 SELECT json_object('opsbot-<EVENT_KEY>', 'meta', 'user_version', (SELECT user_version FROM pragma_user_version), 'journal_mode', (SELECT journal_mode FROM pragma_journal_mode), 'page_size', (SELECT page_size FROM pragma_page_size), 'page_count', (SELECT page_count FROM pragma_page_count), 'sqlite_version', sqlite_version(), 'canon', (SELECT coalesce(group_concat(type||char(31)||name||char(31)||tbl_name||char(31)||coalesce(sql,''), char(30)),'') FROM (SELECT type,name,tbl_name,sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type,name)));
 SELECT json_object('opsbot-<EVENT_KEY>','object','type',type,'name',name,'tbl_name',tbl_name,'sql',coalesce(sql,'')) FROM sqlite_master ORDER BY type,name;
