@@ -209,11 +209,17 @@ async def take_backup(run: Run, label: str, *, offsite: bool = False) -> Taken:
     engine = run.engine
     db = engine.db_path
     final = backup_path(db, label)
-    partial = final + PARTIAL_SUFFIX
     free, need = await ensure_space(run, db, final)
-    existing = await hostfs.sizes(engine.target, final, partial)
-    if final in existing:
-        raise OpsError(f"{final} already exists", hint="Wait a second and retry, or use another label.")
+    for _ in range(3):
+        # A name is the label and the second: a backup taken again within the same second (a migrate
+        # right after a rollback) waits for the next second's name rather than failing.
+        if final not in await hostfs.sizes(engine.target, final):
+            break
+        await asyncio.sleep(1.0 - time.time() % 1.0 + 0.01)
+        final = backup_path(db, label)
+    else:
+        raise OpsError(f"{final} already exists", hint="Use another label; the database was not changed.")
+    partial = final + PARTIAL_SUFFIX
     # Unfinished copies of earlier failed backups only take space (this run holds the lock).
     await remove_stale_partials(engine, db)
     copied: offsite_copy.Copied | None = None

@@ -110,3 +110,12 @@ async def test_local_fetch_refuses_a_live_wal_database(app_db: Path, tmp_path: P
     finally:
         app.close()
     assert not (tmp_path / "copy.db").exists()
+
+
+async def test_a_second_backup_within_the_same_second_takes_the_next_seconds_name(engine: Engine) -> None:
+    """Names are label and second: a migrate right after a rollback backs up again at once. It waits
+    for the next second's name instead of failing (this failed once in CI as 'already exists')."""
+    first = await run_backup(engine, label="twice")
+    second = await run_backup(engine, label="twice")
+    assert first.ok and second.ok and first.path != second.path
+    assert Path(first.path).exists() and Path(second.path).exists()

@@ -13,7 +13,6 @@ df -Pk <TMP>/volume
 
 # --- sh 3 of 11 ---
 if [ -f <TMP>/volume/app.db.pre-golden-<STAMP1> ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>)"; else echo -; fi
-if [ -f <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-golden-<STAMP1>.opsbot-partial)"; else echo -; fi
 
 # --- sh 4 of 11 ---
 rm -f -- <TMP>/volume/app.db.pre-*.opsbot-partial <TMP>/volume/app.db.pre-*.opsbot-partial-journal <TMP>/volume/app.db.pre-*.opsbot-partial-wal <TMP>/volume/app.db.pre-*.opsbot-partial-shm

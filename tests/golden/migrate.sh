@@ -26,7 +26,6 @@ df -Pk <TMP>/volume
 
 # --- sh 4 of 15 ---
 if [ -f <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1> ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>)"; else echo -; fi
-if [ -f <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial ]; then printf '%s\n' "$(wc -c < <TMP>/volume/app.db.pre-0001_remove_suspend-<STAMP1>.opsbot-partial)"; else echo -; fi
 
 # --- sh 5 of 15 ---
 rm -f -- <TMP>/volume/app.db.pre-*.opsbot-partial <TMP>/volume/app.db.pre-*.opsbot-partial-journal <TMP>/volume/app.db.pre-*.opsbot-partial-wal <TMP>/volume/app.db.pre-*.opsbot-partial-shm
