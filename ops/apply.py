@@ -11,6 +11,7 @@ half-applied, whatever the exit code says. The file's statements are the ones li
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -203,7 +204,9 @@ async def apply_migration(
     timeout: float,
     allow_row_loss: tuple[str, ...] = (),
 ) -> ApplyOutcome:
-    session = build_session(migration, before, allow_row_loss=allow_row_loss)
+    # Off the event loop: writing the session replays the file's schema changes (ops.fk_check), up
+    # to a second for a pathological file, and the bot must keep answering meanwhile.
+    session = await asyncio.to_thread(build_session, migration, before, allow_row_loss=allow_row_loss)
     run = await run_sql(target, db, session.body, busy_timeout_ms=busy_timeout_ms, timeout=timeout, safe=True)
     return outcome_from_run(run, migration, session)
 

@@ -29,12 +29,12 @@ from ops.journal_records import (
     BackupRecord,
     DriftBaseline,
     Incident,
-    LedgerRow,
+    LedgerEntry,
     LockInfo,
     PreflightRecord,
     RunRecord,
     StepRecord,
-    StickyLockRow,
+    StickyLock,
     backup_record,
     incident_record,
     run_record,
@@ -45,8 +45,8 @@ from ops.redact import redact
 log = logging.getLogger(__name__)
 
 # The records are ops.journal_records'; importing them from here keeps one entry point.
-__all__ = ["BackupRecord", "DriftBaseline", "Incident", "Journal", "LedgerRow", "LockHeld", "LockInfo",
-           "PreflightRecord", "RunRecord", "StepRecord", "StickyLockRow", "opened"]
+__all__ = ["BackupRecord", "DriftBaseline", "Incident", "Journal", "LedgerEntry", "LockHeld", "LockInfo",
+           "PreflightRecord", "RunRecord", "StepRecord", "StickyLock", "opened"]
 
 
 class LockHeld(OpsError):
@@ -306,9 +306,9 @@ class Journal(KeyedRows):
         await self.db.commit()
 
     # --- sticky locks (ops.policy) ----------------------------------------------------------
-    async def sticky_lock(self, target: str) -> StickyLockRow | None:
+    async def sticky_lock(self, target: str) -> StickyLock | None:
         row = await self._one("SELECT reason, by_whom, at FROM sticky_locks WHERE target=?", (target,))
-        return StickyLockRow(reason=row["reason"], by_whom=row["by_whom"], at=row["at"]) if row else None
+        return StickyLock(row["reason"], row["by_whom"], row["at"]) if row else None
 
     async def add_sticky_lock(self, target: str, reason: str, by: str, at: float) -> None:
         await self.db.execute("INSERT INTO sticky_locks(target, reason, by_whom, at) VALUES(?,?,?,?)",
@@ -334,10 +334,10 @@ class Journal(KeyedRows):
         await self.db.execute("UPDATE ledger SET fingerprint_after=? WHERE run_id=?", (fingerprint, run_id))
         await self.db.commit()
 
-    async def ledger_rows(self, target: str) -> list[LedgerRow]:
+    async def ledger_rows(self, target: str) -> list[LedgerEntry]:
         """Every ledger entry of this environment, oldest first (rolled-back ones included)."""
         rows = await self._all("SELECT * FROM ledger WHERE target=? ORDER BY id", (target,))
-        return [LedgerRow(**r) for r in rows]
+        return [LedgerEntry(**{k: r[k] for k in LedgerEntry.__dataclass_fields__}) for r in rows]
 
     # --- health incidents (ops.monitor keeps them) ------------------------------------------
     async def open_incident(self, env: str = "") -> Incident | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -147,15 +147,19 @@ class DriftBaseline:
 
 
 # Rows handed to ops.policy and ops.ledger as the columns they read (keyed, as those modules read them).
-class StickyLockRow(TypedDict):
+@dataclass(frozen=True)
+class StickyLock:
+    """An environment held by hand (`/migrate lock`), until released."""
+
     reason: str
-    by_whom: str
+    by: str
     at: float
 
 
-class LedgerRow(TypedDict):
-    id: int
-    target: str
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A migration a run committed on an environment (ops.ledger reads and explains them)."""
+
     name: str
     sha256: str
     sql_sha256: str
@@ -165,8 +169,12 @@ class LedgerRow(TypedDict):
     applied_at: float
     fingerprint_before: str
     fingerprint_after: str
-    rolled_back_by: int | None
-    rolled_back_at: float | None
+    rolled_back_by: int | None = None
+    rolled_back_at: float | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.rolled_back_by is None
 
 
 @dataclass(frozen=True)

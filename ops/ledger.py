@@ -18,6 +18,7 @@ from typing import Any
 
 from ops.errors import OpsError
 from ops.journal import Journal
+from ops.journal_records import LedgerEntry
 from ops.migrations import Migration, list_migrations, load
 
 
@@ -25,25 +26,6 @@ def sql_sha256(migration: Migration) -> str:
     """The SQL that runs, as tokens: a change to comments or whitespace leaves it the same."""
     text = "\n".join(" ".join(t.text for t in s.tokens) for s in migration.statements)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    name: str
-    sha256: str
-    sql_sha256: str
-    run_id: int
-    requester: str
-    approvers: str
-    applied_at: float
-    fingerprint_before: str
-    fingerprint_after: str
-    rolled_back_by: int | None = None
-    rolled_back_at: float | None = None
-
-    @property
-    def applied(self) -> bool:
-        return self.rolled_back_by is None
 
 
 class AlreadyApplied(OpsError):
@@ -71,8 +53,7 @@ async def set_schema_after(journal: Journal, run_id: int, fingerprint: str) -> N
 
 async def entries(journal: Journal, target: str) -> list[LedgerEntry]:
     """Every entry of this environment, oldest first (rolled-back ones included)."""
-    rows = await journal.ledger_rows(target)
-    return [LedgerEntry(**{k: r[k] for k in LedgerEntry.__dataclass_fields__}) for r in rows]
+    return await journal.ledger_rows(target)
 
 
 async def applied(journal: Journal, target: str) -> dict[str, LedgerEntry]:

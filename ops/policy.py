@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 from ops.errors import OpsError
 from ops.journal import Journal
+from ops.journal_records import StickyLock
 from ops.migrations import Migration
 
 
@@ -82,13 +83,6 @@ def ensure_enough_approvers(policy: Policy, env: str, migration: Migration, allo
 
 
 @dataclass(frozen=True)
-class StickyLock:
-    reason: str
-    by: str
-    at: float
-
-
-@dataclass(frozen=True)
 class LockChange:
     """What `python -m ops lock` / `unlock` did."""
 
@@ -104,8 +98,7 @@ class LockChange:
 
 
 async def sticky_lock(journal: Journal, key: str) -> StickyLock | None:
-    row = await journal.sticky_lock(key)
-    return StickyLock(row["reason"], row["by_whom"], row["at"]) if row else None
+    return await journal.sticky_lock(key)
 
 
 async def set_sticky_lock(journal: Journal, key: str, reason: str, by: str) -> StickyLock:

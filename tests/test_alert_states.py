@@ -5,44 +5,29 @@ the alert ✅ Resolved in green and drops what it said to do while the app was d
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import discord
-import pytest
 
 from bot.states import LOOKS
 from ops.context import Engine
-from ops.targets.local import LocalTarget
-from tests.bot_harness import RunningBot, button_ids, details_of, start_bot, user_version
+from tests.bot_harness import RunningBot, button_ids, details_of, user_version
 from tests.discord_standin import constants as c
 from tests.discord_standin.standin import DiscordStandIn
 from tests.test_bot_e2e import MIGRATION, request, wait_for_state
-from tests.test_health_monitor import App, alerts, app, settings_for, ticks  # noqa: F401 (app is a fixture)
+from tests.test_health_monitor import App, alerts, app, running, ticks  # noqa: F401 (fixtures)
 
 UTC_TEXT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 
 
-@pytest.fixture
-async def watched(discord_standin: DiscordStandIn, engine: Engine, app: App,  # noqa: F811
-                  tmp_path: Path) -> AsyncIterator[RunningBot]:
-    log = tmp_path / "app.log"
-    log.write_text("INFO started\nERROR sqlite3.OperationalError: no such column: is_suspended\n")
-    engine.target = LocalTarget(log_file=str(log))
-    bot = await start_bot(discord_standin, engine, engine_settings=settings_for(app))
-    yield bot
-    await bot.stop()
-
-
 async def test_the_alerts_rollback_undoes_the_migration_and_recovery_resolves_it(
-    discord_standin: DiscordStandIn, watched: RunningBot, app: App, engine: Engine  # noqa: F811
+    discord_standin: DiscordStandIn, running: RunningBot, app: App, engine: Engine  # noqa: F811
 ) -> None:
     standin = discord_standin
     _, message = await request(standin)
     await standin.add_reaction(message.id, "✅", user_id=c.APPROVER1_ID)
     await wait_for_state(standin, message.id, f"✅ Applied: migrate {MIGRATION}")
     app.status = 500
-    assert await ticks(watched, 3) == ["alert"]
+    assert await ticks(running, 3) == ["alert"]
     alert = alerts(standin)[0]
     names = [f["name"] for f in alert.embeds[0]["fields"]]
     # Control: while the app is down the alert says what to do, and offers the Rollback.
@@ -63,7 +48,7 @@ async def test_the_alerts_rollback_undoes_the_migration_and_recovery_resolves_it
     assert request_card.embeds[0]["color"] == LOOKS["rolled_back"].colour.value
     assert request_card.content.startswith("⏪ Rolled back — run #") and "<@&" not in request_card.content
     app.status = 200
-    assert await ticks(watched, 2) == ["recovered"]
+    assert await ticks(running, 2) == ["recovered"]
     resolved = standin.message(alert.id)
     assert resolved.embeds[0]["title"].startswith("✅ Resolved (incident #1)")
     assert resolved.embeds[0]["color"] == discord.Colour.green().value and not resolved.components

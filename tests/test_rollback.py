@@ -215,3 +215,46 @@ async def test_a_failure_in_the_restoring_session_names_the_step_that_failed(
         assert "reading the database after .restore failed" in said, said
     else:
         assert ".restore failed" in said and "checkpoint" not in said, said
+
+
+async def test_a_restore_the_session_saw_commit_is_restored_though_the_app_wrote_since(
+    engine: Engine, app_db: Path
+) -> None:
+    """The session fails after its `restored` mark and the app writes before the database is read
+    again: the schema is the same in the backup and before the rollback, and the rows match neither.
+    The mark decides: restored, with the app's row. Control: without the mark it is not called restored."""
+    from ops.reporter import ListReporter
+    from ops.targets.base import ShResult
+    from ops.targets.local import LocalTarget
+    from tests.faults.target import FaultyTarget
+
+    backup = await run_backup(engine, label="same-schema")
+    app = sqlite3.connect(app_db)
+    app.executemany("INSERT INTO guild_config(guild_id) VALUES(?)", [(900001,), (900002,)])  # after the backup
+    app.commit()
+
+    def fails_then_the_app_writes(keep_mark: bool):  # type: ignore[no-untyped-def]
+        def hook(script: str, result: ShResult) -> ShResult | None:
+            if ".restore " not in script:
+                return None
+            app.execute("INSERT INTO guild_config(guild_id) VALUES(900003)")  # the app, just after
+            app.commit()
+            lines = result.stdout.splitlines(keepends=True)
+            mark = next(i for i, line in enumerate(lines) if '"restored"' in line)
+            kept = lines[: mark + 1] if keep_mark else lines[:mark]
+            return ShResult("".join(kept), "Error: near line 5: disk I/O error (10)", 1, result.seconds)
+        return hook
+
+    try:
+        engine.target = FaultyTarget(LocalTarget(), on_script=fails_then_the_app_writes(True))
+        rep = ListReporter()
+        result = await run_rollback(engine, confirmed=True, backup=backup.path, reporter=rep)
+        assert result.ok, result
+        assert any(e.name == "restore" and "the restore had committed" in e.detail for e in rep.events)
+        # Control: the same restore without the mark is not taken as restored (the database alone
+        # cannot show it: the app's rows make it look like neither the backup nor a sure failure).
+        engine.target = FaultyTarget(LocalTarget(), on_script=fails_then_the_app_writes(False))
+        with pytest.raises(OpsError):
+            await run_rollback(engine, confirmed=True, backup=backup.path)
+    finally:
+        app.close()
